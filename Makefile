@@ -1,0 +1,64 @@
+# Quantum Hub — set-up, run, test. Every install step lives here so CI and a fresh
+# machine do exactly what a developer does.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi
+
+.PHONY: run test lint format bench venv dev-venv migrate demo-data services browser clean worker
+
+$(BIN)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(BIN)/.dev-installed: $(BIN)/.installed requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(BIN)/.installed
+dev-venv: $(BIN)/.dev-installed
+
+migrate: venv
+	$(BIN)/flask db upgrade
+
+demo-data: migrate
+	$(BIN)/flask demo-data
+
+## make run: the embedded default — SQLite in instance/, jobs inline, nothing else needed.
+run: demo-data
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+## Workers for a Redis-backed set-up (QH_REDIS_URL set).
+worker: venv
+	$(BIN)/flask worker
+
+## Real PostgreSQL, Redis and Chromium for the tests (installed and started if missing).
+services:
+	bash scripts/test-services.sh check
+
+browser:
+	bash scripts/test-services.sh browser
+
+## make test: the whole suite on PostgreSQL + Redis + Chromium, plus SQLite smoke tests.
+test: dev-venv
+	source <(bash scripts/test-services.sh env) && \
+	$(BIN)/pytest --cov=portal --cov=workers --cov-report=term:skip-covered \
+		--cov-fail-under=80 $(PYTEST_ARGS)
+
+lint: dev-venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: dev-venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: dev-venv
+	source <(bash scripts/test-services.sh env) && \
+	$(BIN)/python -m tests.benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .coverage

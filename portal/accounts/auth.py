@@ -1,0 +1,149 @@
+"""Who is calling: browser sessions for pages, bearer tokens and API keys for the API,
+and the one helper that enforces roles and scopes everywhere.
+
+API routes use ``@api_auth(scope=..., roles=...)``; it sets ``g.api_user`` (the User) and
+``g.api_key`` (the UserApiKey, or None for a bearer token). Pages use ``@page_auth(roles=...)``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import wraps
+
+from flask import g, request
+from flask_login import current_user
+from limits import parse as parse_limit
+from limits.strategies import MovingWindowRateLimiter
+
+from portal.accounts.models import ApiKeyStatus, Role, User, UserApiKey
+from portal.core.db import utcnow
+from portal.core.errors import Forbidden, RateLimited, Unauthorized
+from portal.core.security import hash_token, token_matches
+from portal.extensions import db, limiter, login_manager
+
+# What each API key scope allows. A bearer token (a signed-in person) may do everything.
+SCOPES = {
+    "read": {"read"},
+    "jobs": {"read", "jobs"},
+    "full": {"read", "jobs", "full"},
+}
+DEFAULT_KEY_RATE_LIMIT = "120/minute"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    try:
+        user = db.session.get(User, uuid.UUID(user_id))
+    except ValueError:
+        return None
+    return user if user is not None and user.is_active else None
+
+
+def key_grants(key_scopes: list[str], needed: str) -> bool:
+    granted: set[str] = set()
+    for scope in key_scopes or []:
+        granted |= SCOPES.get(scope, set())
+    return needed in granted
+
+
+def check_rate_limit(rate: str | None, *identifiers: str) -> None:
+    """Count one hit against ``rate`` (e.g. "60/minute") or raise 429 with Retry-After."""
+    item = parse_limit(rate or DEFAULT_KEY_RATE_LIMIT)
+    strategy = MovingWindowRateLimiter(limiter.limiter.storage if limiter.limiter else None)
+    if not strategy.hit(item, *identifiers):
+        reset_at, _remaining = strategy.get_window_stats(item, *identifiers)
+        retry = max(1, int(reset_at - utcnow().timestamp()) + 1)
+        raise RateLimited(
+            f"Rate limit of {rate or DEFAULT_KEY_RATE_LIMIT} reached for this key; "
+            f"retry in {retry} s.",
+            retry_after=retry,
+            details={"limit": rate or DEFAULT_KEY_RATE_LIMIT, "retry_after": retry},
+        )
+
+
+def authenticate_api_key(raw_key: str) -> tuple[User, UserApiKey]:
+    key = db.session.execute(
+        db.select(UserApiKey).filter_by(value=hash_token(raw_key))
+    ).scalar_one_or_none()
+    if key is None or not token_matches(raw_key, key.value):
+        raise Unauthorized("The API key is not valid.")
+    if key.status is not ApiKeyStatus.ACTIVE:
+        raise Unauthorized(f"This API key is {key.status.value.lower()}.")
+    if key.expire_at is not None and key.expire_at <= utcnow():
+        raise Unauthorized("This API key has expired; create a new one.")
+    user = key.user
+    if not user.is_active:
+        raise Unauthorized("This account is not active.")
+    check_rate_limit(key.rate_limit, "api-key", str(key.id))
+    key.last_used_at = utcnow()
+    return user, key
+
+
+def authenticate_bearer(token: str) -> User:
+    from portal.accounts.tokens import active_session, decode
+
+    claims = decode(token, "access")
+    session = active_session(claims)
+    user = db.session.get(User, session.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("This account is not active.")
+    return user
+
+
+def authenticate_request() -> tuple[User, UserApiKey | None]:
+    """Resolve the caller from ``Authorization: Bearer`` or ``X-API-Key``, or raise 401."""
+    raw_key = request.headers.get("X-API-Key", "").strip()
+    if raw_key:
+        return authenticate_api_key(raw_key)
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return authenticate_bearer(token.strip()), None
+    raise Unauthorized(
+        "Authentication required: send 'Authorization: Bearer <access token>' or "
+        "'X-API-Key: <key>'."
+    )
+
+
+def require_roles(user: User, roles: tuple[Role, ...]) -> None:
+    if roles and not any(user.has_role(role) for role in roles):
+        names = " or ".join(r.value for r in roles)
+        raise Forbidden(f"This needs the {names} role.")
+
+
+def api_auth(scope: str = "read", roles: tuple[Role, ...] = ()):
+    """Authenticate an API call; API keys must hold ``scope`` ("read", "jobs" or "full")."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            user, key = authenticate_request()
+            if key is not None and not key_grants(key.scopes, scope):
+                raise Forbidden(
+                    f"This API key lacks the '{scope}' scope; create a key that has it.",
+                    details={"needed_scope": scope, "key_scopes": key.scopes},
+                )
+            require_roles(user, roles)
+            g.api_user, g.api_key = user, key
+            return view(*args, **kwargs)
+
+        wrapper._api_auth = True  # picked up by the OpenAPI security documentation
+        return wrapper
+
+    return decorate
+
+
+def page_auth(roles: tuple[Role, ...] = ()):
+    """Pages: send visitors to sign in, refuse users without the role."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            require_roles(current_user, roles)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

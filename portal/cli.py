@@ -1,0 +1,27 @@
+"""Command-line entry points: ``flask --app wsgi <command>``."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from portal.extensions import db
+
+
+@click.command("demo-data")
+def demo_data_command() -> None:
+    """Create demo accounts, the simulator catalogue and sample apps (idempotent)."""
+    from portal.demo import load_demo_data
+
+    created = load_demo_data()
+    db.session.commit()
+    if created:
+        click.echo("Demo accounts created (shown once; change them on a shared machine):")
+        for username, password in created.items():
+            click.echo(f"  {username:<10} password: {password}")
+    else:
+        click.echo("Demo data already present; nothing changed.")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(demo_data_command)

@@ -1,0 +1,143 @@
+"""Settings from the environment (``QH_*``), in one place, validated at start-up.
+
+Every setting has a safe default so ``make run`` needs nothing installed: SQLite in the
+instance folder, no Redis (jobs run inline), a generated development secret key.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("development", "testing", "production")
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when the settings cannot work."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever scheme the operator wrote."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _dev_secret_key(instance_path: Path) -> str:
+    """A development key kept in the instance folder so sign-ins survive restarts."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key_file = instance_path / "dev-secret-key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def load_config(
+    instance_path: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Build the Flask config mapping from ``QH_*`` variables, then apply ``overrides``."""
+    env = os.environ if env is None else env
+    overrides = dict(overrides or {})
+    instance_path = Path(instance_path)
+
+    qh_env = overrides.get("ENV_NAME") or env.get("QH_ENV", "development")
+    if qh_env not in ENVIRONMENTS:
+        raise ConfigError(f"QH_ENV must be one of {', '.join(ENVIRONMENTS)}, got {qh_env!r}")
+    production = qh_env == "production"
+
+    database_url = env.get("QH_DATABASE_URL") or f"sqlite:///{instance_path / 'quantum_hub.db'}"
+    secret_key = env.get("QH_SECRET_KEY", "")
+    if not secret_key and not production and "SECRET_KEY" not in overrides:
+        secret_key = _dev_secret_key(instance_path)
+
+    config: dict[str, Any] = {
+        "ENV_NAME": qh_env,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": env.get("QH_REDIS_URL") or None,
+        "BASE_URL": env.get("QH_BASE_URL", "http://127.0.0.1:5000"),
+        "LOG_LEVEL": env.get("QH_LOG_LEVEL", "INFO"),
+        "LOG_JSON": _bool(env.get("QH_LOG_JSON"), default=True),
+        # Accounts
+        "BCRYPT_ROUNDS": _int(env, "QH_BCRYPT_ROUNDS", 12),
+        "JWT_ACCESS_MINUTES": _int(env, "QH_JWT_ACCESS_MINUTES", 15),
+        "JWT_REFRESH_DAYS": _int(env, "QH_JWT_REFRESH_DAYS", 30),
+        "SMTP_HOST": env.get("QH_SMTP_HOST") or None,
+        "SMTP_PORT": _int(env, "QH_SMTP_PORT", 587),
+        "SMTP_USERNAME": env.get("QH_SMTP_USERNAME") or None,
+        "SMTP_PASSWORD": env.get("QH_SMTP_PASSWORD") or None,
+        "SMTP_STARTTLS": _bool(env.get("QH_SMTP_STARTTLS"), default=True),
+        "MAIL_FROM": env.get("QH_MAIL_FROM", "Quantum Hub <no-reply@quantum-hub.local>"),
+        # Payments: the local test provider unless both Stripe settings are given.
+        "STRIPE_SECRET_KEY": env.get("QH_STRIPE_SECRET_KEY") or None,
+        "STRIPE_WEBHOOK_SECRET": env.get("QH_STRIPE_WEBHOOK_SECRET") or None,
+        "STRIPE_API_BASE": env.get("QH_STRIPE_API_BASE") or None,
+        # Execution
+        "JOB_TIMEOUT_SECONDS": _int(env, "QH_JOB_TIMEOUT_SECONDS", 300),
+        "BLOCKING_WAIT_SECONDS": _int(env, "QH_BLOCKING_WAIT_SECONDS", 30),
+        # Web
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_HEADERS": ["X-CSRFToken", "X-CSRF-Token"],
+        "MAX_CONTENT_LENGTH": _int(env, "QH_MAX_CONTENT_LENGTH", 16 * 1024 * 1024),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "RATELIMIT_ENABLED": _bool(env.get("QH_RATELIMIT_ENABLED"), default=True),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "DEV_OUTBOX_ENABLED": not production,
+        # flask-smorest: the spec is served under the API prefix; the docs page is our own
+        # template so its assets come from static/ (never a CDN).
+        "API_TITLE": "Quantum Hub API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+    }
+    config.update(overrides)
+    config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or (
+        config["REDIS_URL"] or "memory://"
+    )
+    if config["ENV_NAME"] == "testing":
+        config.setdefault("TESTING", True)
+    validate(config)
+    return config
+
+
+def validate(config: Mapping[str, Any]) -> None:
+    """Refuse to start with settings that cannot work, saying which one to fix."""
+    if config["ENV_NAME"] == "production":
+        if not config.get("SECRET_KEY") or len(config["SECRET_KEY"]) < 32:
+            raise ConfigError("QH_SECRET_KEY must be set to at least 32 characters in production")
+        if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            raise ConfigError("QH_DATABASE_URL must point at PostgreSQL in production")
+    if bool(config.get("STRIPE_SECRET_KEY")) != bool(config.get("STRIPE_WEBHOOK_SECRET")):
+        raise ConfigError("Set both QH_STRIPE_SECRET_KEY and QH_STRIPE_WEBHOOK_SECRET, or neither")
+    if config.get("BCRYPT_ROUNDS", 12) < 4:
+        raise ConfigError("QH_BCRYPT_ROUNDS must be at least 4")

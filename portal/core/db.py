@@ -1,0 +1,86 @@
+"""The declarative base, the common columns and the cross-database column types.
+
+PostgreSQL is the system of record; SQLite is the embedded default. The types here let one
+set of models and one migration history serve both: JSONB/ARRAY on PostgreSQL, JSON on SQLite,
+and timestamps that are always timezone-aware UTC in Python whatever the database returns.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """``TIMESTAMP WITH TIME ZONE`` that always comes back aware (SQLite drops the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        # SQLite stores text; keep it naive-UTC so string comparison orders correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+# JSONB on PostgreSQL (indexable, compact), JSON elsewhere.
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# A list of strings: ARRAY on PostgreSQL, a JSON list on SQLite.
+StringArray = sa.JSON().with_variant(postgresql.ARRAY(sa.String()), "postgresql")
+Money = sa.Numeric(12, 2)
+
+
+def enum_column(enum_cls, **kwargs):
+    """Enums stored as their member names in a VARCHAR: no native type to migrate on
+    PostgreSQL, identical on SQLite, and adding a member needs no ALTER TYPE."""
+    return sa.Enum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        validate_strings=True,
+        **kwargs,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Timestamped:
+    """UUID primary key and creation/update times, on every table."""
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+    def __repr__(self) -> str:
+        label = getattr(self, "name", None) or getattr(self, "username", None) or ""
+        return f"<{type(self).__name__} {self.id} {label}>".replace(" >", ">")

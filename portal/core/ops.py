@@ -1,0 +1,158 @@
+"""Operations: structured logs with a request id, Prometheus metrics, health probes."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import uuid
+
+import sqlalchemy as sa
+import structlog
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+
+from portal.extensions import db
+
+bp = Blueprint("ops", __name__)
+
+# One registry per process; tests create many apps, so metrics must not be re-registered.
+REGISTRY = CollectorRegistry(auto_describe=True)
+REQUESTS = Counter(
+    "qh_http_requests_total",
+    "HTTP requests by endpoint, method and status",
+    ["method", "endpoint", "status"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "qh_http_request_duration_seconds",
+    "HTTP request latency by endpoint",
+    ["method", "endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+
+# A caller's request id is echoed back only if it is short and plain, so it cannot inject
+# anything into logs or headers.
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+log = structlog.get_logger("portal")
+
+
+def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
+    """structlog for the portal's own lines and the standard library's (werkzeug, rq)."""
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer = (
+        structlog.processors.JSONRenderer()
+        if json_output
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def _before_request() -> None:
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+    g.request_started = time.perf_counter()
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=g.request_id)
+
+
+def _after_request(response: Response) -> Response:
+    request_id = getattr(g, "request_id", None)
+    if request_id:
+        response.headers["X-Request-ID"] = request_id
+    started = getattr(g, "request_started", None)
+    endpoint = request.endpoint or "unmatched"
+    if started is not None and endpoint != "ops.metrics":
+        elapsed = time.perf_counter() - started
+        REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+        LATENCY.labels(request.method, endpoint).observe(elapsed)
+        log.info(
+            "request",
+            method=request.method,
+            path=request.path,
+            status=response.status_code,
+            duration_ms=round(elapsed * 1000, 2),
+        )
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_before_request)
+    app.after_request(_after_request)
+    app.register_blueprint(bp)
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness: the process answers."""
+    return jsonify(status="ok")
+
+
+def readiness_problems() -> list[str]:
+    """What stops this instance from serving: the database and, if configured, Redis."""
+    problems = []
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # any driver error means not ready
+        db.session.rollback()
+        problems.append(f"database unreachable: {type(exc).__name__}")
+    if current_app.config.get("REDIS_URL"):
+        from portal.core.queue import redis_connection
+
+        try:
+            redis_connection().ping()
+        except Exception as exc:
+            problems.append(f"redis unreachable: {type(exc).__name__}")
+    return problems
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: 200 when the database (and Redis, when configured) answer, else 503."""
+    problems = readiness_problems()
+    checks = {
+        "database": not any(p.startswith("database") for p in problems),
+        "redis": (not any(p.startswith("redis") for p in problems))
+        if current_app.config.get("REDIS_URL")
+        else "not configured (jobs run inline)",
+    }
+    if problems:
+        return jsonify(status="unavailable", reasons=problems, checks=checks), 503
+    return jsonify(status="ready", checks=checks)
+
+
+@bp.get("/metrics")
+def metrics():
+    return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)

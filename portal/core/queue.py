@@ -1,0 +1,28 @@
+"""The Redis connection and RQ queue, or nothing on the embedded default."""
+
+from __future__ import annotations
+
+from flask import current_app
+from redis import Redis
+from rq import Queue
+
+QUEUE_NAME = "jobs"
+
+
+def redis_connection() -> Redis:
+    """One client per app (it pools its own connections)."""
+    ext = current_app.extensions.setdefault("qh_redis", {})
+    if "client" not in ext:
+        ext["client"] = Redis.from_url(
+            current_app.config["REDIS_URL"], socket_timeout=5, socket_connect_timeout=2
+        )
+    return ext["client"]
+
+
+def uses_queue() -> bool:
+    """True when jobs go through Redis and workers; False when they run inline."""
+    return bool(current_app.config.get("REDIS_URL"))
+
+
+def job_queue() -> Queue:
+    return Queue(QUEUE_NAME, connection=redis_connection())

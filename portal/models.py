@@ -1,0 +1,48 @@
+"""Imports every domain's models so SQLAlchemy and Alembic see the whole schema."""
+
+from portal.accounts.models import ApiKeyStatus, Role, User, UserApiKey, UserProfile, UserSession
+from portal.analytics.models import AppMetrics, UsageAnalytics
+from portal.apps.models import (
+    AppType,
+    AppVersion,
+    AppVisibility,
+    Documentation,
+    LicenseType,
+    QuantumApp,
+    SDKType,
+    Tag,
+    VersionStatus,
+    app_tags,
+)
+from portal.billing.models import BillingItem, PaymentEvent, UserBill
+from portal.execution.models import (
+    Hardware,
+    HardwarePlatform,
+    HardwareStatus,
+    HardwareTechnology,
+    Job,
+    JobResult,
+    JobRunMode,
+    JobStatus,
+)
+from portal.marketplace.models import (
+    MarketplaceListing,
+    MarketplaceListingStatus,
+    Review,
+    Subscription,
+    SubscriptionKey,
+    SubscriptionStatus,
+    SubscriptionType,
+)
+from portal.notifications.models import Notification, NotificationType
+from portal.projects.models import Project, ProjectFile
+
+__all__ = [
+    "ApiKeyStatus", "AppMetrics", "AppType", "AppVersion", "AppVisibility", "BillingItem",
+    "Documentation", "Hardware", "HardwarePlatform", "HardwareStatus", "HardwareTechnology",
+    "Job", "JobResult", "JobRunMode", "JobStatus", "LicenseType", "MarketplaceListing",
+    "MarketplaceListingStatus", "Notification", "NotificationType", "PaymentEvent", "Project",
+    "ProjectFile", "QuantumApp", "Review", "Role", "SDKType", "Subscription", "SubscriptionKey",
+    "SubscriptionStatus", "SubscriptionType", "Tag", "UsageAnalytics", "User", "UserApiKey",
+    "UserBill", "UserProfile", "UserSession", "VersionStatus", "app_tags",
+]  # fmt: skip

@@ -1,0 +1,209 @@
+"""Test fixtures: one migrated PostgreSQL database per run, each test in a transaction that
+is rolled back, Redis flushed between tests, factories, a login helper and a live server.
+
+Tests marked ``e2e`` (and tests using ``committed_db``) talk to the database from other
+threads or processes, so they commit for real and the tables are emptied afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from redis import Redis
+from sqlalchemy.orm import scoped_session, sessionmaker
+from werkzeug.serving import make_server
+
+from portal import create_app
+from portal.extensions import db
+
+DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/qh_test"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def database_url() -> str:
+    return os.environ.get("QH_TEST_DATABASE_URL") or DEFAULT_DB
+
+
+def redis_url() -> str:
+    return os.environ.get("QH_TEST_REDIS_URL") or DEFAULT_REDIS
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the database named in ``url`` through the maintenance database."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    maintenance = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def make_config(**overrides) -> dict:
+    config = {
+        "ENV_NAME": "testing",
+        "SECRET_KEY": TEST_SECRET,
+        "SQLALCHEMY_DATABASE_URI": database_url(),
+        "REDIS_URL": redis_url(),
+        "BCRYPT_ROUNDS": 4,  # production uses 12; tests hash many passwords
+        "WTF_CSRF_ENABLED": False,
+        "LOG_JSON": True,
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="session")
+def app():
+    from flask_migrate import upgrade
+
+    recreate_database(database_url())
+    application = create_app(make_config())
+    with application.app_context():
+        upgrade()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _app_context(app):
+    with app.app_context():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def redis_flushed():
+    client = Redis.from_url(redis_url())
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+def _wants_commits(request) -> bool:
+    fixtures = request.fixturenames
+    return (
+        "committed_db" in fixtures
+        or "own_database" in fixtures
+        or bool(request.node.get_closest_marker("e2e"))
+    )
+
+
+@pytest.fixture(autouse=True)
+def db_session(request, app, monkeypatch):
+    """Run the test inside one outer transaction that is rolled back afterwards. Code under
+    test may commit: with ``create_savepoint`` its commits only release savepoints."""
+    if _wants_commits(request):
+        yield db.session
+        return
+    connection = db.engine.connect()
+    outer = connection.begin()
+    session = scoped_session(
+        sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+    )
+    monkeypatch.setattr(db, "session", session)
+    try:
+        yield session
+    finally:
+        session.remove()
+        outer.rollback()
+        connection.close()
+
+
+def truncate_all() -> None:
+    tables = [t.name for t in db.metadata.sorted_tables]
+    db.session.remove()
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
+
+
+@pytest.fixture
+def committed_db(app):
+    """Real commits, visible to other threads and processes; tables emptied afterwards."""
+    yield db.session
+    truncate_all()
+
+
+@pytest.fixture
+def own_database():
+    """For tests that build an app on another database: leave ``db.session`` unpatched."""
+    return None
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class AuthActions:
+    """Sign a test client in as a user, by the same form a person uses."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, username: str, password: str):
+        return self.client.post(
+            "/login", data={"login": username, "password": password}, follow_redirects=False
+        )
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+# --- Live server and Playwright -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def live_app():
+    """A second app instance with CSRF on, as in production, for the browser tests."""
+    return create_app(make_config(WTF_CSRF_ENABLED=True))
+
+
+@pytest.fixture
+def live_server(live_app, committed_db):
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_port}"
+    yield server
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": os.environ.get("QH_CHROMIUM", "/usr/bin/chromium"),
+        "args": [
+            "--no-sandbox",
+            "--headless",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture
+def console_errors(page):
+    """Collects console errors and failed requests; browser tests assert it stays empty."""
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("requestfailed", lambda req: errors.append(f"request failed: {req.url}"))
+    return errors

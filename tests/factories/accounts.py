@@ -1,0 +1,34 @@
+import factory
+
+from portal.accounts.models import Role, User, UserProfile
+from portal.accounts.passwords import hash_password
+from portal.core.db import utcnow
+from tests.factories import BaseFactory
+
+DEFAULT_PASSWORD = "Correct-Horse-42"
+
+
+class UserFactory(BaseFactory):
+    class Meta:
+        model = User
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    full_name = factory.Faker("name")
+    hashed_password = factory.LazyFunction(lambda: hash_password(DEFAULT_PASSWORD))
+    roles = factory.LazyFunction(lambda: [Role.CONSUMER.value])
+    is_active = True
+    email_verified_at = factory.LazyFunction(utcnow)
+    preferences = factory.LazyFunction(lambda: {"timezone": "UTC"})
+
+    class Params:
+        provider = factory.Trait(roles=[Role.CONSUMER.value, Role.PROVIDER.value], is_provider=True)
+        admin = factory.Trait(roles=[Role.CONSUMER.value, Role.ADMIN.value])
+
+
+class UserProfileFactory(BaseFactory):
+    class Meta:
+        model = UserProfile
+
+    user = factory.SubFactory(UserFactory)
+    organization = factory.Faker("company")
