@@ -66,7 +66,7 @@ def app():
     recreate_database(database_url())
     application = create_app(make_config())
     with application.app_context():
-        upgrade()
+        upgrade(revision="heads")
     yield application
     with application.app_context():
         db.engine.dispose()
@@ -160,6 +160,30 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+@pytest.fixture
+def login_as(client):
+    """Sign ``client`` in as ``user`` without the form (for tests about other pages)."""
+
+    def sign_in(user):
+        with client.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def api_headers():
+    """``api_headers(user)`` -> headers with a fresh bearer access token for ``user``."""
+    from portal.accounts.tokens import issue_tokens
+
+    def headers_for(user) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issue_tokens(user).access_token}"}
+
+    return headers_for
 
 
 # --- Live server and Playwright -------------------------------------------------------

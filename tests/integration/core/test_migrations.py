@@ -16,7 +16,7 @@ from tests.conftest import database_url, make_config, recreate_database
 
 def _pg_scratch_url() -> str:
     parts = urlsplit(database_url())
-    return urlunsplit(parts._replace(path="/qh_migration_check"))
+    return urlunsplit(parts._replace(path=parts.path + "_migration_check"))
 
 
 def _user_tables(engine) -> set[str]:
@@ -38,7 +38,7 @@ def scratch_app(request, tmp_path, own_database):
 
 
 def test_upgrade_to_head_and_downgrade_to_base(scratch_app):
-    upgrade()
+    upgrade(revision="heads")
     tables = _user_tables(db.engine)
     assert {"users", "jobs", "quantum_apps", "app_versions", "usage_analytics"} <= tables
     assert tables == set(db.metadata.tables)
@@ -47,7 +47,7 @@ def test_upgrade_to_head_and_downgrade_to_base(scratch_app):
 
 
 def test_models_and_migrations_agree(scratch_app):
-    upgrade()
+    upgrade(revision="heads")
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(context, db.metadata)

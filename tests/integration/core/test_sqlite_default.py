@@ -15,7 +15,7 @@ def test_embedded_default_serves_the_portal(tmp_path, own_database):
     )
     runner = application.test_cli_runner()
     with application.app_context():
-        upgrade()
+        upgrade(revision="heads")
         first = runner.invoke(args=["demo-data"])
         assert first.exit_code == 0, first.output
         assert "consumer" in first.output and "password" in first.output
