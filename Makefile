@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test lint format bench venv dev-venv migrate demo-data services browser clean worker
+.PHONY: run test lint format bench venv dev-venv migrate demo-data services browser clean worker serve-prod
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,17 @@ run: demo-data
 ## Workers for a Redis-backed set-up (QH_REDIS_URL set).
 worker: venv
 	$(BIN)/flask worker
+
+## Production-like: gunicorn + two workers on PostgreSQL and Redis (local servers by default).
+PROD_ENV = QH_ENV=production QH_LOG_JSON=1 \
+	QH_DATABASE_URL=$${QH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/quantum_hub} \
+	QH_REDIS_URL=$${QH_REDIS_URL:-redis://127.0.0.1:6379/0} \
+	QH_SECRET_KEY=$${QH_SECRET_KEY:?set QH_SECRET_KEY (32+ characters)}
+serve-prod: venv
+	$(PROD_ENV) $(BIN)/flask db upgrade
+	$(PROD_ENV) $(BIN)/flask worker & $(PROD_ENV) $(BIN)/flask worker & \
+	QH_BIND=127.0.0.1:8000 $(PROD_ENV) $(BIN)/gunicorn --config deploy/gunicorn.conf.py wsgi:app; \
+	kill %1 %2 2>/dev/null || true
 
 ## Real PostgreSQL, Redis and Chromium for the tests (installed and started if missing).
 services:
