@@ -17,7 +17,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal import api, cli, core
     from portal.accounts import auth  # noqa: F401 - registers the user loader
     from portal.config import load_config
-    from portal.core import errors, ops, web
+    from portal.core import errors, ops, tracing, web
     from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
 
     app = Flask(
@@ -37,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
 
     ops.init_app(app)
+    tracing.init_app(app)
     errors.init_app(app)
     web.init_app(app)
     core.register_blueprints(app)

@@ -99,6 +99,9 @@ def load_config(
         # Execution
         "JOB_TIMEOUT_SECONDS": _int(env, "QH_JOB_TIMEOUT_SECONDS", 300),
         "BLOCKING_WAIT_SECONDS": _int(env, "QH_BLOCKING_WAIT_SECONDS", 30),
+        # Tracing: OTLP over HTTP when an endpoint is given, off otherwise.
+        "OTEL_ENDPOINT": env.get("QH_OTEL_ENDPOINT") or None,
+        "OTEL_SERVICE_NAME": env.get("QH_OTEL_SERVICE_NAME", "quantum-hub"),
         # Web
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_HEADERS": ["X-CSRFToken", "X-CSRF-Token"],

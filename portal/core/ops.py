@@ -48,8 +48,11 @@ log = structlog.get_logger("portal")
 
 def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
     """structlog for the portal's own lines and the standard library's (werkzeug, rq)."""
+    from portal.core.tracing import add_trace_ids
+
     shared = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

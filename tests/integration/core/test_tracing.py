@@ -1,0 +1,45 @@
+import json
+import logging
+import sys
+
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from portal import create_app
+from portal.core import tracing
+from tests.conftest import make_config
+
+
+def test_tracing_is_off_without_an_endpoint(client):
+    assert "trace_id" not in json.dumps(client.get("/healthz").headers.to_wsgi_list())
+    assert tracing.inject_context() == {}
+
+
+def test_requests_and_queries_become_spans_and_logs_carry_the_trace_id(own_database, capfd):
+    exporter = InMemorySpanExporter()
+    application = create_app(make_config())
+    tracing.init_app(application, span_processor=SimpleSpanProcessor(exporter))
+    logging.getLogger().handlers[0].setStream(sys.stderr)
+    with application.app_context():
+        response = application.test_client().get("/api/v1/", headers={"X-Request-ID": "t-1"})
+        assert response.status_code == 200
+        application.test_client().get("/readyz")  # excluded from request spans, but queries
+    spans = exporter.get_finished_spans()
+    request_span = next(s for s in spans if s.kind.name == "SERVER")
+    assert request_span.attributes["http.route"] == "/api/v1/"
+    assert any(s.attributes.get("db.system") == "postgresql" for s in spans)
+    lines = [json.loads(x) for x in capfd.readouterr().err.splitlines() if x.startswith("{")]
+    logged = next(x for x in lines if x.get("request_id") == "t-1" and x.get("event") == "request")
+    assert logged["trace_id"] == format(request_span.context.trace_id, "032x")
+
+
+def test_trace_context_travels_with_a_job():
+    with tracing.tracer().start_as_current_span("enqueue") as span:
+        carrier = tracing.inject_context()
+    assert carrier["traceparent"].split("-")[1] == format(span.get_span_context().trace_id, "032x")
+    token = tracing.extract_context(carrier)
+    try:
+        with tracing.tracer().start_as_current_span("run job") as child:
+            assert child.get_span_context().trace_id == span.get_span_context().trace_id
+    finally:
+        tracing.detach(token)
