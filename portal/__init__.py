@@ -17,7 +17,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal import api, cli, core
     from portal.accounts import auth  # noqa: F401 - registers the user loader
     from portal.config import load_config
-    from portal.core import errors, ops, tracing, web
+    from portal.core import errors, jobmetrics, ops, tracing, web
     from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
 
     app = Flask(
@@ -38,6 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     ops.init_app(app)
     tracing.init_app(app)
+    jobmetrics.init_app(app)
     errors.init_app(app)
     web.init_app(app)
     core.register_blueprints(app)
