@@ -39,6 +39,13 @@ LATENCY = Histogram(
     registry=REGISTRY,
 )
 
+WEBHOOK_EVENTS = Counter(
+    "qh_webhook_events_total",
+    "Payment webhook deliveries by provider, event type and outcome",
+    ["provider", "type", "outcome"],
+    registry=REGISTRY,
+)
+
 # A caller's request id is echoed back only if it is short and plain, so it cannot inject
 # anything into logs or headers.
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

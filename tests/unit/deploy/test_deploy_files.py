@@ -99,3 +99,48 @@ def test_gunicorn_config_is_valid_python_with_gthread():
     source = (DEPLOY / "gunicorn.conf.py").read_text()
     ast.parse(source)
     assert 'worker_class = "gthread"' in source
+
+
+def _exported_metric_names():
+    """Metric names the portal exports (ops.py counters/histograms, jobmetrics gauges)."""
+    import re
+
+    names = set()
+    for module in ("portal/core/ops.py", "portal/core/jobmetrics.py"):
+        names |= set(re.findall(r'"(qh_[a-z_]+)"', (DEPLOY.parent / module).read_text()))
+    return names
+
+
+def _metric_names_in(expr):
+    import re
+
+    found = set(re.findall(r"\b(qh_[a-z_]+?)(?:_bucket)?\b", expr))
+    return {n.removesuffix("_bucket") for n in found}
+
+
+def test_alert_rules_cover_the_issue_and_use_exported_metrics():
+    rules = yaml.safe_load((DEPLOY / "monitoring" / "alerts.yaml").read_text())["groups"][0]
+    names = {rule["alert"] for rule in rules["rules"]}
+    assert {
+        "QuantumHubHighErrorRate",
+        "QuantumHubSlowRequests",
+        "QuantumHubQueueBacklog",
+        "QuantumHubStuckJobs",
+        "QuantumHubWebhooksFailing",
+    } <= names
+    exported = _exported_metric_names()
+    for rule in rules["rules"]:
+        assert _metric_names_in(rule["expr"]) <= exported, rule["alert"]
+
+
+def test_grafana_dashboard_panels_use_exported_metrics():
+    import json
+
+    dashboard = json.loads((DEPLOY / "monitoring" / "grafana-dashboard.json").read_text())
+    titles = {panel["title"] for panel in dashboard["panels"]}
+    assert {"Request rate", "Error rate (5xx share)", "Latency percentiles", "Queue depth",
+            "Jobs by state", "Job duration (last 15 min)"} <= titles  # fmt: skip
+    exported = _exported_metric_names()
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            assert _metric_names_in(target["expr"]) <= exported, panel["title"]
