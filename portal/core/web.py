@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, current_app, url_for
+from flask import Flask, Response, current_app, request, url_for
 from flask_login import current_user
 
 # (label, endpoint) shown when the endpoint exists, so the menu grows with the domains.
@@ -50,6 +50,41 @@ def format_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> s
     return value.astimezone(user_timezone()).strftime(fmt)
 
 
+def content_security_policy() -> str:
+    """Only the portal's own scripts run (no inline code, no eval); inline styles are allowed
+    because Swagger UI and htmx's indicators set style attributes."""
+    form_action = "'self'"
+    if current_app.config.get("STRIPE_SECRET_KEY"):
+        form_action += " https://checkout.stripe.com"  # Stripe Checkout redirects after POST
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            f"form-action {form_action}",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", content_security_policy())
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure or current_app.config["ENV_NAME"] == "production":
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response
+
+
 def init_app(app: Flask) -> None:
+    app.after_request(security_headers)
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.globals.update(nav_items=nav_items, has_endpoint=has_endpoint)
