@@ -99,6 +99,8 @@ def load_config(
         # Execution
         "JOB_TIMEOUT_SECONDS": _int(env, "QH_JOB_TIMEOUT_SECONDS", 300),
         "BLOCKING_WAIT_SECONDS": _int(env, "QH_BLOCKING_WAIT_SECONDS", 30),
+        # Encryption at rest: Fernet keys, newest first (derived from the secret key if unset).
+        "ENCRYPTION_KEYS": env.get("QH_ENCRYPTION_KEYS") or None,
         # Tracing: OTLP over HTTP when an endpoint is given, off otherwise.
         "OTEL_ENDPOINT": env.get("QH_OTEL_ENDPOINT") or None,
         "OTEL_SERVICE_NAME": env.get("QH_OTEL_SERVICE_NAME", "quantum-hub"),
@@ -142,5 +144,8 @@ def validate(config: Mapping[str, Any]) -> None:
             raise ConfigError("QH_DATABASE_URL must point at PostgreSQL in production")
     if bool(config.get("STRIPE_SECRET_KEY")) != bool(config.get("STRIPE_WEBHOOK_SECRET")):
         raise ConfigError("Set both QH_STRIPE_SECRET_KEY and QH_STRIPE_WEBHOOK_SECRET, or neither")
+    for key in (config.get("ENCRYPTION_KEYS") or "").split(","):
+        if key.strip() and len(key.strip()) != 44:
+            raise ConfigError("QH_ENCRYPTION_KEYS must be Fernet keys (44 characters, base64)")
     if config.get("BCRYPT_ROUNDS", 12) < 4:
         raise ConfigError("QH_BCRYPT_ROUNDS must be at least 4")
