@@ -25,3 +25,10 @@ def demo_data_command() -> None:
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(demo_data_command)
+    from portal.execution.cli import reconcile_command, worker_command
+
+    app.cli.add_command(worker_command)
+    app.cli.add_command(reconcile_command)
+    from portal.billing.cli import billing_cli
+
+    app.cli.add_command(billing_cli)

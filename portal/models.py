@@ -3,6 +3,7 @@
 from portal.accounts.models import ApiKeyStatus, Role, User, UserApiKey, UserProfile, UserSession
 from portal.analytics.models import AppMetrics, UsageAnalytics
 from portal.apps.models import (
+    AppLike,
     AppType,
     AppVersion,
     AppVisibility,
@@ -38,7 +39,8 @@ from portal.notifications.models import Notification, NotificationType
 from portal.projects.models import Project, ProjectFile
 
 __all__ = [
-    "ApiKeyStatus", "AppMetrics", "AppType", "AppVersion", "AppVisibility", "BillingItem",
+    "ApiKeyStatus", "AppLike", "AppMetrics", "AppType", "AppVersion", "AppVisibility",
+    "BillingItem",
     "Documentation", "Hardware", "HardwarePlatform", "HardwareStatus", "HardwareTechnology",
     "Job", "JobResult", "JobRunMode", "JobStatus", "LicenseType", "MarketplaceListing",
     "MarketplaceListingStatus", "Notification", "NotificationType", "PaymentEvent", "Project",

@@ -19,7 +19,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from werkzeug.serving import make_server
 
 from portal import create_app
-from portal.extensions import db
+from portal.extensions import db, limiter
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/qh_test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
@@ -76,6 +76,24 @@ def app():
 def _app_context(app):
     with app.app_context():
         yield
+
+
+@pytest.fixture(scope="session")
+def _limiter_state(app):
+    from limits.storage import storage_from_string
+    from limits.strategies import STRATEGIES
+
+    storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
+    return storage, STRATEGIES[limiter._strategy](storage)
+
+
+@pytest.fixture(autouse=True)
+def _limiter_points_at_this_run(_limiter_state):
+    """Flask-Limiter keeps one global state that every ``create_app`` re-initialises; tests
+    that build their own apps (SQLite, no Redis, limits off) must not leak that into the
+    next test, so each test starts on the run's Redis storage with limits on."""
+    limiter.enabled = True
+    limiter._storage, limiter._limiter = _limiter_state
 
 
 @pytest.fixture(autouse=True)
@@ -167,12 +185,31 @@ def login_as(client):
     """Sign ``client`` in as ``user`` without the form (for tests about other pages)."""
 
     def sign_in(user):
+        from portal.accounts.auth import WEB_SESSION_KEY
+        from portal.accounts.services import start_web_session
+
+        # A browser sign-in is a user_sessions row; the Flask session names it. Committed
+        # (inside the test's outer transaction) so a view that rolls back keeps it.
+        row = start_web_session(user, "127.0.0.1", "pytest login_as")
+        db.session.commit()
         with client.session_transaction() as session:
             session["_user_id"] = user.get_id()
             session["_fresh"] = True
+            session[WEB_SESSION_KEY] = str(row.id)
         return client
 
     return sign_in
+
+
+@pytest.fixture
+def outbox():
+    """The dev mail outbox, emptied first: ``outbox()`` lists the messages sent since."""
+    from portal.core.mail import clear_outbox
+    from portal.core.mail import outbox as read_outbox
+
+    clear_outbox()
+    yield read_outbox
+    clear_outbox()
 
 
 @pytest.fixture
@@ -229,5 +266,12 @@ def console_errors(page):
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("requestfailed", lambda req: errors.append(f"request failed: {req.url}"))
+
+    def request_failed(req):
+        # A request the browser cancels because the page navigated on (or a download took
+        # over) is not a failure of the portal; anything else is.
+        if (req.failure or "") != "net::ERR_ABORTED":
+            errors.append(f"request failed: {req.url} ({req.failure})")
+
+    page.on("requestfailed", request_failed)
     return errors

@@ -10,16 +10,17 @@ from __future__ import annotations
 import uuid
 from functools import wraps
 
-from flask import g, request
+from flask import g, request, session
 from flask_login import current_user
 from limits import parse as parse_limit
+from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from portal.accounts.models import ApiKeyStatus, Role, User, UserApiKey
 from portal.core.db import utcnow
 from portal.core.errors import Forbidden, RateLimited, Unauthorized
 from portal.core.security import hash_token, token_matches
-from portal.extensions import db, limiter, login_manager
+from portal.extensions import db, login_manager
 
 # What each API key scope allows. A bearer token (a signed-in person) may do everything.
 SCOPES = {
@@ -28,15 +29,32 @@ SCOPES = {
     "full": {"read", "jobs", "full"},
 }
 DEFAULT_KEY_RATE_LIMIT = "120/minute"
+# The Flask session key naming the user_sessions row of this browser sign-in.
+WEB_SESSION_KEY = "qh_sid"
+
+login_manager.login_view = "accounts.login"
+login_manager.login_message = "Sign in to see this page."
+login_manager.login_message_category = "info"
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
+    """The signed-in user, only while their browser session row is still active: revoking
+    the row (settings page, password change, deactivation) signs that browser out."""
+    from portal.accounts.services import live_web_session
+
     try:
         user = db.session.get(User, uuid.UUID(user_id))
     except ValueError:
         return None
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active:
+        return None
+    row = live_web_session(session.get(WEB_SESSION_KEY), user.id)
+    if row is None:
+        return None
+    if db.session.dirty:  # last-seen moved on; pages that only read never commit otherwise
+        db.session.commit()
+    return user
 
 
 def key_grants(key_scopes: list[str], needed: str) -> bool:
@@ -46,15 +64,28 @@ def key_grants(key_scopes: list[str], needed: str) -> bool:
     return needed in granted
 
 
-def check_rate_limit(rate: str | None, *identifiers: str) -> None:
+def _rate_storage():
+    """This app's limits storage (Redis, or memory on the embedded default). The Flask-Limiter
+    object is a process-wide singleton whose storage follows the last app initialised, so
+    each app keeps its own, built from the same RATELIMIT_STORAGE_URI setting."""
+    from flask import current_app
+
+    storage = current_app.extensions.get("qh_rate_storage")
+    if storage is None:
+        storage = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
+        current_app.extensions["qh_rate_storage"] = storage
+    return storage
+
+
+def check_rate_limit(rate: str | None, *identifiers: str, what: str = "this key") -> None:
     """Count one hit against ``rate`` (e.g. "60/minute") or raise 429 with Retry-After."""
     item = parse_limit(rate or DEFAULT_KEY_RATE_LIMIT)
-    strategy = MovingWindowRateLimiter(limiter.limiter.storage if limiter.limiter else None)
+    strategy = MovingWindowRateLimiter(_rate_storage())
     if not strategy.hit(item, *identifiers):
         reset_at, _remaining = strategy.get_window_stats(item, *identifiers)
         retry = max(1, int(reset_at - utcnow().timestamp()) + 1)
         raise RateLimited(
-            f"Rate limit of {rate or DEFAULT_KEY_RATE_LIMIT} reached for this key; "
+            f"Rate limit of {rate or DEFAULT_KEY_RATE_LIMIT} reached for {what}; "
             f"retry in {retry} s.",
             retry_after=retry,
             details={"limit": rate or DEFAULT_KEY_RATE_LIMIT, "retry_after": retry},
@@ -84,6 +115,7 @@ def authenticate_bearer(token: str) -> User:
 
     claims = decode(token, "access")
     session = active_session(claims)
+    g.api_session_id = session.id  # what POST /auth/logout revokes
     user = db.session.get(User, session.user_id)
     if user is None or not user.is_active:
         raise Unauthorized("This account is not active.")
@@ -93,6 +125,10 @@ def authenticate_bearer(token: str) -> User:
 def authenticate_request() -> tuple[User, UserApiKey | None]:
     """Resolve the caller from ``Authorization: Bearer`` or ``X-API-Key``, or raise 401."""
     raw_key = request.headers.get("X-API-Key", "").strip()
+    if raw_key.startswith("qhs_"):  # a marketplace subscription key (runs one app)
+        from portal.marketplace.keys import authenticate_subscription_key
+
+        return authenticate_subscription_key(raw_key)
     if raw_key:
         return authenticate_api_key(raw_key)
     header = request.headers.get("Authorization", "")
@@ -124,10 +160,15 @@ def api_auth(scope: str = "read", roles: tuple[Role, ...] = ()):
                     details={"needed_scope": scope, "key_scopes": key.scopes},
                 )
             require_roles(user, roles)
+            if key is not None:
+                db.session.commit()  # keep last_used_at even if the route only reads
             g.api_user, g.api_key = user, key
             return view(*args, **kwargs)
 
-        wrapper._api_auth = True  # picked up by the OpenAPI security documentation
+        wrapper._api_auth = True
+        # flask-smorest reads ``_apidoc`` (copied outward by functools.wraps): the OpenAPI
+        # document then says which credentials each protected operation takes.
+        wrapper._apidoc = {"manual_doc": {"security": [{"bearerAuth": []}, {"apiKey": []}]}}
         return wrapper
 
     return decorate
@@ -147,3 +188,38 @@ def page_auth(roles: tuple[Role, ...] = ()):
         return wrapper
 
     return decorate
+
+
+# Attempts allowed per client address and per account, for sign-in and password reset.
+ATTEMPT_LIMITS = {
+    "sign-in": ("30/minute", "10/minute"),
+    "reset": ("10/minute", "5/hour"),
+}
+
+
+def limit_attempts(action: str, ip: str | None, account: str | None) -> None:
+    """Count a sign-in or reset attempt by address and by account; 429 past the limits.
+    Uses Flask-Limiter's storage (Redis, or memory on the embedded default). Limits can be
+    changed with ``RATELIMIT_SIGN_IN`` / ``RATELIMIT_RESET`` = (per address, per account)."""
+    from flask import current_app
+
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return
+    per_ip, per_account = current_app.config.get(
+        f"RATELIMIT_{action.upper().replace('-', '_')}", ATTEMPT_LIMITS[action]
+    )
+    check_rate_limit(per_ip, action, "ip", ip or "unknown", what="attempts from this address")
+    if account and account.strip():
+        check_rate_limit(
+            per_account, action, "account", account.strip().lower(), what="this account"
+        )
+
+
+def mail_link_base() -> str:
+    """Where links in e-mails point. Production uses the configured QH_BASE_URL, never the
+    request's Host header (a forged Host would send reset links to an attacker's site)."""
+    from flask import current_app
+
+    if current_app.config["ENV_NAME"] == "production":
+        return current_app.config["BASE_URL"]
+    return request.host_url

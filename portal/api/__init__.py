@@ -85,4 +85,23 @@ def init_app(app: Flask) -> None:
 
 def domain_blueprints() -> list:
     """Each domain's API blueprint, in the order they appear in the docs."""
-    return []
+    from portal.accounts.api import blueprints as accounts_blueprints
+    from portal.apps.api import blp as apps_api
+    from portal.apps.api import registry_blp as registry_api
+    from portal.billing.api import blp as bills_api
+    from portal.billing.webhooks import blp as payments_webhook_api
+    from portal.execution.api import hardware_blp, jobs_blp
+    from portal.marketplace.api import blueprints as marketplace_blueprints
+    from portal.projects.api import blp as projects_api
+
+    return [
+        *accounts_blueprints,
+        apps_api,
+        registry_api,
+        hardware_blp,
+        jobs_blp,
+        projects_api,
+        *marketplace_blueprints,
+        payments_webhook_api,
+        bills_api,
+    ]

@@ -56,6 +56,18 @@ class VersionStatus(enum.Enum):
     YANKED = "YANKED"
 
 
+# The weighted document the registry searches: name first, then description, then README.
+# Kept as one SQL expression so the index and the query match exactly (the planner only uses
+# an expression index for the identical expression).
+SEARCH_VECTOR_SQL = (
+    "((setweight(to_tsvector('english'::regconfig, COALESCE(name, ''::character varying)::text), "
+    "'A'::\"char\") || "
+    "setweight(to_tsvector('english'::regconfig, COALESCE(description, ''::text)), "
+    "'B'::\"char\")) || "
+    "setweight(to_tsvector('english'::regconfig, COALESCE(readme_content, ''::text)), "
+    "'C'::\"char\"))"
+)
+
 # Beyond the seed: apps carry many tags and tags label many apps.
 app_tags = sa.Table(
     "app_tags",
@@ -78,6 +90,13 @@ class QuantumApp(Timestamped, db.Model):
         sa.Index("ix_quantum_apps_registry", "is_in_registry", "visibility"),
         sa.Index("ix_quantum_apps_created_at", "created_at"),
         sa.Index("ix_quantum_apps_name", "name"),
+        # Registry search: a GIN index over the same weighted tsvector expression the search
+        # query uses (PostgreSQL only; SQLite falls back to LIKE).
+        sa.Index(
+            "ix_quantum_apps_search",
+            sa.text(SEARCH_VECTOR_SQL),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
     )
 
     developer_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
@@ -115,11 +134,26 @@ class QuantumApp(Timestamped, db.Model):
         foreign_keys=[latest_version_id], post_update=True
     )
     tags: Mapped[list[Tag]] = relationship(secondary=app_tags, order_by="Tag.name")
+    metrics = relationship("AppMetrics", uselist=False, viewonly=True)
+    documentation: Mapped[list[Documentation]] = relationship(
+        order_by="(Documentation.order, Documentation.created_at)",
+        cascade="all, delete-orphan",
+    )
 
 
 class AppVersion(Timestamped, db.Model):
     __tablename__ = "app_versions"
-    __table_args__ = (sa.UniqueConstraint("quantum_app_id", "version_number"),)
+    __table_args__ = (
+        sa.UniqueConstraint("quantum_app_id", "version_number"),
+        # At most one latest version per app, enforced by the database even under races.
+        sa.Index(
+            "ux_app_versions_one_latest",
+            "quantum_app_id",
+            unique=True,
+            postgresql_where=sa.text("is_latest"),
+            sqlite_where=sa.text("is_latest"),
+        ),
+    )
 
     quantum_app_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("quantum_apps.id", ondelete="CASCADE"), index=True
@@ -177,3 +211,16 @@ class Documentation(Timestamped, db.Model):
     title: Mapped[str] = mapped_column(sa.String(100))
     content: Mapped[str] = mapped_column(sa.Text)
     order: Mapped[int] = mapped_column(default=0)
+
+
+class AppLike(Timestamped, db.Model):
+    """Beyond the seed: who liked which registry app, once per (user, app), so the likes
+    toggle is idempotent and app_metrics.registry_likes can be trusted."""
+
+    __tablename__ = "app_likes"
+    __table_args__ = (sa.UniqueConstraint("user_id", "quantum_app_id"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    quantum_app_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("quantum_apps.id", ondelete="CASCADE"), index=True
+    )

@@ -25,6 +25,17 @@ class JobCollector:
     def __init__(self, app: Flask):
         self.app = app
 
+    def describe(self):
+        """Names only, so registering the collector runs no query inside ``create_app``."""
+        return [
+            GaugeMetricFamily("qh_jobs", "Jobs by state", labels=["status"]),
+            GaugeMetricFamily("qh_jobs_stuck", "Jobs queued or running for too long"),
+            GaugeMetricFamily("qh_queue_depth", "Jobs waiting in the Redis queue"),
+            GaugeMetricFamily(
+                "qh_job_duration_seconds_recent", "Run time of recent jobs", labels=["quantile"]
+            ),
+        ]
+
     def collect(self):
         from portal.core.queue import job_queue, uses_queue
         from portal.execution.models import Job, JobStatus

@@ -8,3 +8,15 @@ bp = Blueprint("core", __name__)
 @bp.get("/")
 def home():
     return render_template("core/home.html")
+
+
+@bp.get("/dev/outbox")
+def dev_outbox():
+    """Mail the portal would have sent, for development without SMTP (404 in production)."""
+    from flask import abort, current_app
+
+    from portal.core.mail import outbox
+
+    if not current_app.config.get("DEV_OUTBOX_ENABLED") or current_app.config.get("SMTP_HOST"):
+        abort(404)
+    return render_template("core/outbox.html", messages=list(reversed(outbox())))

@@ -8,24 +8,37 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import Flask, Response, current_app, request, url_for
 from flask_login import current_user
 
-# (label, endpoint) shown when the endpoint exists, so the menu grows with the domains.
+# (label, endpoint, who sees it) shown when the endpoint exists, so the menu grows with the
+# domains: None = everyone, "user" = signed-in users, "PROVIDER"/"ADMIN" = that role.
 NAV_ITEMS = [
-    ("Registry", "registry.browse"),
-    ("Marketplace", "marketplace.browse"),
-    ("Projects", "projects.index"),
-    ("Jobs", "jobs.index"),
-    ("Devices", "hardware.index"),
-    ("Billing", "billing.index"),
-    ("API", "api_docs"),
+    ("Registry", "registry.browse", None),
+    ("Marketplace", "marketplace.browse", None),
+    ("Projects", "projects.index", "user"),
+    ("Jobs", "jobs.index", "user"),
+    ("Devices", "hardware.index", None),
+    ("My apps", "apps.mine", "PROVIDER"),
+    ("Billing", "billing.index", "user"),
+    ("Dashboard", "analytics.index", "user"),
+    ("Admin", "admin.users", "ADMIN"),
+    ("API", "api_docs", None),
 ]
 
 
+def _may_see(audience: str | None) -> bool:
+    if audience is None:
+        return True
+    if not getattr(current_user, "is_authenticated", False):
+        return False
+    return audience == "user" or current_user.has_role(audience)
+
+
 def nav_items() -> list[tuple[str, str, str]]:
-    """(label, url, endpoint) for each navigation entry whose page is installed."""
+    """(label, url, endpoint) for each navigation entry whose page is installed and that
+    the current visitor may use."""
     return [
         (label, url_for(endpoint), endpoint)
-        for label, endpoint in NAV_ITEMS
-        if endpoint in current_app.view_functions
+        for label, endpoint, audience in NAV_ITEMS
+        if endpoint in current_app.view_functions and _may_see(audience)
     ]
 
 

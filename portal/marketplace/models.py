@@ -71,6 +71,15 @@ class Subscription(Timestamped, db.Model):
     __table_args__ = (
         sa.Index("ix_subscriptions_user_id_status", "user_id", "status"),
         sa.Index("ix_subscriptions_quantum_app_id", "quantum_app_id"),
+        # One trial per user per app, guaranteed by the database even under races.
+        sa.Index(
+            "ux_subscriptions_one_trial",
+            "user_id",
+            "quantum_app_id",
+            unique=True,
+            postgresql_where=sa.text("subscription_type = 'TRIAL'"),
+            sqlite_where=sa.text("subscription_type = 'TRIAL'"),
+        ),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
@@ -89,6 +98,12 @@ class Subscription(Timestamped, db.Model):
     stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(100))
     stripe_subscription_id: Mapped[str | None] = mapped_column(sa.String(100), index=True)
     checkout_session_id: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    # Beyond 0001 (migration 0006): the allowance shared by all keys of the subscription,
+    # when it resets, and the time of the newest payment event applied (to ignore stale ones).
+    usage_limit: Mapped[int | None]
+    remaining_usage_count: Mapped[int | None]
+    usage_resets_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    payment_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     app = relationship("QuantumApp")
     user = relationship("User")
@@ -115,6 +130,12 @@ class SubscriptionKey(Timestamped, db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     subscription: Mapped[Subscription] = relationship()
+
+    @property
+    def scopes(self) -> list[str]:
+        """As an API credential a subscription key holds the ``jobs`` scope; the jobs route
+        then runs only its subscription's app (``g.subscription_key``)."""
+        return ["jobs"]
 
 
 class Review(Timestamped, db.Model):

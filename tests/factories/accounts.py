@@ -32,3 +32,10 @@ class UserProfileFactory(BaseFactory):
 
     user = factory.SubFactory(UserFactory)
     organization = factory.Faker("company")
+
+
+def make_api_key(user, name: str = "test key", scopes=("full",), **kwargs):
+    """A key for ``user`` made by the service: returns (row, full key)."""
+    from portal.accounts.services import create_api_key
+
+    return create_api_key(user, name=name, scopes=list(scopes), **kwargs)

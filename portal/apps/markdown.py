@@ -1,0 +1,39 @@
+"""README and documentation rendering: Markdown to HTML, then sanitised with nh3 so a README
+can never inject script, event handlers, styles or javascript: links into the page."""
+
+from __future__ import annotations
+
+import markdown as md
+import nh3
+from markupsafe import Markup
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em",
+    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre",
+    "span", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "code": {"class"},
+    "th": {"align"},
+    "td": {"align"},
+}
+MAX_MARKDOWN_CHARS = 200_000
+
+
+def render_markdown(text: str | None) -> Markup:
+    """Safe HTML for ``text`` (Markdown). Raw HTML in the source is sanitised, not trusted."""
+    if not text:
+        return Markup("")
+    html = md.markdown(
+        text[:MAX_MARKDOWN_CHARS], extensions=["fenced_code", "tables", "sane_lists"]
+    )
+    clean = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+    return Markup(clean)  # noqa: S704 - sanitised by nh3 just above

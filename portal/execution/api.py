@@ -1,0 +1,213 @@
+"""Execution JSON API: /hardware and /jobs (thin: parse, call services, commit, dispatch)."""
+
+from __future__ import annotations
+
+from flask import current_app, g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from portal.accounts.auth import api_auth
+from portal.core.errors import NotFound
+from portal.execution import services
+from portal.execution.models import JobRunMode
+from portal.execution.programs import resource_figures
+from portal.execution.schemas import (
+    EstimateArgs,
+    EstimateSchema,
+    HardwareArgs,
+    HardwarePageSchema,
+    HardwareSchema,
+    JobCreateSchema,
+    JobListArgs,
+    JobPageSchema,
+    JobSchema,
+    ResultSchema,
+)
+from portal.extensions import db
+
+hardware_blp = Blueprint(
+    "hardware_api", __name__, url_prefix="/hardware", description="The device catalogue"
+)
+jobs_blp = Blueprint(
+    "jobs_api", __name__, url_prefix="/jobs", description="Submit, watch, cancel jobs"
+)
+
+
+def _doc(blp: Blueprint, *statuses: int):
+    text = {
+        401: "Missing or invalid credentials",
+        403: "The API key lacks the scope",
+        404: "No such resource, or not yours",
+        409: "The job is already finished",
+        422: "Invalid fields, program error (line/column), or the circuit does not fit",
+    }
+
+    def decorate(view):
+        for status in statuses:
+            view = blp.alt_response(status, description=text[status])(view)
+        return view
+
+    return decorate
+
+
+def _present(job):
+    job.queue_position = services.queue_position(job)
+    job.result_url = f"/api/v1/jobs/{job.id}/result"
+    return job
+
+
+@hardware_blp.route("")
+class HardwareList(MethodView):
+    @api_auth(scope="read")
+    @hardware_blp.arguments(HardwareArgs, location="query")
+    @hardware_blp.response(200, HardwarePageSchema)
+    @_doc(hardware_blp, 401, 403)
+    def get(self, args):
+        """List devices (filters: status, technology, min_qubits)"""
+        items, total = services.list_hardware(
+            status=args.get("status"),
+            technology=args.get("technology"),
+            min_qubits=args.get("min_qubits"),
+            page=args["page"],
+            per_page=args["per_page"],
+        )
+        return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+
+
+@hardware_blp.route("/<ident>")
+class HardwareDetail(MethodView):
+    @api_auth(scope="read")
+    @hardware_blp.response(200, HardwareSchema)
+    @_doc(hardware_blp, 401, 404)
+    def get(self, ident):
+        """One device, by id or name"""
+        return services.get_hardware(ident)
+
+
+@jobs_blp.route("")
+class JobList(MethodView):
+    @api_auth(scope="read")
+    @jobs_blp.arguments(JobListArgs, location="query")
+    @jobs_blp.response(200, JobPageSchema)
+    @_doc(jobs_blp, 401)
+    def get(self, args):
+        """Your jobs, newest first (filters: status, device, tag)"""
+        items, total = services.list_jobs(
+            g.api_user,
+            status=args.get("status"),
+            device=args.get("device"),
+            tag=args.get("tag"),
+            page=args["page"],
+            per_page=args["per_page"],
+        )
+        for job in items:
+            job.queue_position = None
+            job.result_url = f"/api/v1/jobs/{job.id}/result"
+        return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+
+    @api_auth(scope="jobs")
+    @jobs_blp.arguments(JobCreateSchema)
+    @jobs_blp.response(201, JobSchema)
+    @_doc(jobs_blp, 401, 403, 404, 422)
+    def post(self, data):
+        """Submit a job: a program or an app version, a device and shots.
+
+        Validated before anything is queued. ASYNC answers at once; BLOCKING waits up to
+        QH_BLOCKING_WAIT_SECONDS for the result and answers with the job in whatever state
+        it reached."""
+        if g.get("subscription_key") is not None:  # a marketplace key runs its app only
+            from portal.marketplace.api import submit_with_subscription_key
+
+            return _present(submit_with_subscription_key(data))
+        program = data.get("program") or {}
+        app_version = None
+        if data.get("app_version_id"):
+            from portal.apps.models import AppVersion
+
+            app_version = db.session.get(AppVersion, data["app_version_id"])
+            if app_version is None:
+                raise NotFound("No such app version.", details={"app_version_id": "unknown"})
+        job = services.submit_job(
+            g.api_user,
+            program=program.get("source"),
+            fmt=program.get("format"),
+            app_version=app_version,
+            inputs=data.get("inputs"),
+            device=data["device"],
+            shots=data["shots"],
+            run_mode=data["run_mode"],
+            tags=data.get("tags"),
+            notification_email=data.get("notification_email"),
+            name=data.get("name"),
+        )
+        db.session.commit()
+        services.dispatch(job)
+        if job.run_mode is JobRunMode.BLOCKING:
+            services.wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])
+        return _present(job)
+
+
+@jobs_blp.route("/estimate", methods=["POST"])
+@api_auth(scope="read")
+@jobs_blp.arguments(EstimateArgs)
+@jobs_blp.response(200, EstimateSchema)
+@_doc(jobs_blp, 401, 404, 422)
+def estimate(data):
+    """Price a run before submitting it (and check the program if one is given)"""
+    hardware = services.get_hardware(data["device"])
+    shots = services.check_shots(hardware, data["shots"])
+    figures = None
+    if data.get("program"):
+        from portal.execution.programs import parse_program
+
+        circuit = parse_program(
+            data["program"]["source"], data["program"].get("format"), data.get("inputs")
+        )
+        figures = resource_figures(circuit)
+        services.check_fits(hardware, figures)
+    return {
+        "device": hardware.name,
+        "shots": shots,
+        "estimated_cost": services.estimate_cost(hardware, shots),
+        "currency": "USD",
+        "circuit": figures,
+    }
+
+
+@jobs_blp.route("/<job_id>")
+class JobDetail(MethodView):
+    @api_auth(scope="read")
+    @jobs_blp.response(200, JobSchema)
+    @_doc(jobs_blp, 401, 404)
+    def get(self, job_id):
+        """One of your jobs, with its queue position while queued"""
+        return _present(services.get_job(g.api_user, job_id))
+
+    @api_auth(scope="jobs")
+    @jobs_blp.response(200, JobSchema)
+    @_doc(jobs_blp, 401, 403, 404, 409)
+    def delete(self, job_id):
+        """Cancel a queued or running job"""
+        job = services.cancel_job(g.api_user, job_id)
+        db.session.commit()
+        return _present(job)
+
+
+@jobs_blp.route("/<job_id>/result")
+@api_auth(scope="read")
+@jobs_blp.response(200, ResultSchema)
+@jobs_blp.alt_response(409, description="The job has no result yet (see its status)")
+@_doc(jobs_blp, 401, 404)
+def result(job_id):
+    """Counts, execution time, transpiled depth/size and metadata of a finished job"""
+    from portal.core.errors import Conflict
+
+    job = services.get_job(g.api_user, job_id)
+    if job.result is None:
+        raise Conflict(
+            f"The job is {job.status.value.lower()}; its result is not ready. Poll "
+            f"GET /api/v1/jobs/{job.id} until it is COMPLETED or FAILED.",
+            code="result_not_ready",
+            details={"status": job.status.value},
+        )
+    return services.result_document(job)

@@ -1,0 +1,226 @@
+"""Running a circuit on a catalogue entry: build the Aer backend, prepare the circuit, run.
+
+Everything here is per process and cached, because the worker is where speed is won:
+- backends are built once per (device name, config) — ``AerSimulator.from_backend`` and
+  noise models cost ~0.2 s;
+- plain simulators need no ``transpile()`` (it costs far more than a small simulation); only
+  instructions Aer does not know (user-defined gates) are decomposed;
+- device-like entries are transpiled for their coupling map and basis gates, cached per
+  (program hash, device) so re-running a circuit costs nothing extra.
+Qiskit is imported on first use; the worker warms it up once before taking jobs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+TRANSPILE_CACHE_SIZE = 256
+_lock = threading.Lock()
+_backends: dict[str, Any] = {}
+_transpiled: OrderedDict[tuple[str, str], Any] = OrderedDict()
+
+
+@dataclass
+class RunOutcome:
+    counts: dict[str, int]
+    execution_seconds: float
+    transpiled: dict[str, Any]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    transpile_cached: bool = False
+    measured_all: bool = False
+
+
+class SimulationError(Exception):
+    """The simulator refused or failed the circuit; the message is shown to the user."""
+
+
+def _config_key(name: str, config: dict[str, Any]) -> str:
+    return name + ":" + hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def _noise_model(config: dict[str, Any]):
+    """A noise model from calibration figures: depolarising gate errors, thermal relaxation
+    during each gate, and readout errors."""
+    from qiskit_aer.noise import (
+        NoiseModel,
+        ReadoutError,
+        depolarizing_error,
+        thermal_relaxation_error,
+    )
+
+    noise = config["noise"]
+    basis = config["basis_gates"]
+    t1, t2 = noise["t1_us"] * 1e3, min(noise["t2_us"], 2 * noise["t1_us"]) * 1e3  # ns
+    model = NoiseModel(basis_gates=basis)
+    one_q = [g for g in basis if g in ("x", "sx", "rx", "ry", "u", "u3", "h")]
+    two_q = [g for g in basis if g in ("cx", "cz", "ecr", "rxx", "rzz")]
+    if one_q:
+        error = depolarizing_error(noise["error_1q"], 1).compose(
+            thermal_relaxation_error(t1, t2, noise["time_1q_ns"])
+        )
+        model.add_all_qubit_quantum_error(error, one_q)
+    if two_q:
+        relax = thermal_relaxation_error(t1, t2, noise["time_2q_ns"])
+        error = depolarizing_error(noise["error_2q"], 2).compose(relax.expand(relax))
+        model.add_all_qubit_quantum_error(error, two_q)
+    p = noise["readout_error"]
+    model.add_all_qubit_readout_error(ReadoutError([[1 - p, p], [p, 1 - p]]))
+    return model
+
+
+def backend_for(name: str, config: dict[str, Any] | None) -> Any:
+    """The Aer backend of a catalogue entry, built once per process."""
+    config = config or {}
+    key = _config_key(name, config)
+    with _lock:
+        backend = _backends.get(key)
+    if backend is not None:
+        return backend
+    from qiskit_aer import AerSimulator
+
+    method = config.get("method", "automatic")
+    if config.get("generic"):
+        from qiskit.providers.fake_provider import GenericBackendV2
+
+        generic = GenericBackendV2(
+            config["generic"]["num_qubits"], seed=config["generic"].get("seed", 42)
+        )
+        backend = AerSimulator.from_backend(generic, method=method)
+    elif config.get("device"):
+        from qiskit.transpiler import CouplingMap
+
+        backend = AerSimulator(
+            method=method,
+            noise_model=_noise_model(config),
+            basis_gates=config["basis_gates"],
+            coupling_map=CouplingMap(config["coupling_map"]) if config["coupling_map"] else None,
+            n_qubits=config["num_qubits"],
+        )
+    else:
+        backend = AerSimulator(method=method)
+    with _lock:
+        _backends[key] = backend
+    return backend
+
+
+def is_device_like(config: dict[str, Any] | None) -> bool:
+    return bool((config or {}).get("device"))
+
+
+def program_hash(source: str, fmt: str | None, inputs: dict[str, Any] | None) -> str:
+    payload = json.dumps([source, fmt, inputs or {}], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _supported(backend) -> set[str]:
+    names = set(backend.configuration().basis_gates)
+    return names | {"measure", "barrier", "reset", "delay", "for_loop", "if_else", "while_loop"}
+
+
+def _decompose_unknown(circuit, backend):
+    """Replace instructions Aer does not know (user ``gate`` definitions) by their bodies."""
+    supported = _supported(backend)
+    for _ in range(10):
+        unknown = {inst.operation.name for inst in circuit.data} - supported
+        if not unknown:
+            return circuit
+        circuit = circuit.decompose(gates_to_decompose=list(unknown))
+    return circuit
+
+
+def prepare(circuit, hardware_name: str, config: dict[str, Any] | None, key: str):
+    """(circuit to run, was it cached). Device-like entries transpile, cached by ``key``."""
+    backend = backend_for(hardware_name, config)
+    if not is_device_like(config):
+        return _decompose_unknown(circuit, backend), False
+    cache_key = (key, _config_key(hardware_name, config or {}))
+    with _lock:
+        cached = _transpiled.get(cache_key)
+        if cached is not None:
+            _transpiled.move_to_end(cache_key)
+            return cached, True
+    from qiskit import transpile
+
+    compiled = transpile(circuit, backend=backend, optimization_level=1, seed_transpiler=7)
+    with _lock:
+        _transpiled[cache_key] = compiled
+        while len(_transpiled) > TRANSPILE_CACHE_SIZE:
+            _transpiled.popitem(last=False)
+    return compiled, False
+
+
+def run_circuit(
+    circuit,
+    hardware_name: str,
+    config: dict[str, Any] | None,
+    shots: int,
+    cache_key: str,
+) -> RunOutcome:
+    """Run ``circuit`` for ``shots`` on the entry; SimulationError with a clear reason."""
+    timings: dict[str, float] = {}
+    measured_all = False
+    if circuit.num_clbits == 0:
+        # A circuit without measurements would return no counts: measure everything.
+        circuit = circuit.copy()
+        circuit.measure_all()
+        measured_all = True
+    started = time.perf_counter()
+    try:
+        compiled, cached = prepare(circuit, hardware_name, config, cache_key)
+    except Exception as exc:  # transpiler errors say what is wrong
+        raise SimulationError(f"Could not compile the circuit for {hardware_name}: {exc}")
+    timings["prepare_ms"] = round((time.perf_counter() - started) * 1e3, 3)
+    backend = backend_for(hardware_name, config)
+    started = time.perf_counter()
+    try:
+        result = backend.run(compiled, shots=shots).result()
+    except MemoryError:
+        raise SimulationError(_memory_message(circuit, hardware_name))
+    except Exception as exc:
+        raise SimulationError(f"The simulator refused the circuit: {exc}")
+    timings["run_ms"] = round((time.perf_counter() - started) * 1e3, 3)
+    if not result.success:
+        status = str(result.status or "")
+        for experiment in getattr(result, "results", []) or []:
+            status = str(getattr(experiment, "status", "") or status)
+        if "memory" in status.lower() or "insufficient" in status.lower():
+            raise SimulationError(_memory_message(circuit, hardware_name))
+        raise SimulationError(f"The simulator failed: {status.strip()}")
+    counts = {str(k): int(v) for k, v in result.get_counts().items()}
+    time_taken = float(getattr(result, "time_taken", 0.0) or 0.0)
+    return RunOutcome(
+        counts=counts,
+        execution_seconds=time_taken or timings["run_ms"] / 1e3,
+        transpiled={
+            "depth": compiled.depth(),
+            "size": compiled.size(),
+            "qubits": compiled.num_qubits,
+            "gate_counts": {str(k): int(v) for k, v in compiled.count_ops().items()},
+        },
+        timings_ms=timings,
+        transpile_cached=cached,
+        measured_all=measured_all,
+    )
+
+
+def _memory_message(circuit, hardware_name: str) -> str:
+    return (
+        f"Not enough memory to simulate {circuit.num_qubits} qubits on {hardware_name}. "
+        "Use fewer qubits or the aer-matrix-product-state device for wide circuits."
+    )
+
+
+def warm_up() -> None:
+    """Import Qiskit and Aer and run one tiny circuit, so the first job pays nothing."""
+    from qiskit import QuantumCircuit
+
+    circuit = QuantumCircuit(1, 1)
+    circuit.h(0)
+    circuit.measure(0, 0)
+    backend_for("warm-up", {"method": "automatic"}).run(circuit, shots=1).result()

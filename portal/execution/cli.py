@@ -1,0 +1,101 @@
+"""``flask --app wsgi worker`` and ``flask --app wsgi reconcile``."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import click
+import structlog
+from flask import current_app
+from flask.cli import with_appcontext
+
+log = structlog.get_logger("portal.execution.worker")
+
+
+def _reconcile_once(app) -> dict:
+    from portal.execution.services import reconcile
+    from portal.extensions import db
+
+    with app.app_context():
+        try:
+            return reconcile().as_dict()
+        except Exception:  # a failed pass is retried at the next tick
+            log.exception("reconcile failed")
+            db.session.rollback()
+            return {}
+        finally:
+            db.session.remove()
+
+
+def _close_billing_period(app) -> None:
+    """Close last month's bills once the month is over (idempotent, cheap once done)."""
+    from portal.billing.services import scheduled_close
+    from portal.extensions import db
+
+    with app.app_context():
+        try:
+            scheduled_close()
+        except Exception:  # retried at the next tick
+            log.exception("closing the billing period failed")
+            db.session.rollback()
+        finally:
+            db.session.remove()
+
+
+def _reconciler_loop(app, interval: float, stop: threading.Event) -> None:
+    while not stop.wait(interval):
+        report = _reconcile_once(app)
+        if any(report.values()):
+            log.info("reconciled", **report)
+        _close_billing_period(app)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@click.option("--name", default=None, help="Worker name (default: RQ's host.pid).")
+@click.option(
+    "--reconcile-every",
+    default=15.0,
+    show_default=True,
+    help="Seconds between reconciler passes (0 = never).",
+)
+@with_appcontext
+def worker_command(burst: bool, name: str | None, reconcile_every: float) -> None:
+    """Run jobs from Redis: imports Qiskit/Aer once, never forks, reconciles on a schedule.
+
+    Uses RQ's SimpleWorker (no fork per job): a process that has run an Aer simulation
+    hangs its forked children, and a fork per job would re-pay the import otherwise."""
+    from rq.worker import SimpleWorker
+
+    import portal.models  # noqa: F401 - every mapper, so relationships resolve in this process
+    from portal.core.queue import job_queue, redis_connection, uses_queue
+    from portal.execution.backends import warm_up
+
+    if not uses_queue():
+        raise click.ClickException(
+            "QH_REDIS_URL is not set: without Redis jobs run inline in the web process and "
+            "no worker is needed."
+        )
+    started = time.perf_counter()
+    warm_up()
+    log.info("qiskit ready", seconds=round(time.perf_counter() - started, 3))
+    app = current_app._get_current_object()
+    stop = threading.Event()
+    if reconcile_every > 0:
+        threading.Thread(
+            target=_reconciler_loop, args=(app, reconcile_every, stop), daemon=True
+        ).start()
+    worker = SimpleWorker([job_queue()], connection=redis_connection(), name=name)
+    try:
+        worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
+    finally:
+        stop.set()
+
+
+@click.command("reconcile")
+@with_appcontext
+def reconcile_command() -> None:
+    """Re-enqueue QUEUED jobs the queue lost; fail RUNNING jobs whose worker died."""
+    report = _reconcile_once(current_app._get_current_object())
+    click.echo(" ".join(f"{k}={v}" for k, v in report.items()) or "reconcile failed (see log)")

@@ -1,0 +1,739 @@
+"""Execution rules: the catalogue, cost, submission, cancellation, the worker body and the
+reconciler. Pages, the API, the worker and the CLI all call these functions.
+
+Lifecycle: ``submit_job`` validates everything and writes the job QUEUED (flush only); the
+caller commits and then calls ``dispatch`` — so a worker never sees a job that is not in the
+database. ``run_job`` (the worker body, also used inline) moves it to RUNNING, runs it and
+writes COMPLETED or FAILED. ``reconcile`` makes sure nothing is lost or stuck.
+
+Liveness of RUNNING jobs on PostgreSQL: the worker holds a session-level advisory lock keyed
+by the job id on a dedicated connection while it runs the job. If the worker dies (even by
+SIGKILL) PostgreSQL drops the connection and the lock, so the reconciler can take it and
+knows the job is orphaned. A heartbeat thread would not do: Aer holds the GIL while it
+simulates.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from flask import current_app
+
+from portal.core.db import utcnow
+from portal.core.errors import NotFound, ValidationFailed
+from portal.execution.models import (
+    Hardware,
+    HardwareStatus,
+    HardwareTechnology,
+    Job,
+    JobResult,
+    JobRunMode,
+    JobStatus,
+)
+from portal.execution.programs import FORMATS, detect_format, parse_program, resource_figures
+from portal.extensions import db
+
+log = structlog.get_logger("portal.execution")
+
+CENT = Decimal("0.01")
+MAX_TAGS = 10
+MAX_ATTEMPTS = 3  # times the reconciler re-enqueues a job the queue lost
+QUEUE_GRACE_SECONDS = 30  # a QUEUED job younger than this is left alone by the reconciler
+TIMEOUT_GRACE_SECONDS = 30
+CLIFFORD = {
+    "h", "x", "y", "z", "s", "sdg", "sx", "sxdg", "cx", "cy", "cz", "swap", "id",
+    "measure", "reset", "barrier", "delay",
+}  # fmt: skip
+
+
+# -- the catalogue ---------------------------------------------------------------------------
+
+
+def list_hardware(
+    *,
+    status: HardwareStatus | None = None,
+    technology: HardwareTechnology | None = None,
+    min_qubits: int | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[Hardware], int]:
+    """Catalogue entries matching the filters (retired ones only when asked), with a total."""
+    query = db.select(Hardware)
+    if status is not None:
+        query = query.where(Hardware.status == status)
+    else:
+        query = query.where(Hardware.status != HardwareStatus.RETIRED)
+    if technology is not None:
+        query = query.where(Hardware.technology_type == technology)
+    if min_qubits is not None:
+        query = query.where(Hardware.qubits >= min_qubits)
+    total = db.session.execute(query.with_only_columns(sa.func.count())).scalar_one()
+    items = (
+        db.session.execute(
+            query.order_by(Hardware.technology_type, Hardware.qubits, Hardware.name)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+        .scalars()
+        .all()
+    )
+    return items, total
+
+
+def get_hardware(ident: str | uuid.UUID) -> Hardware:
+    """A catalogue entry by id or name; NotFound saying how to list them."""
+    hardware = None
+    try:
+        hardware = db.session.get(Hardware, uuid.UUID(str(ident)))
+    except ValueError:
+        hardware = db.session.execute(
+            db.select(Hardware).filter_by(name=str(ident))
+        ).scalar_one_or_none()
+    if hardware is None:
+        raise NotFound(
+            f"No device named {str(ident)!r}. GET /api/v1/hardware lists the devices.",
+            details={"device": str(ident)},
+        )
+    return hardware
+
+
+def estimate_cost(hardware: Hardware, shots: int) -> Decimal:
+    """Price before running: the per-job fee plus the per-shot price, rounded to cents."""
+    per_job = hardware.cost_per_job or Decimal(0)
+    per_shot = hardware.cost_per_shot or Decimal(0)
+    return (per_job + per_shot * shots).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def actual_cost(hardware: Hardware, shots: int, seconds: float) -> Decimal:
+    """What the run cost: the estimate plus compute time at the device's hourly price."""
+    per_hour = hardware.cost_per_hour or Decimal(0)
+    compute = per_hour * Decimal(str(round(seconds, 6))) / Decimal(3600)
+    return (estimate_cost(hardware, shots) + compute).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def check_shots(hardware: Hardware, shots: Any) -> int:
+    if isinstance(shots, bool) or not isinstance(shots, int):
+        raise ValidationFailed("shots must be a whole number.", details={"shots": "integer"})
+    low, high = hardware.min_shots or 1, hardware.max_shots or 100_000
+    if not low <= shots <= high:
+        raise ValidationFailed(
+            f"{hardware.name} takes between {low} and {high} shots; you asked for {shots}.",
+            details={"shots": f"between {low} and {high}"},
+        )
+    return shots
+
+
+def check_available(hardware: Hardware) -> None:
+    if hardware.status is not HardwareStatus.ONLINE:
+        raise ValidationFailed(
+            f"{hardware.name} is {hardware.status.value.lower()} and takes no jobs; pick an "
+            "online device (GET /api/v1/hardware?status=ONLINE).",
+            code="device_unavailable",
+            details={"device": hardware.name, "status": hardware.status.value},
+        )
+
+
+def check_fits(hardware: Hardware, figures: dict[str, Any]) -> None:
+    """The circuit must fit the device: qubits, and Clifford gates on the stabilizer method."""
+    if hardware.qubits is not None and figures["qubits"] > hardware.qubits:
+        raise ValidationFailed(
+            f"The circuit uses {figures['qubits']} qubits but {hardware.name} has "
+            f"{hardware.qubits}. Pick a larger device or use fewer qubits.",
+            code="too_many_qubits",
+            details={"qubits": figures["qubits"], "device_qubits": hardware.qubits},
+        )
+    method = (hardware.backend_config or {}).get("method")
+    if method == "stabilizer":
+        other = sorted(set(figures["gate_counts"]) - CLIFFORD)
+        if other:
+            raise ValidationFailed(
+                f"{hardware.name} simulates Clifford circuits only; this one uses "
+                f"{', '.join(other)}. Pick aer-simulator instead.",
+                code="unsupported_gates",
+                details={"gates": other},
+            )
+
+
+# -- submission ------------------------------------------------------------------------------
+
+
+@dataclass
+class Submission:
+    job: Job
+    figures: dict[str, Any]
+
+
+def _clean_tags(tags: Any) -> list[str] | None:
+    if not tags:
+        return None
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValidationFailed("tags must be a list of short texts.", details={"tags": "list"})
+    cleaned = sorted({t.strip()[:50] for t in tags if t.strip()})
+    if len(cleaned) > MAX_TAGS:
+        raise ValidationFailed(
+            f"At most {MAX_TAGS} tags per job.", details={"tags": f"at most {MAX_TAGS}"}
+        )
+    return cleaned or None
+
+
+def _resolve_program(
+    program: str | None, fmt: str | None, app_version: Any, inputs: dict[str, Any] | None
+) -> tuple[str, str]:
+    if app_version is not None:
+        if program:
+            raise ValidationFailed(
+                "Send either a program or an app version, not both.",
+                details={"program": "not with app_version"},
+            )
+        source = app_version.entry_program
+        if not source:
+            raise ValidationFailed(
+                "This app version has no OpenQASM program to run.",
+                details={"app_version": "no program"},
+            )
+        return source, detect_format(source)
+    if not program:
+        raise ValidationFailed(
+            "Send a program ({'format': 'qasm2'|'qasm3', 'source': '...'}) or an app version.",
+            details={"program": "required"},
+        )
+    if fmt is not None and fmt not in FORMATS:
+        raise ValidationFailed(
+            f"Unknown format {fmt!r}; use 'qasm2' or 'qasm3'.", details={"format": list(FORMATS)}
+        )
+    return program, fmt or detect_format(program)
+
+
+def submit_job(
+    user,
+    *,
+    program: str | None = None,
+    fmt: str | None = None,
+    app_version: Any = None,
+    inputs: dict[str, Any] | None = None,
+    device: str | uuid.UUID,
+    shots: int,
+    run_mode: JobRunMode | str = JobRunMode.ASYNC,
+    tags: list[str] | None = None,
+    notification_email: str | None = None,
+    subscription: Any = None,
+    name: str | None = None,
+) -> Job:
+    """Validate and write a QUEUED job (flushed). The caller commits, then ``dispatch(job)``.
+
+    Everything that can be wrong is checked here, before anything is queued: the device
+    exists and is online, the shots fit its bounds, the program parses (ProgramError with
+    line and column), its inputs match, and the circuit fits the device.
+
+    ``subscription``: marketplace jobs are paid by a subscription (issue: marketplace). This
+    is the hook — when given, the job records ``subscription_id``; checking that the
+    subscription is active and covers the app is the marketplace's ``check_can_run`` to add
+    here before the job is written.
+    """
+    hardware = get_hardware(device)
+    check_available(hardware)
+    shots = check_shots(hardware, shots)
+    source, fmt = _resolve_program(program, fmt, app_version, inputs)
+    circuit = parse_program(source, fmt, inputs)
+    figures = resource_figures(circuit)
+    check_fits(hardware, figures)
+    if isinstance(run_mode, str):
+        try:
+            run_mode = JobRunMode(run_mode.upper())
+        except ValueError:
+            raise ValidationFailed(
+                "run_mode must be BLOCKING or ASYNC.", details={"run_mode": ["BLOCKING", "ASYNC"]}
+            ) from None
+    from portal.billing.services import check_budget  # 402 past the monthly budget
+
+    check_budget(user, estimate_cost(hardware, shots))
+    now = utcnow()
+    job = Job(
+        user_id=user.id,
+        subscription_id=getattr(subscription, "id", None),
+        app_version_id=getattr(app_version, "id", None),
+        hardware_id=hardware.id,
+        platform=hardware.platform.value,
+        device_id=hardware.name[:50],
+        run_mode=run_mode,
+        status=JobStatus.QUEUED,
+        program_format=fmt,
+        program_source=source,
+        inputs=inputs or None,
+        shots=shots,
+        tags=_clean_tags(tags),
+        notification_email=notification_email or None,
+        estimated_cost=estimate_cost(hardware, shots),
+        name=(name or f"{figures['qubits']}-qubit circuit on {hardware.name}")[:100],
+        queued_at=now,
+        scaling_config={"figures": figures},
+    )
+    db.session.add(job)
+    db.session.flush()
+    log.info("job queued", job_id=str(job.id), device=hardware.name, shots=shots)
+    return job
+
+
+def queue_position(job: Job) -> int | None:
+    """1 = next to run; None once the job has left the queue."""
+    if job.status is not JobStatus.QUEUED:
+        return None
+    ahead = db.session.execute(
+        db.select(sa.func.count())
+        .select_from(Job)
+        .where(Job.status == JobStatus.QUEUED, Job.queued_at < job.queued_at)
+    ).scalar_one()
+    return ahead + 1
+
+
+def rq_job_id(job_id: uuid.UUID | str) -> str:
+    return f"qh-{job_id}"
+
+
+def dispatch(job: Job) -> None:
+    """Hand a committed QUEUED job to the queue, or run it inline without Redis.
+
+    Call only after the transaction that wrote the job has committed. If enqueueing fails
+    the job stays QUEUED and the reconciler enqueues it later.
+    """
+    from portal.core.queue import job_queue, uses_queue
+
+    if not uses_queue():
+        run_job(job.id)
+        return
+    timeout = current_app.config["JOB_TIMEOUT_SECONDS"]
+    try:
+        job_queue().enqueue(
+            "workers.jobs.run",
+            str(job.id),
+            job_id=rq_job_id(job.id),
+            job_timeout=timeout + TIMEOUT_GRACE_SECONDS,
+            result_ttl=60,
+            failure_ttl=24 * 3600,
+        )
+    except Exception as exc:  # Redis down: the reconciler retries
+        log.warning("enqueue failed; the reconciler will retry", job_id=str(job.id), error=str(exc))
+
+
+def wait_for(job: Job, seconds: float) -> Job:
+    """BLOCKING run mode: wait up to ``seconds`` for the job to reach a terminal state."""
+    deadline = time.monotonic() + seconds
+    delay = 0.01
+    while not job.status.is_terminal and time.monotonic() < deadline:
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.2)
+        db.session.commit()  # end the snapshot so the next read sees the worker's commit
+        db.session.refresh(job)
+    return job
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def get_job(user, job_id: str | uuid.UUID) -> Job:
+    """The user's job; another user's job or a malformed id is NotFound (no existence leak)."""
+    try:
+        key = uuid.UUID(str(job_id))
+    except ValueError:
+        raise NotFound("No such job.") from None
+    job = db.session.get(Job, key)
+    if job is None or job.user_id != user.id:
+        raise NotFound("No such job.", details={"job_id": str(job_id)})
+    return job
+
+
+def list_jobs(
+    user,
+    *,
+    status: JobStatus | None = None,
+    device: str | None = None,
+    tag: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[Job], int]:
+    query = db.select(Job).where(Job.user_id == user.id)
+    if status is not None:
+        query = query.where(Job.status == status)
+    if device:
+        query = query.where(Job.device_id == device)
+    if tag:
+        if db.session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import ARRAY
+
+            query = query.where(sa.literal(tag) == sa.any_(sa.cast(Job.tags, ARRAY(sa.String))))
+        else:
+            query = query.where(sa.cast(Job.tags, sa.String).contains(f'"{tag}"'))
+    total = db.session.execute(query.with_only_columns(sa.func.count())).scalar_one()
+    items = (
+        db.session.execute(
+            query.order_by(Job.created_at.desc(), Job.id)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+        .scalars()
+        .all()
+    )
+    return items, total
+
+
+def result_document(job: Job) -> dict[str, Any]:
+    """The raw result as stored: what the result endpoint and the download return."""
+    result = job.result
+    if result is None:
+        return {}
+    data = dict(result.result_data or {})
+    return {
+        "job_id": str(job.id),
+        "status": job.status.value,
+        "device": job.device_id,
+        "shots": job.shots,
+        "counts": result.counts or {},
+        "execution_time": result.execution_time,
+        "transpiled_depth": (data.get("transpiled") or {}).get("depth"),
+        "transpiled_size": (data.get("transpiled") or {}).get("size"),
+        "metadata": data,
+        "error": result.error,
+    }
+
+
+# -- cancellation ----------------------------------------------------------------------------
+
+
+def cancel_job(user, job_id: str | uuid.UUID) -> Job:
+    """Cancel a queued or running job (idempotent on a cancelled one).
+
+    A queued job is removed from the queue; a running one is marked CANCELLED at once and
+    the worker discards its result when the simulation returns (Aer cannot be interrupted
+    mid-run). Nothing is charged for a cancelled job.
+    """
+    job = get_job(user, job_id)
+    db.session.refresh(job, with_for_update=True)
+    if job.status is JobStatus.CANCELLED:
+        return job
+    if job.status.is_terminal:
+        from portal.core.errors import Conflict
+
+        raise Conflict(
+            f"The job is already {job.status.value.lower()}; only queued or running jobs can "
+            "be cancelled.",
+            details={"status": job.status.value},
+        )
+    was = job.status
+    _finish(job, JobStatus.CANCELLED, "Cancelled by the user.")
+    db.session.flush()
+    if was is JobStatus.QUEUED:
+        _drop_from_queue(job.id)
+    log.info("job cancelled", job_id=str(job.id), was=was.value)
+    return job
+
+
+def _drop_from_queue(job_id: uuid.UUID) -> None:
+    from portal.core.queue import redis_connection, uses_queue
+
+    if not uses_queue():
+        return
+    try:
+        from rq.job import Job as RQJob
+
+        RQJob.fetch(rq_job_id(job_id), connection=redis_connection()).cancel()
+    except Exception as exc:  # already gone or running: the worker skips non-QUEUED jobs
+        log.debug("queue entry not removed", job_id=str(job_id), error=str(exc))
+
+
+def _finish(job: Job, status: JobStatus, reason: str | None = None) -> None:
+    job.status = status
+    job.finished_at = utcnow()
+    if reason:
+        job.failure_reason = reason
+
+
+# -- the worker body -------------------------------------------------------------------------
+
+
+def _lock_key(job_id: uuid.UUID) -> int:
+    return int.from_bytes(job_id.bytes[:8], "big", signed=True)
+
+
+class _Liveness:
+    """Holds the job's advisory lock on its own connection while the job runs (PostgreSQL);
+    nothing on SQLite, where jobs run inline and only the timeout applies."""
+
+    def __init__(self, job_id: uuid.UUID):
+        self.key = _lock_key(job_id)
+        self.conn = None
+
+    def __enter__(self):
+        if db.engine.dialect.name == "postgresql":
+            self.conn = db.engine.connect()
+            self.conn.execute(sa.select(sa.func.pg_advisory_lock(self.key)))
+            self.conn.commit()
+        return self
+
+    def __exit__(self, *exc):
+        if self.conn is not None:
+            try:
+                self.conn.execute(sa.select(sa.func.pg_advisory_unlock(self.key)))
+                self.conn.commit()
+            finally:
+                self.conn.close()
+
+
+def _worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+def run_job(job_id: str | uuid.UUID) -> JobStatus | None:
+    """Run one job to a terminal state (the worker body; inline mode calls it too).
+
+    Commits its own transactions: RUNNING must be visible while the job runs. A job that
+    is no longer QUEUED (cancelled, or already taken) is skipped. If the job was cancelled
+    or failed by the reconciler while it ran, the result is discarded.
+    """
+    from portal.execution import backends
+
+    key = uuid.UUID(str(job_id))
+    with _Liveness(key):
+        job = db.session.get(Job, key, with_for_update=True)
+        if job is None or job.status is not JobStatus.QUEUED:
+            state = job.status.value if job else "missing"
+            db.session.rollback()
+            log.info("job skipped", job_id=str(key), status=state)
+            return job.status if job else None
+        job.status = JobStatus.RUNNING
+        job.started_at = utcnow()
+        job.attempts = (job.attempts or 0) + 1
+        job.platform_job_id = _worker_identity()
+        db.session.commit()
+        log.info("job running", job_id=str(key), device=job.device_id)
+
+        hardware = job.hardware
+        outcome = error = None
+        started = time.perf_counter()
+        try:
+            circuit = parse_program(job.program_source or "", job.program_format, job.inputs)
+            outcome = backends.run_circuit(
+                circuit,
+                hardware.name,
+                hardware.backend_config,
+                job.shots,
+                backends.program_hash(job.program_source or "", job.program_format, job.inputs),
+            )
+        except backends.SimulationError as exc:
+            error = str(exc)
+        except ValidationFailed as exc:  # the device or program changed since submission
+            error = exc.message
+        except MemoryError:
+            error = "Not enough memory to simulate this circuit; use fewer qubits."
+        except Exception as exc:  # never leave a job RUNNING because of a bug
+            log.exception("job crashed", job_id=str(key))
+            error = f"The job failed unexpectedly ({type(exc).__name__}: {exc})."
+        wall = time.perf_counter() - started
+
+        db.session.refresh(job, with_for_update=True)
+        if job.status is not JobStatus.RUNNING:
+            # Cancelled or failed by the reconciler meanwhile: that decision stands.
+            db.session.rollback()
+            log.info("result discarded", job_id=str(key), status=job.status.value)
+            return job.status
+        if outcome is None:
+            _fail(job, error or "The job failed.")
+        else:
+            _complete(job, hardware, outcome, wall)
+        db.session.commit()
+        log.info("job finished", job_id=str(key), status=job.status.value, seconds=round(wall, 4))
+        return job.status
+
+
+def _complete(job: Job, hardware: Hardware, outcome, wall: float) -> None:
+    from portal.analytics.usage import record_usage
+    from portal.notifications.models import NotificationType
+    from portal.notifications.services import notify
+
+    queue_wait = (job.started_at - job.queued_at).total_seconds() if job.queued_at else None
+    job.result = JobResult(
+        status="COMPLETED",
+        counts=outcome.counts,
+        execution_time=outcome.execution_seconds,
+        result_data={
+            "backend": hardware.name,
+            "method": (hardware.backend_config or {}).get("method"),
+            "device_like": bool((hardware.backend_config or {}).get("device")),
+            "circuit": (job.scaling_config or {}).get("figures"),
+            "transpiled": outcome.transpiled,
+            "transpile_cached": outcome.transpile_cached,
+            "measured_all": outcome.measured_all,
+            "timings_ms": {
+                **outcome.timings_ms,
+                "worker_total_ms": round(wall * 1e3, 3),
+                "queue_wait_ms": round(queue_wait * 1e3, 3) if queue_wait is not None else None,
+            },
+        },
+    )
+    _finish(job, JobStatus.COMPLETED)
+    job.actual_cost = actual_cost(hardware, job.shots, outcome.execution_seconds)
+    app_id = _app_id_of(job)
+    record_usage(
+        job.user_id,
+        "jobs" if app_id is None else "apps.run",
+        quantum_app_id=app_id,
+        compute_seconds=outcome.execution_seconds,
+    )
+    notify(
+        job.user_id,
+        "Job completed",
+        f"{job.name} finished on {hardware.name} ({job.shots} shots).",
+        type=NotificationType.JOB,
+        link=f"/jobs/{job.id}",
+    )
+
+
+def _app_id_of(job: Job) -> uuid.UUID | None:
+    if job.app_version_id is None:
+        return None
+    from portal.apps.models import AppVersion
+
+    version = db.session.get(AppVersion, job.app_version_id)
+    return getattr(version, "quantum_app_id", None) or getattr(version, "app_id", None)
+
+
+def _fail(job: Job, reason: str) -> None:
+    from portal.notifications.models import NotificationType
+    from portal.notifications.services import notify
+
+    _finish(job, JobStatus.FAILED, reason)
+    if job.result is None:
+        job.result = JobResult(status="FAILED", error=reason)
+    notify(
+        job.user_id,
+        "Job failed",
+        f"{job.name or 'Your job'} failed: {reason}",
+        type=NotificationType.JOB,
+        link=f"/jobs/{job.id}",
+    )
+
+
+# -- the reconciler --------------------------------------------------------------------------
+
+
+@dataclass
+class ReconcileReport:
+    requeued: int = 0
+    failed_lost: int = 0
+    failed_dead: int = 0
+    failed_timeout: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def _in_redis(job_id: uuid.UUID) -> bool:
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job as RQJob
+
+    from portal.core.queue import redis_connection
+
+    try:
+        rq_job = RQJob.fetch(rq_job_id(job_id), connection=redis_connection())
+    except NoSuchJobError:
+        return False
+    status = rq_job.get_status(refresh=False)
+    return status is not None and str(getattr(status, "value", status)) in {
+        "queued",
+        "started",
+        "scheduled",
+        "deferred",
+    }
+
+
+def _worker_alive(job: Job) -> bool:
+    """Whether the process running ``job`` still holds its advisory lock (PostgreSQL)."""
+    if db.engine.dialect.name != "postgresql":
+        return True  # inline mode: only the timeout applies
+    key = _lock_key(job.id)
+    with db.engine.connect() as conn:
+        got = conn.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar_one()
+        if got:
+            conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
+        conn.commit()
+    return not got
+
+
+def reconcile(now: datetime | None = None) -> ReconcileReport:
+    """Nothing lost, nothing stuck. Commits per job so one bad row cannot block the rest.
+
+    - QUEUED jobs older than a grace period that Redis no longer has are enqueued again
+      (after ``MAX_ATTEMPTS`` losses they fail); without Redis they run inline.
+    - RUNNING jobs whose worker died (its advisory lock is free) fail with that reason.
+    - RUNNING jobs past ``JOB_TIMEOUT_SECONDS`` fail as timed out.
+    """
+    from portal.core.queue import uses_queue
+
+    now = now or utcnow()
+    report = ReconcileReport()
+    timeout = current_app.config["JOB_TIMEOUT_SECONDS"]
+    queued_before = now - timedelta(seconds=QUEUE_GRACE_SECONDS)
+    queued = (
+        db.session.execute(
+            db.select(Job.id).where(Job.status == JobStatus.QUEUED, Job.queued_at < queued_before)
+        )
+        .scalars()
+        .all()
+    )
+    for job_id in queued:
+        if uses_queue() and _in_redis(job_id):
+            continue
+        job = db.session.get(Job, job_id, with_for_update=True)
+        if job is None or job.status is not JobStatus.QUEUED:
+            db.session.rollback()
+            continue
+        job.attempts = (job.attempts or 0) + 1
+        if job.attempts > MAX_ATTEMPTS:
+            _fail(job, f"The queue lost this job {MAX_ATTEMPTS} times; please resubmit it.")
+            report.failed_lost += 1
+            db.session.commit()
+            continue
+        job.queued_at = now
+        db.session.commit()
+        report.requeued += 1
+        log.warning("job re-enqueued", job_id=str(job_id), attempts=job.attempts)
+        dispatch(job)
+
+    running = (
+        db.session.execute(db.select(Job.id).where(Job.status == JobStatus.RUNNING)).scalars().all()
+    )
+    for job_id in running:
+        job = db.session.get(Job, job_id)
+        if job is None:
+            continue
+        started = job.started_at or job.queued_at or now
+        timed_out = (now - started).total_seconds() > timeout
+        dead = not timed_out and not _worker_alive(job)
+        if not (timed_out or dead):
+            db.session.rollback()
+            continue
+        db.session.refresh(job, with_for_update=True)
+        if job.status is not JobStatus.RUNNING:
+            db.session.rollback()
+            continue
+        if timed_out:
+            _fail(job, f"The job ran longer than the {timeout} s limit and was stopped.")
+            report.failed_timeout += 1
+        else:
+            _fail(
+                job,
+                f"The worker running this job ({job.platform_job_id or 'unknown'}) stopped "
+                "before it finished. Please resubmit the job.",
+            )
+            report.failed_dead += 1
+        db.session.commit()
+        log.warning("running job failed by reconciler", job_id=str(job_id), timed_out=timed_out)
+    return report

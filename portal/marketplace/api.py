@@ -1,0 +1,397 @@
+"""Marketplace JSON API: publishing (/quantum-apps/{id}/publish-marketplace), listings,
+trials, checkout, reviews (/marketplace), subscriptions and their keys (/subscriptions), and
+running an app with a subscription. Thin: parse, call services, commit, serialise."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from portal.accounts.auth import api_auth, authenticate_request, check_rate_limit
+from portal.core.errors import Forbidden, PaymentRequired, ValidationFailed
+from portal.execution.models import JobRunMode
+from portal.extensions import db
+from portal.marketplace import keys, services
+from portal.marketplace.schemas import (
+    BrowseArgs,
+    CheckoutSchema,
+    KeyCreateSchema,
+    KeyListSchema,
+    ListingDetailSchema,
+    ListingPageSchema,
+    ListingUpdateSchema,
+    NewKeySchema,
+    PagingArgs,
+    PublishSchema,
+    ReviewPageSchema,
+    ReviewSchema,
+    RunResultSchema,
+    RunSchema,
+    SubscribeSchema,
+    SubscriptionArgs,
+    SubscriptionPageSchema,
+    SubscriptionSchema,
+    SubscriptionUpdateSchema,
+)
+
+publish_blp = Blueprint(
+    "marketplace_publish_api",
+    __name__,
+    url_prefix="/quantum-apps",
+    description="Publish an app to the Marketplace (its provider)",
+)
+blp = Blueprint(
+    "marketplace_api",
+    __name__,
+    url_prefix="/marketplace",
+    description="Marketplace listings, trials, checkout, reviews and running apps",
+)
+subscriptions_blp = Blueprint(
+    "subscriptions_api",
+    __name__,
+    url_prefix="/subscriptions",
+    description="Your subscriptions, their usage and their keys",
+)
+
+
+def _page(result: services.Page) -> dict:
+    return {
+        "items": result.items,
+        "total": result.total,
+        "page": result.page,
+        "per_page": result.per_page,
+        "pages": result.pages,
+    }
+
+
+def _optional_user():
+    """The caller when credentials are sent (public routes show providers their own)."""
+    if request.headers.get("X-API-Key") or request.headers.get("Authorization"):
+        return authenticate_request()[0]
+    return None
+
+
+def _errors(blp_: Blueprint, *statuses: int):
+    text = {
+        401: "Missing or invalid credentials",
+        402: "No runs left, or the subscription is unpaid, cancelled or ended (says which)",
+        403: "Not allowed (role, owner, or the key belongs to another app)",
+        404: "No such resource, or not yours",
+        409: "Conflicts with the current state (e.g. second trial, already subscribed)",
+        422: "Invalid fields",
+        429: "The key's rate limit was reached (Retry-After)",
+    }
+
+    def decorate(view):
+        for status in statuses:
+            view = blp_.alt_response(status, description=text[status])(view)
+        return view
+
+    return decorate
+
+
+# -- publishing and listings ------------------------------------------------------------------
+
+
+@publish_blp.route("/<app_id>/publish-marketplace", methods=["POST"])
+@api_auth(scope="full")
+@publish_blp.arguments(PublishSchema)
+@publish_blp.response(200, ListingDetailSchema)
+@_errors(publish_blp, 401, 403, 404, 409, 422)
+def publish(data, app_id):
+    """Put an app on the Marketplace (or update and re-activate its listing)"""
+    listing = services.publish_listing(app_id, g.api_user, **data)
+    db.session.commit()
+    return listing
+
+
+@blp.route("")
+class Listings(MethodView):
+    @blp.arguments(BrowseArgs, location="query")
+    @blp.response(200, ListingPageSchema)
+    @_errors(blp, 422)
+    def get(self, args):
+        """Browse active listings: search, filter by type/plan/price/rating, sort, page"""
+        return _page(
+            services.browse(
+                q=args.get("q"),
+                app_type=args.get("type"),
+                offers=args.get("offers"),
+                max_price=args.get("max_price"),
+                min_rating=args.get("min_rating"),
+                sort=args["sort"],
+                page=args["page"],
+                per_page=args["per_page"],
+            )
+        )
+
+
+@blp.route("/<listing_id>")
+class Listing(MethodView):
+    @blp.response(200, ListingDetailSchema)
+    @_errors(blp, 404)
+    def get(self, listing_id):
+        """One listing (by listing id or app id): pricing, rating, README and preview"""
+        return services.get_listing(listing_id, _optional_user())
+
+    @api_auth(scope="full")
+    @blp.arguments(ListingUpdateSchema)
+    @blp.response(200, ListingDetailSchema)
+    @_errors(blp, 401, 403, 404, 422)
+    def put(self, data, listing_id):
+        """Pause, resume or delist (the provider); existing subscriptions keep running"""
+        listing = services.get_listing_for_change(listing_id, g.api_user)
+        services.set_listing_status(listing, data["status"])
+        db.session.commit()
+        return listing
+
+
+@blp.route("/<listing_id>/trial", methods=["POST"])
+@api_auth(scope="full")
+@blp.response(201, SubscriptionSchema)
+@_errors(blp, 401, 404, 409, 422)
+def trial(listing_id):
+    """Start the free trial (one per user per app)"""
+    listing = services.get_listing(listing_id, g.api_user)
+    sub = services.start_trial(g.api_user, listing)
+    db.session.commit()
+    return sub
+
+
+@blp.route("/<listing_id>/subscribe", methods=["POST"])
+@api_auth(scope="full")
+@blp.arguments(SubscribeSchema)
+@blp.response(201, CheckoutSchema)
+@_errors(blp, 401, 404, 409, 422)
+def subscribe(data, listing_id):
+    """Start a paid plan: answers the checkout URL; the subscription turns ACTIVE when the
+    payment provider confirms the payment"""
+    from portal.billing.payments import provider
+
+    listing = services.get_listing(listing_id, g.api_user)
+    base = request.host_url.rstrip("/")
+    sub, checkout = services.subscribe(
+        g.api_user,
+        listing,
+        data["subscription_type"],
+        success_url=data.get("success_url")
+        or f"{base}/marketplace/subscriptions/{{SUBSCRIPTION_ID}}?checkout=done",
+        cancel_url=data.get("cancel_url") or f"{base}/marketplace/{listing.id}",
+    )
+    db.session.commit()
+    return {
+        "subscription": sub,
+        "checkout_url": checkout.url,
+        "checkout_session_id": checkout.session_id,
+        "provider": provider().name,
+    }
+
+
+@blp.route("/<listing_id>/reviews")
+class Reviews(MethodView):
+    @blp.arguments(PagingArgs, location="query")
+    @blp.response(200, ReviewPageSchema)
+    @_errors(blp, 404)
+    def get(self, args, listing_id):
+        """The listing's reviews, newest first"""
+        listing = services.get_listing(listing_id, _optional_user())
+        return _page(services.list_reviews(listing, args["page"], args["per_page"]))
+
+    @api_auth(scope="full")
+    @blp.arguments(ReviewSchema)
+    @blp.response(201, ReviewSchema)
+    @_errors(blp, 401, 403, 404, 409, 422)
+    def post(self, data, listing_id):
+        """Review the app: 1–5 stars; one per user; only subscribers or downloaders"""
+        listing = services.get_listing(listing_id, g.api_user)
+        review = services.add_review(g.api_user, listing, **data)
+        db.session.commit()
+        return review
+
+
+@blp.route("/<listing_id>/reviews/<review_id>")
+class OwnReview(MethodView):
+    @api_auth(scope="full")
+    @blp.arguments(ReviewSchema)
+    @blp.response(200, ReviewSchema)
+    @_errors(blp, 401, 404, 422)
+    def put(self, data, listing_id, review_id):
+        """Edit your review"""
+        listing = services.get_listing(listing_id, g.api_user)
+        review = services.update_review(
+            services.get_own_review(g.api_user, listing, review_id), **data
+        )
+        db.session.commit()
+        return review
+
+    @api_auth(scope="full")
+    @blp.response(204)
+    @_errors(blp, 401, 404)
+    def delete(self, listing_id, review_id):
+        """Delete your review"""
+        listing = services.get_listing(listing_id, g.api_user)
+        services.delete_review(services.get_own_review(g.api_user, listing, review_id))
+        db.session.commit()
+
+
+# -- running an app ---------------------------------------------------------------------------
+
+
+def _finish(job):
+    from portal.execution.services import dispatch, wait_for
+
+    db.session.commit()
+    dispatch(job)
+    if job.run_mode is JobRunMode.BLOCKING:
+        wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])
+    return job
+
+
+def submit_with_subscription_key(data: dict):
+    """``POST /api/v1/jobs`` with a subscription key: run the key's app (latest published
+    version) with ``inputs``; a program or another app version is refused."""
+    if data.get("program") or data.get("app_version_id"):
+        raise ValidationFailed(
+            "A subscription key runs its app only: send inputs (and device, shots), not a "
+            "program or app_version_id.",
+            details={"program": "not with a subscription key"},
+        )
+    key = g.subscription_key
+    job = services.run_app(
+        g.api_user,
+        key.subscription,
+        key=key,
+        inputs=data.get("inputs"),
+        device=data.get("device"),
+        shots=data.get("shots"),
+        run_mode=data.get("run_mode", JobRunMode.ASYNC),
+        tags=data.get("tags"),
+        notification_email=data.get("notification_email"),
+    )
+    job.remaining_usage_count = key.subscription.remaining_usage_count
+    return _finish(job)
+
+
+@blp.route("/<listing_id>/jobs", methods=["POST"])
+@api_auth(scope="jobs")
+@blp.arguments(RunSchema)
+@blp.response(201, RunResultSchema)
+@_errors(blp, 401, 402, 403, 404, 422, 429)
+def run(data, listing_id):
+    """Run the app (latest published version) with inputs, spending one run of your
+    subscription. Send the subscription key as X-API-Key (or sign in with an active
+    subscription)"""
+    key = g.get("subscription_key")
+    listing = services.get_listing(listing_id, g.api_user)
+    if key is not None:
+        if key.subscription.quantum_app_id != listing.quantum_app_id:
+            raise Forbidden("This subscription key belongs to another app's subscription.")
+        sub = key.subscription
+    else:
+        sub = services.active_subscription_for(g.api_user, listing)
+        if sub is None:
+            raise PaymentRequired(
+                f"You have no active subscription to {listing.app.name}; start a trial or "
+                "subscribe first.",
+                code="no_subscription",
+            )
+        check_rate_limit(
+            keys.DEFAULT_RATE_LIMIT, "subscription", str(sub.id), what="this subscription"
+        )
+    job = services.run_app(
+        g.api_user,
+        sub,
+        key=key,
+        inputs=data["inputs"],
+        device=data["device"],
+        shots=data["shots"],
+        run_mode=data["run_mode"],
+        tags=data.get("tags"),
+        notification_email=data.get("notification_email"),
+    )
+    job.remaining_usage_count = sub.remaining_usage_count
+    return _finish(job)
+
+
+# -- subscriptions and keys -------------------------------------------------------------------
+
+
+@subscriptions_blp.route("")
+class Subscriptions(MethodView):
+    @api_auth(scope="read")
+    @subscriptions_blp.arguments(SubscriptionArgs, location="query")
+    @subscriptions_blp.response(200, SubscriptionPageSchema)
+    @_errors(subscriptions_blp, 401, 422)
+    def get(self, args):
+        """Your subscriptions, newest first"""
+        return _page(
+            services.list_subscriptions(
+                g.api_user, status=args.get("status"), page=args["page"], per_page=args["per_page"]
+            )
+        )
+
+
+@subscriptions_blp.route("/<sub_id>")
+class SubscriptionItem(MethodView):
+    @api_auth(scope="read")
+    @subscriptions_blp.response(200, SubscriptionSchema)
+    @_errors(subscriptions_blp, 401, 404)
+    def get(self, sub_id):
+        """One subscription with its usage left and when it resets"""
+        return services.get_subscription(g.api_user, sub_id)
+
+    @api_auth(scope="full")
+    @subscriptions_blp.arguments(SubscriptionUpdateSchema)
+    @subscriptions_blp.response(200, SubscriptionSchema)
+    @_errors(subscriptions_blp, 401, 404, 409, 422)
+    def put(self, data, sub_id):
+        """Change a subscription: ``{"status": "CANCELLED"}`` cancels it"""
+        sub = services.cancel_subscription(services.get_subscription(g.api_user, sub_id))
+        db.session.commit()
+        return sub
+
+    @api_auth(scope="full")
+    @subscriptions_blp.response(200, SubscriptionSchema)
+    @_errors(subscriptions_blp, 401, 404, 409)
+    def delete(self, sub_id):
+        """Cancel now (also at Stripe); its keys stop working at once"""
+        sub = services.cancel_subscription(services.get_subscription(g.api_user, sub_id))
+        db.session.commit()
+        return sub
+
+
+@subscriptions_blp.route("/<sub_id>/keys")
+class SubscriptionKeys(MethodView):
+    @api_auth(scope="read")
+    @subscriptions_blp.response(200, KeyListSchema)
+    @_errors(subscriptions_blp, 401, 404)
+    def get(self, sub_id):
+        """The subscription's keys (prefixes only; the keys themselves are never shown again)"""
+        return {"items": keys.list_keys(services.get_subscription(g.api_user, sub_id))}
+
+    @api_auth(scope="full")
+    @subscriptions_blp.arguments(KeyCreateSchema)
+    @subscriptions_blp.response(201, NewKeySchema)
+    @_errors(subscriptions_blp, 401, 404, 409, 422)
+    def post(self, data, sub_id):
+        """Create a key: the answer is the only time the key is shown"""
+        sub = services.get_subscription(g.api_user, sub_id)
+        key, plaintext = keys.create_key(sub, **data)
+        db.session.commit()
+        key.key = plaintext
+        return key
+
+
+@subscriptions_blp.route("/<sub_id>/keys/<key_id>", methods=["DELETE"])
+@api_auth(scope="full")
+@subscriptions_blp.response(200, NewKeySchema(exclude=("key",)))
+@_errors(subscriptions_blp, 401, 404)
+def revoke_key(sub_id, key_id):
+    """Revoke a key; it stops working at once"""
+    key = keys.revoke_key(keys.get_key(services.get_subscription(g.api_user, sub_id), key_id))
+    db.session.commit()
+    return key
+
+
+blueprints = [publish_blp, blp, subscriptions_blp]

@@ -1,0 +1,133 @@
+"""Subscription keys: shown once, stored as SHA-256 hashes with a visible prefix, revocable.
+
+A key runs exactly one thing: its subscription's app. ``authenticate_subscription_key`` is
+called by ``portal.accounts.auth.authenticate_request`` for ``X-API-Key`` values starting
+with ``qhs_`` (user API keys start with ``qh_``); it enforces the key's rate limit and sets
+``g.subscription_key`` so the jobs route runs the app within the subscription's allowance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import g
+from limits import parse as parse_limit
+
+from portal.accounts.auth import check_rate_limit
+from portal.accounts.models import ApiKeyStatus, User
+from portal.core.db import utcnow
+from portal.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from portal.core.security import hash_token, new_token, token_matches
+from portal.extensions import db
+from portal.marketplace.models import Subscription, SubscriptionKey, SubscriptionStatus
+
+KEY_KIND = "qhs"
+KEY_PREFIX = KEY_KIND + "_"
+DEFAULT_RATE_LIMIT = "60/minute"
+MAX_KEYS = 10
+
+
+def _rate(value: str | None) -> str:
+    rate = (value or DEFAULT_RATE_LIMIT).strip()
+    try:
+        parse_limit(rate)
+    except ValueError:
+        raise ValidationFailed(
+            f"rate_limit {rate!r} is not a limit like '60/minute' or '1000/day'.",
+            details={"rate_limit": "like 60/minute"},
+        ) from None
+    return rate
+
+
+def create_key(
+    sub: Subscription,
+    *,
+    name: str | None = None,
+    rate_limit: str | None = None,
+    usage_cap: int | None = None,
+) -> tuple[SubscriptionKey, str]:
+    """A new key for ``sub``: (row, plaintext). The plaintext is never stored or shown again."""
+    if sub.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE):
+        raise Conflict(
+            f"This subscription is {sub.status.value.lower()}; keys can only be created for "
+            "an active subscription."
+        )
+    name = (name or "").strip() or "default"
+    if len(name) > 100:
+        raise ValidationFailed("A key name has at most 100 characters.", details={"name": "<=100"})
+    if usage_cap is not None and (isinstance(usage_cap, bool) or usage_cap < 1):
+        raise ValidationFailed("usage_cap must be at least 1.", details={"usage_cap": ">= 1"})
+    active = db.session.execute(
+        sa.select(sa.func.count(SubscriptionKey.id)).where(
+            SubscriptionKey.subscription_id == sub.id,
+            SubscriptionKey.status == ApiKeyStatus.ACTIVE,
+        )
+    ).scalar_one()
+    if active >= MAX_KEYS:
+        raise Conflict(f"A subscription can have {MAX_KEYS} active keys; revoke one first.")
+    plaintext, prefix, hashed = new_token(KEY_KIND)
+    key = SubscriptionKey(
+        subscription_id=sub.id,
+        name=name,
+        value=hashed,
+        prefix=prefix,
+        type=sub.subscription_type,
+        remaining_usage_count=usage_cap,
+        rate_limit=_rate(rate_limit),
+        status=ApiKeyStatus.ACTIVE,
+        expire_at=None,
+    )
+    db.session.add(key)
+    db.session.flush()
+    return key, plaintext
+
+
+def list_keys(sub: Subscription) -> list[SubscriptionKey]:
+    return list(
+        db.session.execute(
+            sa.select(SubscriptionKey)
+            .where(SubscriptionKey.subscription_id == sub.id)
+            .order_by(SubscriptionKey.created_at.desc(), SubscriptionKey.id)
+        ).scalars()
+    )
+
+
+def get_key(sub: Subscription, key_id: Any) -> SubscriptionKey:
+    from portal.marketplace.services import _uuid
+
+    key = db.session.get(SubscriptionKey, _uuid(key_id, "key"))
+    if key is None or key.subscription_id != sub.id:
+        raise NotFound("This subscription has no key with that id.")
+    return key
+
+
+def revoke_key(key: SubscriptionKey) -> SubscriptionKey:
+    key.status = ApiKeyStatus.REVOKED
+    db.session.flush()
+    return key
+
+
+def authenticate_subscription_key(raw_key: str) -> tuple[User, SubscriptionKey]:
+    """The key's owner and the key, or 401; counts one hit against the key's rate limit
+    (429 with Retry-After past it). Subscription status is checked when a job is run, so
+    the refusal can say exactly what is used up."""
+    key = db.session.execute(
+        sa.select(SubscriptionKey).filter_by(value=hash_token(raw_key))
+    ).scalar_one_or_none()
+    if key is None or not token_matches(raw_key, key.value):
+        raise Unauthorized("The subscription key is not valid.")
+    if key.status is not ApiKeyStatus.ACTIVE:
+        raise Unauthorized(f"This subscription key is {key.status.value.lower()}.")
+    if key.expire_at is not None and key.expire_at <= utcnow():
+        raise Unauthorized("This subscription key has expired; create a new one.")
+    user = key.subscription.user
+    if not user.is_active:
+        raise Unauthorized("This account is not active.")
+    check_rate_limit(
+        key.rate_limit or DEFAULT_RATE_LIMIT, "subscription-key", str(key.id),
+        what="this subscription key",
+    )  # fmt: skip
+    key.last_used_at = utcnow()
+    g.subscription_key = key
+    return user, key

@@ -1,0 +1,434 @@
+"""Marketplace pages: browse, listing (pricing, rating, reviews, docs, try-it preview,
+provider controls), publishing, subscriptions with usage and keys, and the local
+test-payment checkout. Thin: parse, call ``portal.marketplace.services``, render."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from flask import (
+    Blueprint,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from portal.accounts.auth import page_auth
+from portal.accounts.models import Role
+from portal.apps.models import AppType
+from portal.billing.payments import LocalTestProvider, provider
+from portal.billing.webhooks import process_event
+from portal.core.errors import NotFound, PortalError
+from portal.extensions import db, htmx
+from portal.marketplace import keys, services
+from portal.marketplace.models import MarketplaceListingStatus, SubscriptionStatus
+
+bp = Blueprint("marketplace", __name__, url_prefix="/marketplace")
+PER_PAGE = 12
+PLAN_LABELS = {
+    "TRIAL": "Free trial",
+    "MONTHLY": "Monthly",
+    "ANNUAL": "Annual",
+    "PAY_AS_YOU_GO": "Pay as you go",
+}
+
+
+def _int(name: str, default: int = 1) -> int:
+    try:
+        return max(1, min(int(request.args.get(name, default)), 100_000))
+    except ValueError:
+        return default
+
+
+def _redirect(url: str):
+    """A redirect that also works for htmx requests (full navigation)."""
+    if htmx:
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def _viewer():
+    return current_user if current_user.is_authenticated else None
+
+
+@bp.app_template_filter("money")
+def money(value, currency: str = "USD") -> str:
+    return f"{Decimal(value or 0):,.2f} {currency}"
+
+
+# -- browse and listing -----------------------------------------------------------------------
+
+
+@bp.get("/")
+def browse():
+    args = {
+        "q": request.args.get("q", "").strip(),
+        "type": request.args.get("type", ""),
+        "offers": request.args.get("offers", ""),
+        "max_price": request.args.get("max_price", "").strip(),
+        "min_rating": request.args.get("min_rating", ""),
+        "sort": request.args.get("sort", "popularity"),
+    }
+    error = None
+    try:
+        max_price = Decimal(args["max_price"]) if args["max_price"] else None
+        min_rating = float(args["min_rating"]) if args["min_rating"] else None
+        result = services.browse(
+            q=args["q"],
+            app_type=args["type"] or None,
+            offers=args["offers"] or None,
+            max_price=max_price,
+            min_rating=min_rating,
+            sort=args["sort"] or "popularity",
+            page=_int("page"),
+            per_page=PER_PAGE,
+        )
+    except (PortalError, InvalidOperation, ValueError) as exc:
+        error = getattr(exc, "message", "Check the filters: prices and ratings are numbers.")
+        result = services.Page([], 0, 1, PER_PAGE)
+    context = {
+        "result": result,
+        "args": args,
+        "error": error,
+        "types": [t.name for t in AppType],
+        "plans": PLAN_LABELS,
+        "sorts": {
+            "popularity": "Most popular",
+            "rating": "Best rated",
+            "price": "Price: low to high",
+            "price_desc": "Price: high to low",
+            "newest": "Newest",
+        },
+    }
+    if htmx and htmx.target == "results":
+        return render_template("marketplace/_results.html", **context)
+    return render_template("marketplace/browse.html", **context)
+
+
+def _listing_context(listing, review_form=None):
+    user = _viewer()
+    app = listing.app
+    version = app.latest_version
+    reviews = services.list_reviews(listing, _int("reviews_page"), 10)
+    return {
+        "listing": listing,
+        "app": app,
+        "version": version,
+        "reviews": reviews,
+        "plans": PLAN_LABELS,
+        "prices": {
+            name: services.price_for(listing, services.SubscriptionType[name])
+            for name in listing.subscription_types
+        },
+        "is_owner": services._is_owner(listing, user),
+        "can_review": user is not None and services.can_review(user, app),
+        "own_review": services.own_review(user, listing),
+        "active": services.active_subscription_for(user, listing) if user else None,
+        "had_trial": user is not None and _had_trial(user, listing),
+        "review_form": review_form or {},
+    }
+
+
+def _had_trial(user, listing) -> bool:
+    from portal.marketplace.models import Subscription, SubscriptionType
+
+    return (
+        db.session.query(Subscription.id)
+        .filter_by(
+            user_id=user.id,
+            quantum_app_id=listing.quantum_app_id,
+            subscription_type=SubscriptionType.TRIAL,
+        )
+        .first()
+        is not None
+    )
+
+
+@bp.get("/<listing_id>")
+def listing(listing_id):
+    item = services.get_listing(listing_id, _viewer())
+    context = _listing_context(item)
+    if htmx and htmx.target == "reviews-list":
+        return render_template("marketplace/_reviews.html", **context)
+    return render_template("marketplace/listing.html", **context)
+
+
+@bp.post("/<listing_id>/trial")
+@page_auth()
+def trial(listing_id):
+    item = services.get_listing(listing_id, current_user)
+    try:
+        sub = services.start_trial(current_user, item)
+        db.session.commit()
+    except PortalError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _redirect(url_for("marketplace.listing", listing_id=item.id))
+    flash("Your trial is active. Create a key to run the app.", "success")
+    return _redirect(url_for("marketplace.subscription", sub_id=sub.id))
+
+
+@bp.post("/<listing_id>/subscribe")
+@page_auth()
+def subscribe(listing_id):
+    item = services.get_listing(listing_id, current_user)
+    base = request.host_url.rstrip("/")
+    try:
+        _sub, checkout = services.subscribe(
+            current_user,
+            item,
+            request.form.get("subscription_type", ""),
+            success_url=f"{base}/marketplace/subscriptions/{{SUBSCRIPTION_ID}}?checkout=done",
+            cancel_url=f"{base}{url_for('marketplace.listing', listing_id=item.id)}",
+        )
+        db.session.commit()
+    except PortalError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _redirect(url_for("marketplace.listing", listing_id=item.id))
+    return _redirect(checkout.url)
+
+
+@bp.post("/<listing_id>/status")
+@page_auth(roles=(Role.PROVIDER, Role.ADMIN))
+def set_status(listing_id):
+    item = services.get_listing_for_change(listing_id, current_user)
+    try:
+        services.set_listing_status(item, request.form.get("status", ""))
+        db.session.commit()
+    except PortalError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        labels = {
+            MarketplaceListingStatus.ACTIVE: "active again",
+            MarketplaceListingStatus.PAUSED: "paused: no new subscriptions",
+            MarketplaceListingStatus.DELISTED: "delisted: hidden from the Marketplace",
+        }
+        flash(f"{item.app.name} is {labels[item.status]}.", "success")
+    return _redirect(url_for("marketplace.listing", listing_id=item.id))
+
+
+@bp.post("/<listing_id>/reviews")
+@page_auth()
+def review(listing_id):
+    item = services.get_listing(listing_id, current_user)
+    form = {k: request.form.get(k, "") for k in ("rating", "title", "content")}
+    try:
+        rating = int(form["rating"]) if form["rating"].isdigit() else form["rating"]
+        existing = services.own_review(current_user, item)
+        if existing is None:
+            services.add_review(
+                current_user, item, rating=rating, title=form["title"], content=form["content"]
+            )
+        else:
+            services.update_review(
+                existing, rating=rating, title=form["title"], content=form["content"]
+            )
+        db.session.commit()
+    except PortalError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash("Thanks — your review is saved.", "success")
+    return _redirect(url_for("marketplace.listing", listing_id=item.id) + "#reviews")
+
+
+@bp.post("/<listing_id>/reviews/delete")
+@page_auth()
+def delete_review(listing_id):
+    item = services.get_listing(listing_id, current_user)
+    existing = services.own_review(current_user, item)
+    if existing is None:
+        raise NotFound("You have no review of this app.")
+    services.delete_review(existing)
+    db.session.commit()
+    flash("Your review was deleted.", "success")
+    return _redirect(url_for("marketplace.listing", listing_id=item.id) + "#reviews")
+
+
+# -- publishing -------------------------------------------------------------------------------
+
+
+@bp.route("/publish/<app_id>", methods=["GET", "POST"])
+@page_auth(roles=(Role.PROVIDER, Role.ADMIN))
+def publish(app_id):
+    from portal.apps import services as apps_services
+
+    app = apps_services.get_app_for_change(app_id, current_user)
+    current = services.listing_for_app(app.id)
+    form = {
+        "price": str(current.price) if current else "10.00",
+        "currency": current.currency if current else "USD",
+        "subscription_types": current.subscription_types if current else ["TRIAL", "MONTHLY"],
+        "trial_usage_limit": current.trial_usage_limit if current else 10,
+        "trial_days": current.trial_days if current else 14,
+        "paid_usage_limit": (current.paid_usage_limit or "") if current else 1000,
+        "support_email": (current.support_email or "") if current else "",
+        "support_url": (current.support_url or "") if current else "",
+        "preview_enabled": current.preview_enabled if current else True,
+    }
+    error = None
+    if request.method == "POST":
+        form = {
+            "price": request.form.get("price", ""),
+            "currency": request.form.get("currency", "USD"),
+            "subscription_types": request.form.getlist("subscription_types"),
+            "trial_usage_limit": request.form.get("trial_usage_limit", "0"),
+            "trial_days": request.form.get("trial_days", "0"),
+            "paid_usage_limit": request.form.get("paid_usage_limit", ""),
+            "support_email": request.form.get("support_email", ""),
+            "support_url": request.form.get("support_url", ""),
+            "preview_enabled": bool(request.form.get("preview_enabled")),
+        }
+        try:
+            try:
+                price = Decimal(form["price"])
+                trial_limit = int(form["trial_usage_limit"] or 0)
+                trial_days = int(form["trial_days"] or 0)
+                paid_limit = int(form["paid_usage_limit"]) if form["paid_usage_limit"] else None
+            except (InvalidOperation, ValueError):
+                raise services.ValidationFailed(
+                    "Price and limits must be numbers (leave the paid limit empty for unlimited)."
+                ) from None
+            item = services.publish_listing(
+                app.id,
+                current_user,
+                price=price,
+                currency=form["currency"],
+                subscription_types=form["subscription_types"],
+                trial_usage_limit=trial_limit,
+                trial_days=trial_days,
+                paid_usage_limit=paid_limit,
+                support_email=form["support_email"],
+                support_url=form["support_url"],
+                preview_enabled=form["preview_enabled"],
+            )
+            db.session.commit()
+        except PortalError as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            flash(f"{app.name} is on the Marketplace.", "success")
+            return redirect(url_for("marketplace.listing", listing_id=item.id))
+    return render_template(
+        "marketplace/publish.html",
+        app=app,
+        form=form,
+        error=error,
+        plans=PLAN_LABELS,
+        currencies=services.CURRENCIES,
+    ), (422 if error else 200)
+
+
+# -- subscriptions and keys -------------------------------------------------------------------
+
+
+@bp.get("/subscriptions")
+@page_auth()
+def subscriptions():
+    result = services.list_subscriptions(current_user, page=_int("page"), per_page=20)
+    return render_template(
+        "marketplace/subscriptions.html",
+        result=result,
+        effective_status=services.effective_status,
+        plans=PLAN_LABELS,
+    )
+
+
+def _subscription_context(sub, new_key=None):
+    return {
+        "sub": sub,
+        "status": services.effective_status(sub),
+        "keys": keys.list_keys(sub),
+        "new_key": new_key,
+        "listing": services.listing_for_app(sub.quantum_app_id),
+        "plans": PLAN_LABELS,
+        "statuses": SubscriptionStatus,
+    }
+
+
+@bp.get("/subscriptions/<sub_id>")
+@page_auth()
+def subscription(sub_id):
+    sub = services.get_subscription(current_user, sub_id)
+    return render_template("marketplace/subscription.html", **_subscription_context(sub))
+
+
+@bp.post("/subscriptions/<sub_id>/keys")
+@page_auth()
+def create_key(sub_id):
+    sub = services.get_subscription(current_user, sub_id)
+    new_key = None
+    try:
+        _key, new_key = keys.create_key(sub, name=request.form.get("name", ""))
+        db.session.commit()
+    except PortalError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    context = _subscription_context(sub, new_key)
+    if htmx:
+        return render_template("marketplace/_keys.html", **context)
+    return render_template("marketplace/subscription.html", **context)
+
+
+@bp.post("/subscriptions/<sub_id>/keys/<key_id>/revoke")
+@page_auth()
+def revoke_key(sub_id, key_id):
+    sub = services.get_subscription(current_user, sub_id)
+    keys.revoke_key(keys.get_key(sub, key_id))
+    db.session.commit()
+    if htmx:
+        return render_template("marketplace/_keys.html", **_subscription_context(sub))
+    flash("The key was revoked.", "success")
+    return redirect(url_for("marketplace.subscription", sub_id=sub.id))
+
+
+@bp.post("/subscriptions/<sub_id>/cancel")
+@page_auth()
+def cancel(sub_id):
+    sub = services.get_subscription(current_user, sub_id)
+    try:
+        services.cancel_subscription(sub)
+        db.session.commit()
+    except PortalError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash("The subscription is cancelled; its keys no longer run jobs.", "success")
+    return _redirect(url_for("marketplace.subscription", sub_id=sub.id))
+
+
+# -- the local test-payment checkout ----------------------------------------------------------
+
+
+@bp.route("/checkout/<session_id>", methods=["GET", "POST"])
+@page_auth()
+def checkout(session_id):
+    """The local test provider's checkout page. "Pay (test)" applies the same
+    checkout.session.completed event a signed Stripe webhook would."""
+    if provider().name != "local":
+        raise NotFound("Payments go through Stripe here; this test checkout is disabled.")
+    sub = services.get_by_checkout(current_user, session_id)
+    listing = services.listing_for_app(sub.quantum_app_id)
+    if request.method == "POST":
+        if sub.status is SubscriptionStatus.PENDING:
+            event = LocalTestProvider.checkout_completed_event(
+                session_id=session_id,
+                subscription_id=sub.id,
+                customer_id=sub.stripe_customer_id,
+                recurring=sub.subscription_type.name in ("MONTHLY", "ANNUAL"),
+            )
+            process_event(event, "local")
+            db.session.commit()
+            flash("Payment received (test). Your subscription is active.", "success")
+        return redirect(url_for("marketplace.subscription", sub_id=sub.id, checkout="done"))
+    return render_template(
+        "billing/checkout.html", sub=sub, listing=listing, plans=PLAN_LABELS, session_id=session_id
+    )

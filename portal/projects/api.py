@@ -1,0 +1,331 @@
+"""Projects API: projects, their files, analysis, build and release. Thin routes over
+``portal.projects.services``; only the owner sees a project (others get 404)."""
+
+from __future__ import annotations
+
+from flask import g, send_file
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from portal.accounts.auth import api_auth
+from portal.apps.models import AppType, AppVisibility, LicenseType
+from portal.projects import services
+from portal.projects.starters import STARTERS
+
+blp = Blueprint(
+    "projects_api",
+    __name__,
+    url_prefix="/projects",
+    description="Projects: OpenQASM source files, analysis, package builds and releases",
+)
+
+# -- schemas ---------------------------------------------------------------------------------
+
+
+class FileInfoSchema(Schema):
+    path = fields.String(metadata={"example": "main.qasm"})
+    size = fields.Integer(metadata={"description": "bytes (UTF-8)", "example": 142})
+    updated_at = fields.DateTime()
+
+
+class FileSchema(FileInfoSchema):
+    content = fields.String(metadata={"example": 'OPENQASM 3.0;\ninclude "stdgates.inc";\n'})
+
+
+class ProjectSchema(Schema):
+    id = fields.UUID()
+    name = fields.String(metadata={"example": "Bell pair"})
+    description = fields.String(allow_none=True)
+    repo = fields.String(allow_none=True, metadata={"example": "https://github.com/me/bell"})
+    quantum_app_id = fields.UUID(
+        allow_none=True, metadata={"description": "the app released from this project"}
+    )
+    size = fields.Function(lambda p: services.project_size(p), metadata={"description": "bytes"})
+    files = fields.Function(
+        lambda p: FileInfoSchema(many=True).dump(services.list_files(p)),
+        metadata={"description": "path, size and updated_at of each file"},
+    )
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class ProjectSummarySchema(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    description = fields.String(allow_none=True)
+    repo = fields.String(allow_none=True)
+    quantum_app_id = fields.UUID(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class ProjectPageSchema(Schema):
+    items = fields.List(fields.Nested(ProjectSummarySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class PageArgsSchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class ProjectCreateSchema(Schema):
+    name = fields.String(required=True, metadata={"example": "My Bell pair"})
+    description = fields.String(allow_none=True, load_default=None)
+    repo = fields.String(allow_none=True, load_default=None)
+    template = fields.String(
+        load_default="bell",
+        validate=validate.OneOf(list(STARTERS)),
+        metadata={"description": "starter files", "example": "ghz"},
+    )
+
+
+class ProjectUpdateSchema(Schema):
+    name = fields.String()
+    description = fields.String(allow_none=True)
+    repo = fields.String(allow_none=True)
+
+
+class FileCreateSchema(Schema):
+    path = fields.String(required=True, metadata={"example": "circuits/ghz.qasm"})
+    content = fields.String(load_default="")
+
+
+class FileWriteSchema(Schema):
+    content = fields.String(required=True)
+
+
+class FileRenameSchema(Schema):
+    path = fields.String(required=True, metadata={"description": "the new path"})
+
+
+class AnalyseSchema(Schema):
+    source = fields.String(required=True, metadata={"example": "OPENQASM 2.0;\nqreg q[1];\n"})
+
+
+class DiagnosticSchema(Schema):
+    line = fields.Integer()
+    column = fields.Integer()
+    message = fields.String()
+
+
+class AnalysisSchema(Schema):
+    ok = fields.Boolean()
+    format = fields.String(allow_none=True, metadata={"example": "qasm3"})
+    diagnostics = fields.List(fields.Nested(DiagnosticSchema))
+    resources = fields.Dict(
+        allow_none=True,
+        metadata={"example": {"qubits": 2, "clbits": 2, "depth": 3, "size": 4,
+                              "gate_counts": {"h": 1, "cx": 1, "measure": 2}}},
+    )  # fmt: skip
+    input_schema = fields.Dict(allow_none=True)
+
+
+class BuildArgsSchema(Schema):
+    version = fields.String(required=True, metadata={"example": "0.1.0"})
+    entry = fields.String(load_default=None, metadata={"example": "main.qasm"})
+
+
+class BuildSchema(Schema):
+    version = fields.String()
+    entry = fields.String()
+    passed = fields.Boolean()
+    manifest = fields.Dict()
+    validation = fields.Dict()
+    package_size = fields.Function(lambda b: len(b.package) if b.package else None)
+
+
+class ReleaseArgsSchema(Schema):
+    name = fields.String(required=True, metadata={"example": "Bell pair"})
+    version = fields.String(required=True, metadata={"example": "0.1.0"})
+    type = fields.String(load_default=None, validate=validate.OneOf([t.value for t in AppType]))
+    license = fields.String(
+        load_default=None,
+        validate=validate.OneOf([t.value for t in LicenseType]),
+    )
+    visibility = fields.String(
+        load_default=None,
+        validate=validate.OneOf([t.value for t in AppVisibility]),
+    )
+    description = fields.String(allow_none=True, load_default=None)
+    release_notes = fields.String(allow_none=True, load_default=None)
+    entry = fields.String(load_default=None)
+
+
+class ReleaseSchema(Schema):
+    app_id = fields.UUID()
+    version_id = fields.UUID()
+    version = fields.String()
+    created_app = fields.Boolean(metadata={"description": "true on the first release"})
+    validation = fields.Dict()
+
+
+# -- routes ----------------------------------------------------------------------------------
+
+
+def _project(project_id):
+    return services.get_project(g.api_user, project_id)
+
+
+@blp.route("/")
+class Projects(MethodView):
+    @api_auth(scope="read")
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, ProjectPageSchema)
+    def get(self, args):
+        """List my projects (most recently changed first)"""
+        items, total = services.list_projects(g.api_user, **args)
+        return {"items": items, "total": total, **args}
+
+    @api_auth(scope="full")
+    @blp.arguments(ProjectCreateSchema)
+    @blp.response(201, ProjectSchema)
+    @blp.alt_response(422, description="Invalid name, repository URL or template")
+    def post(self, data):
+        """Create a project from a starter template"""
+        return services.create_project(
+            g.api_user,
+            name=data["name"],
+            description=data["description"],
+            repo=data["repo"],
+            starter=data["template"],
+        )
+
+
+@blp.route("/<uuid:project_id>")
+class ProjectItem(MethodView):
+    @api_auth(scope="read")
+    @blp.response(200, ProjectSchema)
+    @blp.alt_response(404, description="No such project, or not yours")
+    def get(self, project_id):
+        """Show a project and its file list"""
+        return _project(project_id)
+
+    @api_auth(scope="full")
+    @blp.arguments(ProjectUpdateSchema)
+    @blp.response(200, ProjectSchema)
+    def put(self, data, project_id):
+        """Change a project's name, description or repository URL"""
+        return services.update_project(_project(project_id), **data)
+
+    @api_auth(scope="full")
+    @blp.response(204)
+    def delete(self, project_id):
+        """Delete a project and its files (a released app stays)"""
+        services.delete_project(_project(project_id))
+
+
+@blp.route("/<uuid:project_id>/files")
+class Files(MethodView):
+    @api_auth(scope="read")
+    @blp.response(200, FileInfoSchema(many=True))
+    def get(self, project_id):
+        """List a project's files"""
+        return services.list_files(_project(project_id))
+
+    @api_auth(scope="full")
+    @blp.arguments(FileCreateSchema)
+    @blp.response(201, FileSchema)
+    @blp.alt_response(409, description="A file with that path exists")
+    @blp.alt_response(413, description="File or project size limit exceeded")
+    def post(self, data, project_id):
+        """Create a file"""
+        return services.create_file(_project(project_id), data["path"], data["content"])
+
+
+@blp.route("/<uuid:project_id>/files/<path:path>")
+class FileItem(MethodView):
+    @api_auth(scope="read")
+    @blp.response(200, FileSchema)
+    def get(self, project_id, path):
+        """Read a file"""
+        return services.get_file(_project(project_id), path)
+
+    @api_auth(scope="full")
+    @blp.arguments(FileWriteSchema)
+    @blp.response(200, FileSchema)
+    @blp.alt_response(413, description="File or project size limit exceeded")
+    def put(self, data, project_id, path):
+        """Write a file (created if missing)"""
+        return services.write_file(_project(project_id), path, data["content"])
+
+    @api_auth(scope="full")
+    @blp.arguments(FileRenameSchema)
+    @blp.response(200, FileSchema)
+    def patch(self, data, project_id, path):
+        """Rename (move) a file"""
+        return services.rename_file(_project(project_id), path, data["path"])
+
+    @api_auth(scope="full")
+    @blp.response(204)
+    def delete(self, project_id, path):
+        """Delete a file"""
+        services.delete_file(_project(project_id), path)
+
+
+@blp.route("/<uuid:project_id>/analyse")
+class Analyse(MethodView):
+    @api_auth(scope="read")
+    @blp.arguments(AnalyseSchema)
+    @blp.response(200, AnalysisSchema)
+    def post(self, data, project_id):
+        """Parse a program: diagnostics (line, column) and resource figures, without running"""
+        project = _project(project_id)
+        return services.analyse(data["source"], _inputs_or_none(project)).as_dict()
+
+
+def _inputs_or_none(project):
+    try:
+        return services.saved_inputs(project)
+    except services.ValidationFailed:
+        return None
+
+
+@blp.route("/<uuid:project_id>/build")
+class BuildRoute(MethodView):
+    @api_auth(scope="full")
+    @blp.arguments(BuildArgsSchema)
+    @blp.response(200, BuildSchema)
+    def post(self, data, project_id):
+        """Build and validate the package (parse + simulate); `passed` says if it can be released"""
+        return services.build(_project(project_id), version=data["version"], entry=data["entry"])
+
+
+@blp.route("/<uuid:project_id>/package")
+class Package(MethodView):
+    @api_auth(scope="read")
+    @blp.arguments(BuildArgsSchema, location="query")
+    @blp.response(200, description="The package zip", content_type="application/zip")
+    @blp.alt_response(422, description="The build did not pass validation")
+    def get(self, data, project_id):
+        """Download the package zip of a build that passes validation"""
+        result = services.require_passing(
+            services.build(_project(project_id), version=data["version"], entry=data["entry"])
+        )
+        return _zip_response(result)
+
+
+def _zip_response(result):
+    import io
+
+    return send_file(
+        io.BytesIO(result.package),
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=services.package_filename(result),
+    )
+
+
+@blp.route("/<uuid:project_id>/release")
+class Release(MethodView):
+    @api_auth(scope="full")
+    @blp.arguments(ReleaseArgsSchema)
+    @blp.response(201, ReleaseSchema)
+    @blp.alt_response(422, description="Invalid fields, or the build did not pass validation")
+    @blp.alt_response(409, description="That version number already exists for the app")
+    def post(self, data, project_id):
+        """Release the project as a quantum app (first time) or a new version of its app"""
+        return services.release(g.api_user, _project(project_id), **data).as_dict()

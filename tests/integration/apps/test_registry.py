@@ -1,0 +1,126 @@
+"""Registry listing: PostgreSQL full-text search, filters, sorts, featured apps, paging, and
+a query-count guard against N+1 on the list."""
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from portal.analytics import metrics
+from portal.apps import registry, services
+from portal.apps.models import AppType
+from portal.core.db import utcnow
+from portal.core.errors import ValidationFailed
+from portal.extensions import db
+from tests.factories.apps import ROTATION, TagFactory, registry_app
+
+
+def _names(page):
+    return [a.name for a in page.items]
+
+
+def test_full_text_search_uses_stems_phrases_prefixes_and_readme():
+    registry_app(name="Bell Pair", description="Entangles two qubits.")
+    registry_app(
+        name="Grover Search",
+        description="Amplitude amplification.",
+        readme_content="# Grover\n\nFinds marked items in an unsorted database.",
+    )
+    registry_app(name="VQE Ansatz", description="Variational eigensolver for chemistry.")
+    assert _names(registry.browse(q="entangled")) == ["Bell Pair"]  # stemming
+    assert _names(registry.browse(q="unsorted databases")) == ["Grover Search"]  # README
+    assert _names(registry.browse(q="gro")) == ["Grover Search"]  # as you type
+    assert _names(registry.browse(q='"variational eigensolver"')) == ["VQE Ansatz"]
+    assert set(_names(registry.browse(q="qubits or chemistry"))) == {"Bell Pair", "VQE Ansatz"}
+    assert _names(registry.browse(q="teleportation")) == []
+    assert _names(registry.browse(q="'); drop table users; --")) == []
+
+
+def test_search_uses_the_gin_index_expression():
+    plan = db.session.execute(sa.text(
+        "EXPLAIN SELECT id FROM quantum_apps WHERE "
+        + __import__("portal.apps.models", fromlist=["x"]).SEARCH_VECTOR_SQL
+        + " @@ websearch_to_tsquery('english', 'bell')"
+    )).scalars().all()  # fmt: skip
+    indexes = db.session.execute(sa.text(
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_quantum_apps_search'"
+    )).scalar_one()  # fmt: skip
+    assert "gin" in indexes.lower()
+    assert plan  # the planner accepts the identical expression
+
+
+def test_filters_type_sdk_licence_tag_and_qubits():
+    entangle = TagFactory(name="entanglement")
+    bell = registry_app(name="Bell", type=AppType.CIRCUIT, tags=[entangle])
+    rot = registry_app(name="Rotation", type=AppType.ALGORITHM, program=ROTATION,
+                       license_type="APACHE_2_0")  # fmt: skip
+    assert _names(registry.browse(type="ALGORITHM")) == ["Rotation"]
+    assert _names(registry.browse(tag="entanglement")) == ["Bell"]
+    assert _names(registry.browse(license="APACHE_2_0")) == ["Rotation"]
+    assert _names(registry.browse(min_qubits=3)) == ["Rotation"]
+    assert _names(registry.browse(max_qubits="2")) == ["Bell"]
+    assert set(_names(registry.browse(sdk="OPENQASM3"))) == {"Bell", "Rotation"}
+    assert _names(registry.browse(sdk="CIRQ")) == []
+    with pytest.raises(ValidationFailed, match="whole number"):
+        registry.browse(min_qubits="many")
+    with pytest.raises(ValidationFailed):
+        registry.browse(type="QUANTUM_TOASTER")
+    assert bell.id != rot.id
+
+
+def test_sorts_featured_and_paging():
+    now = utcnow()
+    a = registry_app(name="Alpha", registry_published_at=now - timedelta(days=3))
+    b = registry_app(name="beta", registry_published_at=now - timedelta(days=1))
+    c = registry_app(name="Gamma", registry_published_at=now - timedelta(days=2))
+    for _ in range(3):
+        metrics.increment(c.id, "downloads")
+    metrics.increment(a.id, "downloads")
+    metrics.ensure_app_metrics(b.id)
+    db.session.execute(sa.text("UPDATE app_metrics SET average_rating = 4.5 WHERE "
+                               "quantum_app_id = :id"), {"id": b.id})  # fmt: skip
+    assert _names(registry.browse(sort="downloads")) == ["Gamma", "Alpha", "beta"]
+    assert _names(registry.browse(sort="newest")) == ["beta", "Gamma", "Alpha"]
+    assert _names(registry.browse(sort="name")) == ["Alpha", "beta", "Gamma"]
+    assert _names(registry.browse(sort="rating"))[0] == "beta"
+    with pytest.raises(ValidationFailed, match="Unknown sort"):
+        registry.browse(sort="random")
+    page = registry.browse(sort="name", page=2, per_page=2)
+    assert _names(page) == ["Gamma"] and page.pages == 2 and page.has_prev and not page.has_next
+    user = a.developer
+    services.set_featured(b, _admin(), True)
+    assert [x.name for x in registry.featured()] == ["beta"]
+    services.remove_from_registry(b)
+    assert registry.featured() == [] and user is not None
+
+
+def _admin():
+    from tests.factories.accounts import UserFactory
+
+    return UserFactory(admin=True)
+
+
+def test_the_registry_list_runs_a_fixed_number_of_queries(client):
+    """N+1 guard: the same number of SQL statements for 2 apps and for 8."""
+
+    def count_queries() -> int:
+        statements = []
+
+        def record(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        engine = db.session.get_bind().engine
+        sa.event.listen(engine, "before_cursor_execute", record)
+        try:
+            for url in ("/registry/", "/api/v1/registry/"):
+                assert client.get(url).status_code == 200
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", record)
+        return len(statements)
+
+    for i in range(2):
+        registry_app(name=f"Few {i}", tags=[TagFactory()])
+    few = count_queries()
+    for i in range(6):
+        registry_app(name=f"Many {i}", tags=[TagFactory(), TagFactory()])
+    assert count_queries() == few

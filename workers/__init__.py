@@ -1,0 +1,1 @@
+"""RQ entry points. Job functions take ids, never objects, and call portal services."""
