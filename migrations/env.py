@@ -6,6 +6,7 @@ from alembic import context
 from flask import current_app
 
 import portal.models  # noqa: F401 - every model must be imported for autogenerate
+from portal.core.crypto import EncryptedText
 from portal.core.db import UTCDateTime
 
 logger = logging.getLogger("alembic.env")
@@ -17,6 +18,8 @@ def render_item(type_, obj, autogen_context):
     """Write the portal's own column types as plain SQLAlchemy types in migrations."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, EncryptedText):
+        return "sa.Text()"
     return False
 
 

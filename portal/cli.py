@@ -23,8 +23,19 @@ def demo_data_command() -> None:
         click.echo("Demo data already present; nothing changed.")
 
 
+@click.command("rotate-encryption")
+def rotate_encryption_command() -> None:
+    """Re-encrypt every encrypted value with the newest key of QH_ENCRYPTION_KEYS."""
+    from portal.core.crypto import rotate_all
+
+    changed = rotate_all(db.session, db.metadata)
+    db.session.commit()
+    click.echo(f"Re-encrypted {changed} value(s) with the newest key.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(demo_data_command)
+    app.cli.add_command(rotate_encryption_command)
     from portal.execution.cli import reconcile_command, worker_command
 
     app.cli.add_command(worker_command)

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.core.crypto import EncryptedText
 from portal.core.db import JSONType, Money, StringArray, Timestamped, UTCDateTime, enum_column
 from portal.extensions import db
 
@@ -42,6 +43,9 @@ class User(Timestamped, db.Model):
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     preferences: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     monthly_budget: Mapped[Decimal | None] = mapped_column(Money)
+    # A provider's payout account (JSON text), encrypted at rest: the portal must read it
+    # back to pay out, so it cannot be hashed.
+    payout_details: Mapped[str | None] = mapped_column(EncryptedText)
 
     profile: Mapped[UserProfile | None] = relationship(
         back_populates="user", uselist=False, cascade="all, delete-orphan"

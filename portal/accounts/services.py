@@ -752,3 +752,57 @@ def revoke_api_key(user: User, key_id: Any) -> UserApiKey:
     key.status = ApiKeyStatus.REVOKED
     db.session.flush()
     return key
+
+
+# --- Payout details (providers) ----------------------------------------------------------
+
+_IBAN_RE = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
+
+
+def iban_is_valid(iban: str) -> bool:
+    """Shape and ISO 13616 mod-97 checksum of an IBAN (spaces ignored)."""
+    compact = iban.replace(" ", "").upper()
+    if not _IBAN_RE.match(compact):
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+
+
+def set_payout_details(user: User, *, account_holder: str, iban: str, payout_email: str) -> dict:
+    """Store where a provider is paid. Kept encrypted at rest (users.payout_details)."""
+    import json
+
+    if not user.has_role(Role.PROVIDER):
+        raise Forbidden("Only providers have payout details; become a provider first.")
+    errors: dict[str, list[str]] = {}
+    holder = (account_holder or "").strip()
+    if not 2 <= len(holder) <= 100:
+        errors["account_holder"] = ["Give the account holder's name (2-100 characters)."]
+    compact = (iban or "").replace(" ", "").upper()
+    if not iban_is_valid(compact):
+        errors["iban"] = ["This is not a valid IBAN; check the country code and the digits."]
+    try:
+        email = validate_email(payout_email or "", check_deliverability=False).normalized
+    except EmailNotValidError:
+        errors["payout_email"] = ["Give the e-mail address for payout statements."]
+    if errors:
+        raise ValidationFailed("Some payout details need fixing; see the fields.", details=errors)
+    user.payout_details = json.dumps(
+        {"account_holder": holder, "iban": compact, "payout_email": email}
+    )
+    db.session.flush()
+    return payout_summary(user)
+
+
+def payout_summary(user: User) -> dict | None:
+    """What pages show of the payout account: the IBAN masked to its last four characters."""
+    import json
+
+    if not user.payout_details:
+        return None
+    details = json.loads(user.payout_details)
+    return {
+        "account_holder": details["account_holder"],
+        "iban_masked": "•••• " + details["iban"][-4:],
+        "payout_email": details["payout_email"],
+    }

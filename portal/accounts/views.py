@@ -12,6 +12,7 @@ from flask_login import current_user, login_user, logout_user
 
 from portal.accounts import services
 from portal.accounts.auth import WEB_SESSION_KEY, limit_attempts, mail_link_base, page_auth
+from portal.accounts.models import Role
 from portal.accounts.tokens import revoke_session
 from portal.core.errors import PortalError, ValidationFailed
 from portal.extensions import db, htmx
@@ -411,3 +412,27 @@ def become_provider():
         flash("You are a provider now: you can publish apps.", "success")
         return redirect(url_for("accounts.become_provider"))
     return render_template("accounts/become_provider.html", errors={})
+
+
+@bp.route("/settings/payout", methods=["GET", "POST"])
+@page_auth(roles=(Role.PROVIDER,))
+def payout():
+    """Where a provider is paid (stored encrypted; only the last four IBAN digits are shown)."""
+    if request.method == "POST":
+        try:
+            services.set_payout_details(
+                current_user,
+                account_holder=request.form.get("account_holder", ""),
+                iban=request.form.get("iban", ""),
+                payout_email=request.form.get("payout_email", ""),
+            )
+        except PortalError as exc:
+            return _form_error(
+                "accounts/payout.html", exc, summary=services.payout_summary(current_user)
+            )
+        db.session.commit()
+        flash("Payout details saved.", "success")
+        return redirect(url_for("accounts.payout"))
+    return render_template(
+        "accounts/payout.html", errors={}, summary=services.payout_summary(current_user)
+    )

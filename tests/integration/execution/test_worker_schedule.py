@@ -1,0 +1,18 @@
+"""The worker's schedule closes last month's bills; a failing pass never stops the worker."""
+
+from portal.execution import cli
+
+
+def test_billing_period_is_closed_on_the_worker_schedule(app, monkeypatch):
+    calls = []
+    monkeypatch.setattr("portal.billing.services.scheduled_close", lambda: calls.append(1))
+    cli._close_billing_period(app)
+    assert calls == [1]
+
+
+def test_a_failing_close_is_logged_and_retried_later(app, monkeypatch):
+    def broken():
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr("portal.billing.services.scheduled_close", broken)
+    cli._close_billing_period(app)  # must not raise
