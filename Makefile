@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test lint format bench venv dev-venv migrate demo-data services browser clean worker serve-prod
+.PHONY: audit run test lint format bench venv dev-venv migrate demo-data services browser clean worker serve-prod
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ test: dev-venv
 lint: dev-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## Needs the PyPI/OSV vulnerability services (not reachable from this project's CI machines).
+audit: dev-venv
+	$(BIN)/pip install --quiet pip-audit==2.10.1
+	$(BIN)/pip-audit --strict -r requirements.txt
 
 format: dev-venv
 	$(BIN)/ruff format .

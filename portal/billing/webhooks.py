@@ -102,8 +102,20 @@ def process_event(event: dict[str, Any], provider_name: str = "stripe") -> bool:
 @blp.alt_response(404, description="Stripe is not configured (local test provider in use)")
 def stripe_webhook():
     """Stripe webhook: verifies the Stripe-Signature (HMAC-SHA256, 5-minute tolerance)"""
+    from portal.core.ops import WEBHOOK_EVENTS
+
     payload = request.get_data(cache=True)
-    event = provider().verify_webhook(payload, request.headers.get("Stripe-Signature"))
-    applied = process_event(event, "stripe")
-    db.session.commit()
+    try:
+        event = provider().verify_webhook(payload, request.headers.get("Stripe-Signature"))
+    except BadSignature:
+        WEBHOOK_EVENTS.labels("stripe", "unverified", "error").inc()
+        raise
+    event_type = str(event.get("type") or "unknown")
+    try:
+        applied = process_event(event, "stripe")
+        db.session.commit()
+    except Exception:
+        WEBHOOK_EVENTS.labels("stripe", event_type, "error").inc()
+        raise
+    WEBHOOK_EVENTS.labels("stripe", event_type, "applied" if applied else "replay").inc()
     return {"received": True, "duplicate": not applied}

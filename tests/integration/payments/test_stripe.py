@@ -278,3 +278,43 @@ def test_trial_keys_move_to_the_paid_subscription(
     )
     assert run.status_code == 201, run.json
     assert run.json["subscription_id"] == sub_id and run.json["remaining_usage_count"] == 49
+
+
+def _webhook_count(client, event_type, outcome):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = client.get("/metrics").get_data(as_text=True)
+    for family in text_string_to_metric_families(text):
+        if family.name == "qh_webhook_events":
+            for sample in family.samples:
+                labels = sample.labels
+                if (
+                    sample.name == "qh_webhook_events_total"
+                    and labels["type"] == event_type
+                    and labels["outcome"] == outcome
+                ):
+                    return sample.value
+    return 0.0
+
+
+def test_webhook_outcomes_are_counted_for_the_failing_webhook_alert(
+    client, api_headers, listing, stripe_api, send_event
+):
+    sub_id = _subscribe(client, api_headers, listing, UserFactory())["subscription"]["id"]
+    before = {
+        k: _webhook_count(client, *k)
+        for k in [
+            ("checkout.session.completed", "applied"),
+            ("checkout.session.completed", "replay"),
+            ("unverified", "error"),
+        ]
+    }
+    send_event("checkout.session.completed", _session(sub_id), event_id="evt_metric")
+    send_event("checkout.session.completed", _session(sub_id), event_id="evt_metric")
+    send_event("checkout.session.completed", _session(sub_id), secret="whsec_wrong")
+    for key, delta in {
+        ("checkout.session.completed", "applied"): 1,
+        ("checkout.session.completed", "replay"): 1,
+        ("unverified", "error"): 1,
+    }.items():
+        assert _webhook_count(client, *key) == before[key] + delta
