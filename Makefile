@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: audit run test lint format bench venv dev-venv migrate demo-data services browser clean worker serve-prod
+.PHONY: screenshots audit run test lint format bench venv dev-venv migrate demo-data services browser clean worker serve-prod
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ test: dev-venv
 	$(BIN)/pytest --cov=portal --cov=workers --cov-report=term:skip-covered \
 		--cov-fail-under=80 $(PYTEST_ARGS)
 
+## Refresh the README tour images (docs/screenshots) from the journey tests.
+screenshots: dev-venv
+	source <(bash scripts/test-services.sh env) && \
+	QH_SCREENSHOTS=1 $(BIN)/pytest -q tests/e2e/test_journeys.py
+
 lint: dev-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -75,6 +80,14 @@ format: dev-venv
 bench: dev-venv
 	source <(bash scripts/test-services.sh env) && \
 	$(BIN)/python -m tests.benchmarks.run_all
+
+## Web load benchmark (not a test; tests/benchmarks/web/run.py): its own database and Redis
+## DB 8, gunicorn + locust + wrk on 127.0.0.1 only, about 3 minutes. Installs wrk if missing.
+bench-web: dev-venv
+	command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	source <(bash scripts/test-services.sh env) && \
+	$(BIN)/python -m tests.benchmarks.web.run
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .coverage

@@ -114,6 +114,11 @@ def load_config(
         "REMEMBER_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "RATELIMIT_ENABLED": _bool(env.get("QH_RATELIMIT_ENABLED"), default=True),
+        # Listing pages cache their ids and totals in Redis this long (0 = off; see
+        # portal/core/cache.py). Off by default in tests so each test sees its own data.
+        "LISTING_CACHE_SECONDS": _int(
+            env, "QH_LISTING_CACHE_SECONDS", 0 if qh_env == "testing" else 30
+        ),
         "RATELIMIT_HEADERS_ENABLED": True,
         "DEV_OUTBOX_ENABLED": not production,
         # flask-smorest: the spec is served under the API prefix; the docs page is our own
@@ -126,6 +131,13 @@ def load_config(
     }
     config.update(overrides)
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # At least one pooled connection per gunicorn thread: with fewer, the extra threads
+        # use overflow connections that are closed on return, i.e. a new PostgreSQL backend
+        # (fork + authentication) for almost every request under load.
+        options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options.setdefault("pool_size", _int(env, "QH_DB_POOL_SIZE", 10))
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or (
         config["REDIS_URL"] or "memory://"
     )

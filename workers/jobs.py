@@ -28,13 +28,13 @@ def run(job_id: str):
 
     if has_app_context():
         try:
-            status = run_job(job_id)
+            status = run_job(job_id, worker=True)
         finally:
             db.session.remove()
         return status.value if status else None
     with _app_for_process().app_context():
         try:
-            status = run_job(job_id)
+            status = run_job(job_id, worker=True)
         finally:
             db.session.remove()
         return status.value if status else None

@@ -8,6 +8,7 @@ API routes use ``@api_auth(scope=..., roles=...)``; it sets ``g.api_user`` (the 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from functools import wraps
 
 from flask import g, request, session
@@ -29,6 +30,7 @@ SCOPES = {
     "full": {"read", "jobs", "full"},
 }
 DEFAULT_KEY_RATE_LIMIT = "120/minute"
+KEY_TOUCH_EVERY = timedelta(minutes=1)
 # The Flask session key naming the user_sessions row of this browser sign-in.
 WEB_SESSION_KEY = "qh_sid"
 
@@ -106,7 +108,10 @@ def authenticate_api_key(raw_key: str) -> tuple[User, UserApiKey]:
     if not user.is_active:
         raise Unauthorized("This account is not active.")
     check_rate_limit(key.rate_limit, "api-key", str(key.id))
-    key.last_used_at = utcnow()
+    now = utcnow()
+    # At most one write a minute per key: a read-only call then costs no UPDATE + COMMIT.
+    if key.last_used_at is None or now - key.last_used_at > KEY_TOUCH_EVERY:
+        key.last_used_at = now
     return user, key
 
 
@@ -160,7 +165,7 @@ def api_auth(scope: str = "read", roles: tuple[Role, ...] = ()):
                     details={"needed_scope": scope, "key_scopes": key.scopes},
                 )
             require_roles(user, roles)
-            if key is not None:
+            if key is not None and (db.session.dirty or db.session.new or db.session.deleted):
                 db.session.commit()  # keep last_used_at even if the route only reads
             g.api_user, g.api_key = user, key
             return view(*args, **kwargs)
@@ -168,7 +173,14 @@ def api_auth(scope: str = "read", roles: tuple[Role, ...] = ()):
         wrapper._api_auth = True
         # flask-smorest reads ``_apidoc`` (copied outward by functools.wraps): the OpenAPI
         # document then says which credentials each protected operation takes.
-        wrapper._apidoc = {"manual_doc": {"security": [{"bearerAuth": []}, {"apiKey": []}]}}
+        # Merged, not replaced: above flask-smorest's decorators (a MethodView method) the
+        # copied ``_apidoc`` already holds the documented arguments and responses.
+        apidoc = dict(getattr(wrapper, "_apidoc", {}))
+        apidoc["manual_doc"] = {
+            **apidoc.get("manual_doc", {}),
+            "security": [{"bearerAuth": []}, {"apiKey": []}],
+        }
+        wrapper._apidoc = apidoc
         return wrapper
 
     return decorate

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import marshmallow as ma
 from flask import Flask, current_app, render_template, request
 
 from portal.core.errors import PortalError
@@ -59,6 +60,13 @@ def check_body() -> None:
             raise PortalError("The JSON body is nested too deeply.", code="malformed_json")
 
 
+def decimal_as_string(self, field, **kwargs) -> dict:
+    """apispec documents every Decimal as a number; money goes out as a string ("4.00")."""
+    if isinstance(field, ma.fields.Decimal) and field.as_string:
+        return {"type": "string", "format": "decimal"}
+    return {}
+
+
 def docs_page():
     """Interactive docs from the vendored Swagger UI (no CDN)."""
     return render_template("api/docs.html", spec_url=PREFIX + "/openapi.json")
@@ -68,6 +76,7 @@ def init_app(app: Flask) -> None:
     from portal.api import meta
 
     api.init_app(app)
+    api.ma_plugin.converter.add_attribute_function(decimal_as_string)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )

@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
+from flask import g
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.apps.models import AppVersion, AppVisibility, QuantumApp, VersionStatus
 from portal.apps.services import (
@@ -15,10 +17,10 @@ from portal.apps.services import (
     _apply_filters,
     _apply_sort,
     _uuid,
-    list_options,
     paginate,
     search_filter,
 )
+from portal.core import cache
 from portal.core.errors import NotFound, ValidationFailed
 from portal.extensions import db
 
@@ -63,7 +65,7 @@ def browse(
             f"Unknown sort '{sort}'; use {', '.join(SORTS)}.",
             details={"sort": f"one of {', '.join(SORTS)}"},
         )
-    statement = registry_statement().options(*list_options())
+    statement = registry_statement()
     statement = _apply_filters(
         statement,
         type=type or None,
@@ -75,18 +77,66 @@ def browse(
     )
     if q:
         statement = search_filter(statement, q)
-    return paginate(_apply_sort(statement, sort, q), page, per_page)
+    statement = _apply_sort(statement, sort, q)
+
+    def ids_and_total():
+        found = paginate(statement.with_only_columns(QuantumApp.id), page, per_page)
+        return [str(i) for i in found.items], found.total, found.page, found.per_page
+
+    parts = {"q": q, "type": type, "sdk": sdk, "license": license, "tag": tag, "sort": sort,
+             "min_qubits": min_qubits, "max_qubits": max_qubits, "page": page,
+             "per_page": per_page}  # fmt: skip
+    ids, total, page, per_page = cache.remember("registry", parts, ids_and_total)
+    # The unfiltered listing also shows the featured apps: load them in the same two queries.
+    also = featured_ids() if not any(v for k, v in parts.items() if k not in PAGING) else []
+    return Page(load_apps(ids, also=also), total, page, per_page)
 
 
-def featured(limit: int = 4) -> list[QuantumApp]:
+PAGING = ("sort", "page", "per_page")
+
+
+def load_apps(ids: list[str], also: list[str] = ()) -> list[QuantumApp]:
+    """The apps with these ids, in this order, with what a card shows, in two queries.
+    Apps loaded earlier in this request (``also`` loads a few more ahead) are not fetched
+    again."""
+    loaded = g.setdefault("qh_registry_apps", {})
+    missing = [i for i in {*ids, *also} if i not in loaded]
+    if missing:
+        loaded.update(_fetch_apps(missing))
+    return [loaded[i] for i in ids if i in loaded]
+
+
+def _fetch_apps(ids: list[str]) -> dict[str, QuantumApp]:
+    statement = (
+        sa.select(QuantumApp)
+        .where(QuantumApp.id.in_([_uuid(i) for i in ids]))
+        .options(
+            joinedload(QuantumApp.developer),
+            joinedload(QuantumApp.latest_version),
+            joinedload(QuantumApp.metrics),
+            selectinload(QuantumApp.tags),
+        )
+    )
+    return {str(app.id): app for app in db.session.execute(statement).unique().scalars()}
+
+
+def featured_ids(limit: int = 4) -> list[str]:
     statement = (
         registry_statement()
         .where(QuantumApp.featured_in_registry.is_(True))
-        .options(*list_options())
+        .with_only_columns(QuantumApp.id)
         .order_by(QuantumApp.registry_published_at.desc())
         .limit(limit)
     )
-    return list(db.session.execute(statement).scalars())
+    return cache.remember(
+        "registry-featured",
+        {"limit": limit},
+        lambda: [str(i) for i in db.session.execute(statement).scalars()],
+    )
+
+
+def featured(limit: int = 4) -> list[QuantumApp]:
+    return load_apps(featured_ids(limit))
 
 
 def get_registry_app(app_id: Any) -> QuantumApp:

@@ -76,7 +76,9 @@ class Page:
 
 
 def paginate(statement, page: int, per_page: int) -> Page:
-    page, per_page = max(1, int(page or 1)), min(100, max(1, int(per_page or 20)))
+    # Bounded both ways: a page number from a URL can be any size, and an OFFSET beyond
+    # bigint is a database error, not an empty page.
+    page, per_page = min(100_000, max(1, int(page or 1))), min(100, max(1, int(per_page or 20)))
     total = db.session.execute(
         sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
     ).scalar_one()

@@ -3,10 +3,11 @@ API's envelope ``{"error": {"code", "message", "details"}}`` or a friendly HTML 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import structlog
-from flask import Flask, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -157,6 +158,9 @@ def handle_database_down(exc: DBAPIError):
     message = "The database is unavailable right now. Please retry in a moment."
     if is_api_request():
         return envelope(503, "service_unavailable", message, headers={"Retry-After": "5"})
+    # The layout would load the signed-in user and their unread count from the database that
+    # just failed (an error inside this handler is a 500): render it as for a visitor.
+    g._login_user = current_app.login_manager.anonymous_user()
     return _render_page(503, "Service unavailable", message, {"Retry-After": "5"})
 
 
@@ -164,13 +168,69 @@ def handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):  # pragma: no cover - routed to its own handler
         return handle_http_exception(exc)
     log.exception("unhandled error", error=type(exc).__name__)
+    from portal.extensions import db
+
+    db.session.rollback()  # the error page must not run on a failed transaction
     message = "Something went wrong on our side. The error was logged; please retry."
     if is_api_request():
         return envelope(500, "internal_error", message)
     return _render_page(500, "Server error", message)
 
 
+def _nul_in_json(raw: bytes) -> str | None:
+    """The path of the first JSON string (or key) holding NUL, walked without recursion.
+    Bodies that do not parse are left to the API's body check (``portal.api.check_body``)."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    stack: list[tuple[str, Any]] = [("body", doc)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return where
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    return where
+                stack.append((f"{where}.{key}", item))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+    return None
+
+
+def reject_nul_characters() -> None:
+    """Text with NUL (U+0000) is bad input everywhere: PostgreSQL cannot store it in text
+    columns, so without this check it would surface as a 500 from deep in a query."""
+    where = None
+    for source, values in (("query", request.args), ("path", request.view_args or {})):
+        for key, value in values.items(multi=True) if source == "query" else values.items():
+            if "\x00" in str(key) or "\x00" in str(value):
+                where = f"{source} parameter {str(key)[:50]!r}"
+                break
+        if where:
+            break
+    if where is None and request.method in {"POST", "PUT", "PATCH"}:
+        form_types = ("application/x-www-form-urlencoded", "multipart/form-data")
+        # API bodies are JSON (``check_body`` refuses others, and needs the raw stream).
+        if request.mimetype in form_types and not is_api_request():
+            for key, value in request.form.items(multi=True):
+                if "\x00" in key or "\x00" in value:
+                    where = f"form field {key[:50]!r}"
+                    break
+        elif request.is_json:
+            path = _nul_in_json(request.get_data(cache=True))
+            where = path and f"JSON field {path[:100]!r}"
+    if where:
+        raise ValidationFailed(
+            f"The {where} contains a NUL character (\\u0000); remove it and retry.",
+            details={"nul_character": where},
+        )
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(reject_nul_characters)
     app.register_error_handler(PortalError, handle_portal_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(OperationalError, handle_database_down)

@@ -98,7 +98,19 @@ def _before_request() -> None:
     structlog.contextvars.bind_contextvars(request_id=g.request_id)
 
 
+def _loggable_path() -> str:
+    """The path without secrets: e-mailed links carry their token in the URL (``<token>``)."""
+    token = (request.view_args or {}).get("token")
+    return request.path.replace(str(token), "[redacted]") if token else request.path
+
+
 def _after_request(response: Response) -> Response:
+    if (request.view_args or {}).get("token"):
+        # The request span (started by the Flask instrumentation after our own hooks) is
+        # still open here: overwrite its URL attributes without the mail-link token.
+        from portal.core.tracing import redact_current_span
+
+        redact_current_span(_loggable_path())
     request_id = getattr(g, "request_id", None)
     if request_id:
         response.headers["X-Request-ID"] = request_id
@@ -111,7 +123,7 @@ def _after_request(response: Response) -> Response:
         log.info(
             "request",
             method=request.method,
-            path=request.path,
+            path=_loggable_path(),
             status=response.status_code,
             duration_ms=round(elapsed * 1000, 2),
         )

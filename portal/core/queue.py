@@ -25,4 +25,8 @@ def uses_queue() -> bool:
 
 
 def job_queue() -> Queue:
-    return Queue(QUEUE_NAME, connection=redis_connection())
+    """The jobs queue, one object per app (it caches the server version RQ asks for)."""
+    ext = current_app.extensions.setdefault("qh_redis", {})
+    if "queue" not in ext:
+        ext["queue"] = Queue(QUEUE_NAME, connection=redis_connection())
+    return ext["queue"]

@@ -56,9 +56,23 @@ def init_app(app: Flask, span_processor=None) -> None:
         trace.set_tracer_provider(provider)
         RedisInstrumentor().instrument()
         _configured = True
+    elif span_processor is not None:
+        trace.get_tracer_provider().add_span_processor(span_processor)
     FlaskInstrumentor().instrument_app(app, excluded_urls="healthz,readyz,metrics,static")
     with app.app_context():
         SQLAlchemyInstrumentor().instrument(engine=db.engine)
+
+
+def redact_current_span(path: str, query: str = "") -> None:
+    """Overwrite the request span's URL attributes with a path whose secrets (mail-link
+    tokens) are already redacted, so traces never carry them."""
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return
+    target = path + (f"?{query}" if query else "")
+    span.set_attribute("http.target", target)
+    span.set_attribute("url.path", path)
+    span.set_attribute("http.url", "[redacted]" if query or path != target else path)
 
 
 def tracer():

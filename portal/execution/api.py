@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from portal.accounts.auth import api_auth
 from portal.core.errors import NotFound
 from portal.execution import services
-from portal.execution.models import JobRunMode
+from portal.execution.models import JobRunMode, JobStatus
 from portal.execution.programs import resource_figures
 from portal.execution.schemas import (
     EstimateArgs,
@@ -50,8 +50,11 @@ def _doc(blp: Blueprint, *statuses: int):
     return decorate
 
 
-def _present(job):
-    job.queue_position = services.queue_position(job)
+def _present(job, position: int | None = None):
+    """The job with its queue position (from the enqueue when known: no count query)."""
+    if position is None or job.status is not JobStatus.QUEUED:
+        position = services.queue_position(job)
+    job.queue_position = position
     job.result_url = f"/api/v1/jobs/{job.id}/result"
     return job
 
@@ -140,11 +143,12 @@ class JobList(MethodView):
             notification_email=data.get("notification_email"),
             name=data.get("name"),
         )
-        db.session.commit()
-        services.dispatch(job)
+        services.commit_submission()
+        position = services.dispatch(job)
         if job.run_mode is JobRunMode.BLOCKING:
             services.wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])
-        return _present(job)
+            position = None
+        return _present(job, position)
 
 
 @jobs_blp.route("/estimate", methods=["POST"])

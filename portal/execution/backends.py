@@ -24,6 +24,8 @@ TRANSPILE_CACHE_SIZE = 256
 _lock = threading.Lock()
 _backends: dict[str, Any] = {}
 _transpiled: OrderedDict[tuple[str, str], Any] = OrderedDict()
+_programs: OrderedDict[tuple[str, str], Any] = OrderedDict()  # parsed + prepared, see run_program
+_run_options: dict[str, int] = {}  # per-run Aer options for this process, see set_threads
 
 
 @dataclass
@@ -155,58 +157,116 @@ def prepare(circuit, hardware_name: str, config: dict[str, Any] | None, key: str
     return compiled, False
 
 
-def run_circuit(
-    circuit,
-    hardware_name: str,
-    config: dict[str, Any] | None,
-    shots: int,
-    cache_key: str,
-) -> RunOutcome:
-    """Run ``circuit`` for ``shots`` on the entry; SimulationError with a clear reason."""
-    timings: dict[str, float] = {}
+@dataclass
+class _Prepared:
+    """A program made ready for one catalogue entry: what the run needs, computed once."""
+
+    circuit: Any
+    transpiled: dict[str, Any]
+    cached: bool
+    measured_all: bool
+
+
+def _prepare_program(
+    source: str, fmt: str | None, inputs: dict[str, Any] | None, name: str, config: dict
+) -> tuple[_Prepared, float]:
+    """Parse, measure-all if needed and compile; cached per (program, entry). Returns the
+    prepared program and the milliseconds it took (0 on a cache hit)."""
+    cache_key = (program_hash(source, fmt, inputs), _config_key(name, config))
+    with _lock:
+        hit = _programs.get(cache_key)
+        if hit is not None:
+            _programs.move_to_end(cache_key)
+            return _Prepared(hit.circuit, hit.transpiled, True, hit.measured_all), 0.0
+    from portal.execution.programs import parse_program
+
+    started = time.perf_counter()
+    circuit = parse_program(source, fmt, inputs)
     measured_all = False
     if circuit.num_clbits == 0:
         # A circuit without measurements would return no counts: measure everything.
-        circuit = circuit.copy()
         circuit.measure_all()
         measured_all = True
-    started = time.perf_counter()
     try:
-        compiled, cached = prepare(circuit, hardware_name, config, cache_key)
+        compiled, cached = prepare(circuit, name, config, cache_key[0])
     except Exception as exc:  # transpiler errors say what is wrong
-        raise SimulationError(f"Could not compile the circuit for {hardware_name}: {exc}")
-    timings["prepare_ms"] = round((time.perf_counter() - started) * 1e3, 3)
+        raise SimulationError(f"Could not compile the circuit for {name}: {exc}")
+    prepared = _Prepared(compiled, _figures(compiled), cached, measured_all)
+    with _lock:
+        _programs[cache_key] = prepared
+        while len(_programs) > TRANSPILE_CACHE_SIZE:
+            _programs.popitem(last=False)
+    return prepared, (time.perf_counter() - started) * 1e3
+
+
+def _figures(compiled) -> dict[str, Any]:
+    return {
+        "depth": compiled.depth(),
+        "size": compiled.size(),
+        "qubits": compiled.num_qubits,
+        "gate_counts": {str(k): int(v) for k, v in compiled.count_ops().items()},
+    }
+
+
+def run_program(
+    source: str,
+    fmt: str | None,
+    inputs: dict[str, Any] | None,
+    hardware_name: str,
+    config: dict[str, Any] | None,
+    shots: int,
+) -> RunOutcome:
+    """Parse (ProgramError), prepare and run a program; the worker's entry point.
+
+    Parsing and preparing are cached per (program hash, entry): a re-run program costs only
+    the simulation. Circuits in the cache are never mutated (Aer does not modify them)."""
+    config = config or {}
+    prepared, prepare_ms = _prepare_program(source, fmt, inputs, hardware_name, config)
+    outcome = _simulate(prepared.circuit, hardware_name, config, shots)
+    outcome.transpiled = prepared.transpiled
+    outcome.transpile_cached = prepared.cached
+    outcome.measured_all = prepared.measured_all
+    outcome.timings_ms = {"prepare_ms": round(prepare_ms, 3), **outcome.timings_ms}
+    return outcome
+
+
+def _simulate(compiled, hardware_name: str, config: dict[str, Any] | None, shots: int):
     backend = backend_for(hardware_name, config)
     started = time.perf_counter()
     try:
-        result = backend.run(compiled, shots=shots).result()
+        result = backend.run(compiled, shots=shots, **_run_options).result()
     except MemoryError:
-        raise SimulationError(_memory_message(circuit, hardware_name))
+        raise SimulationError(_memory_message(compiled, hardware_name))
     except Exception as exc:
         raise SimulationError(f"The simulator refused the circuit: {exc}")
-    timings["run_ms"] = round((time.perf_counter() - started) * 1e3, 3)
+    run_ms = round((time.perf_counter() - started) * 1e3, 3)
     if not result.success:
         status = str(result.status or "")
         for experiment in getattr(result, "results", []) or []:
             status = str(getattr(experiment, "status", "") or status)
         if "memory" in status.lower() or "insufficient" in status.lower():
-            raise SimulationError(_memory_message(circuit, hardware_name))
+            raise SimulationError(_memory_message(compiled, hardware_name))
         raise SimulationError(f"The simulator failed: {status.strip()}")
     counts = {str(k): int(v) for k, v in result.get_counts().items()}
     time_taken = float(getattr(result, "time_taken", 0.0) or 0.0)
     return RunOutcome(
         counts=counts,
-        execution_seconds=time_taken or timings["run_ms"] / 1e3,
-        transpiled={
-            "depth": compiled.depth(),
-            "size": compiled.size(),
-            "qubits": compiled.num_qubits,
-            "gate_counts": {str(k): int(v) for k, v in compiled.count_ops().items()},
-        },
-        timings_ms=timings,
-        transpile_cached=cached,
-        measured_all=measured_all,
+        execution_seconds=time_taken or run_ms / 1e3,
+        transpiled={},
+        timings_ms={"run_ms": run_ms},
     )
+
+
+def set_threads(threads: int) -> None:
+    """Cap Aer's OpenMP threads per run in this process (0 = Aer decides: all cores).
+
+    Several workers sharing few cores should each run with 1: every worker spinning up a
+    thread per core oversubscribes the machine and small circuits gain nothing from it."""
+    _run_options.clear()
+    if threads > 0:
+        _run_options.update(
+            max_parallel_threads=threads, max_parallel_experiments=1, max_parallel_shots=1
+        )
 
 
 def _memory_message(circuit, hardware_name: str) -> str:

@@ -60,17 +60,24 @@ def _reconciler_loop(app, interval: float, stop: threading.Event) -> None:
     show_default=True,
     help="Seconds between reconciler passes (0 = never).",
 )
+@click.option(
+    "--aer-threads",
+    default=1,
+    show_default=True,
+    help="OpenMP threads per simulation (0 = all cores). Keep 1 with one worker per core; "
+    "raise it for fewer workers running wide circuits.",
+)
 @with_appcontext
-def worker_command(burst: bool, name: str | None, reconcile_every: float) -> None:
+def worker_command(burst: bool, name: str | None, reconcile_every: float, aer_threads: int) -> None:
     """Run jobs from Redis: imports Qiskit/Aer once, never forks, reconciles on a schedule.
 
     Uses RQ's SimpleWorker (no fork per job): a process that has run an Aer simulation
-    hangs its forked children, and a fork per job would re-pay the import otherwise."""
-    from rq.worker import SimpleWorker
-
+    hangs its forked children, and a fork per job would re-pay the import otherwise. Portal
+    jobs take the lean path of ``workers.worker.PortalWorker`` (see there)."""
     import portal.models  # noqa: F401 - every mapper, so relationships resolve in this process
     from portal.core.queue import job_queue, redis_connection, uses_queue
-    from portal.execution.backends import warm_up
+    from portal.execution.backends import set_threads, warm_up
+    from workers.worker import PortalWorker
 
     if not uses_queue():
         raise click.ClickException(
@@ -78,6 +85,7 @@ def worker_command(burst: bool, name: str | None, reconcile_every: float) -> Non
             "no worker is needed."
         )
     started = time.perf_counter()
+    set_threads(aer_threads)
     warm_up()
     log.info("qiskit ready", seconds=round(time.perf_counter() - started, 3))
     app = current_app._get_current_object()
@@ -86,7 +94,7 @@ def worker_command(burst: bool, name: str | None, reconcile_every: float) -> Non
         threading.Thread(
             target=_reconciler_loop, args=(app, reconcile_every, stop), daemon=True
         ).start()
-    worker = SimpleWorker([job_queue()], connection=redis_connection(), name=name)
+    worker = PortalWorker([job_queue()], connection=redis_connection(), name=name)
     try:
         worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
     finally:

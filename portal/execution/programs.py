@@ -157,6 +157,55 @@ def _check_includes(code: str, fmt: str) -> None:
             )
 
 
+# Bounds checked on the text, before Qiskit sees it: the parsers allocate every declared qubit
+# and (OpenQASM 3) inline every gate call, so a one-line program could otherwise hang or
+# exhaust a web process. Far above any device in the catalogue (the largest has 1,000 qubits).
+MAX_REGISTER_SIZE = 10_000
+MAX_EXPANDED_GATES = 1_000_000  # operations one call of a user-defined gate may expand into
+MAX_LOOP_ITERATIONS = 100_000
+_REGISTER = re.compile(r"\b(?:qreg|creg)\s+[A-Za-z_]\w*\s*\[\s*(\d+)|\b(?:qubit|bit)\s*\[\s*(\d+)")
+_GATE_DEF = re.compile(r"\bgate\s+([A-Za-z_]\w*)[^{;]*\{([^{}]*)\}")
+_CALL = re.compile(r"(?:^|[;{}])\s*([A-Za-z_]\w*)")
+_FOR_RANGE = re.compile(r"\bfor\s+[^;{]*?\bin\s*\[\s*(-?\d+)\s*:\s*(-?\d+)(?:\s*:\s*(-?\d+))?")
+
+
+def _check_resources(code: str, fmt: str) -> None:
+    """Refuse huge registers, exponentially nested gate definitions and huge loops."""
+
+    def refuse(message: str, offset: int) -> None:
+        line, column = _position(code, offset)
+        raise ProgramError(message, line=line, column=column, fmt=fmt)
+
+    for match in _REGISTER.finditer(code):
+        size = int(match.group(1) or match.group(2))
+        if size > MAX_REGISTER_SIZE:
+            refuse(
+                f"a register of {size} bits is too large; the limit is {MAX_REGISTER_SIZE}.",
+                match.start(),
+            )
+    bodies = {m.group(1): (m.group(2), m.start()) for m in _GATE_DEF.finditer(code)}
+    expanded: dict[str, int] = {}
+    for name in bodies:  # definitions come before use, so callees are sized first
+        body, start = bodies[name]
+        total = sum(expanded.get(call, 1) for call in _CALL.findall(body))
+        if total > MAX_EXPANDED_GATES:
+            refuse(
+                f"gate {name} expands to more than {MAX_EXPANDED_GATES} operations; nest "
+                "fewer definitions.",
+                start,
+            )
+        expanded[name] = max(total, 1)
+    for match in _FOR_RANGE.finditer(code):
+        start, second, third = (int(g) if g else None for g in match.groups())
+        stop, step = (third, second) if third is not None else (second, 1)  # [start:step:stop]
+        count = abs(stop - start) // max(abs(step), 1) + 1
+        if count > MAX_LOOP_ITERATIONS:
+            refuse(
+                f"a loop of {count} iterations is too long; the limit is {MAX_LOOP_ITERATIONS}.",
+                match.start(),
+            )
+
+
 # -- inputs ----------------------------------------------------------------------------------
 
 
@@ -380,6 +429,7 @@ def parse_program(
         )
     code = _code_only(source)
     _check_includes(code, detected)
+    _check_resources(code, detected)
     if detected == "qasm2":
         if inputs:
             raise InputError(

@@ -16,7 +16,7 @@ class HardwareArgs(Schema):
     status = fields.Enum(HardwareStatus, metadata={"example": "ONLINE"})
     technology = fields.Enum(HardwareTechnology, metadata={"example": "SIMULATOR"})
     min_qubits = fields.Integer(validate=validate.Range(min=1), metadata={"example": 5})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(1, 100))
 
 
@@ -116,7 +116,7 @@ class JobListArgs(Schema):
     status = fields.Enum(JobStatus)
     device = fields.String()
     tag = fields.String()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(1, 100))
 
 

@@ -15,10 +15,13 @@ simulates.
 
 from __future__ import annotations
 
+import copy
 import os
 import socket
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -46,6 +49,7 @@ log = structlog.get_logger("portal.execution")
 
 CENT = Decimal("0.01")
 MAX_TAGS = 10
+MAX_PAGE = 100_000
 MAX_ATTEMPTS = 3  # times the reconciler re-enqueues a job the queue lost
 QUEUE_GRACE_SECONDS = 30  # a QUEUED job younger than this is left alone by the reconciler
 TIMEOUT_GRACE_SECONDS = 30
@@ -67,6 +71,7 @@ def list_hardware(
     per_page: int = 50,
 ) -> tuple[list[Hardware], int]:
     """Catalogue entries matching the filters (retired ones only when asked), with a total."""
+    page = min(max(1, page), MAX_PAGE)
     query = db.select(Hardware)
     if status is not None:
         query = query.where(Hardware.status == status)
@@ -243,8 +248,7 @@ def submit_job(
     check_available(hardware)
     shots = check_shots(hardware, shots)
     source, fmt = _resolve_program(program, fmt, app_version, inputs)
-    circuit = parse_program(source, fmt, inputs)
-    figures = resource_figures(circuit)
+    figures = program_figures(source, fmt, inputs)
     check_fits(hardware, figures)
     if isinstance(run_mode, str):
         try:
@@ -283,6 +287,33 @@ def submit_job(
     return job
 
 
+_FIGURES: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_FIGURES_SIZE = 512
+_FIGURES_LOCK = threading.Lock()
+
+
+def program_figures(source: str, fmt: str | None, inputs: dict[str, Any] | None) -> dict:
+    """Parse the program (ProgramError with line/column) and return its resource figures.
+
+    Programs are resubmitted a lot (apps, sweeps, retries): figures of programs that parsed
+    are kept per (source, format, inputs) hash in this process, so a resubmission skips the
+    parse. Errors are never cached; a copy is returned, so callers may keep it."""
+    from portal.execution.backends import program_hash
+
+    key = program_hash(source, fmt, inputs)
+    with _FIGURES_LOCK:
+        figures = _FIGURES.get(key)
+        if figures is not None:
+            _FIGURES.move_to_end(key)
+    if figures is None:
+        figures = resource_figures(parse_program(source, fmt, inputs))
+        with _FIGURES_LOCK:
+            _FIGURES[key] = figures
+            while len(_FIGURES) > _FIGURES_SIZE:
+                _FIGURES.popitem(last=False)
+    return copy.deepcopy(figures)
+
+
 def queue_position(job: Job) -> int | None:
     """1 = next to run; None once the job has left the queue."""
     if job.status is not JobStatus.QUEUED:
@@ -299,29 +330,50 @@ def rq_job_id(job_id: uuid.UUID | str) -> str:
     return f"qh-{job_id}"
 
 
-def dispatch(job: Job) -> None:
+def dispatch(job: Job) -> int | None:
     """Hand a committed QUEUED job to the queue, or run it inline without Redis.
 
     Call only after the transaction that wrote the job has committed. If enqueueing fails
-    the job stays QUEUED and the reconciler enqueues it later.
+    the job stays QUEUED and the reconciler enqueues it later. Returns the job's place in
+    the queue (the queue's length right after the push, read in the same Redis round trip),
+    or None when it ran inline or was not enqueued.
     """
     from portal.core.queue import job_queue, uses_queue
 
     if not uses_queue():
         run_job(job.id)
-        return
+        return None
     timeout = current_app.config["JOB_TIMEOUT_SECONDS"]
     try:
-        job_queue().enqueue(
+        queue = job_queue()
+        rq_job = queue.create_job(
             "workers.jobs.run",
-            str(job.id),
+            args=(str(job.id),),
             job_id=rq_job_id(job.id),
-            job_timeout=timeout + TIMEOUT_GRACE_SECONDS,
+            timeout=timeout + TIMEOUT_GRACE_SECONDS,
             result_ttl=60,
             failure_ttl=24 * 3600,
         )
+        # One pipeline (one round trip): save the RQ job, push it, read the queue length.
+        with queue.connection.pipeline() as pipe:
+            queue.enqueue_job(rq_job, pipeline=pipe)
+            pipe.llen(queue.key)
+            return int(pipe.execute()[-1])
     except Exception as exc:  # Redis down: the reconciler retries
         log.warning("enqueue failed; the reconciler will retry", job_id=str(job.id), error=str(exc))
+        return None
+
+
+def commit_submission() -> None:
+    """Commit the request's transaction without expiring what it wrote: every column of a
+    new job is set in Python, so the reload a normal commit triggers is a wasted round trip."""
+    session = db.session()
+    keep = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
 
 
 def wait_for(job: Job, seconds: float) -> Job:
@@ -360,6 +412,7 @@ def list_jobs(
     page: int = 1,
     per_page: int = 20,
 ) -> tuple[list[Job], int]:
+    page = min(max(1, page), MAX_PAGE)  # a URL's page number can be any size (bigint OFFSET)
     query = db.select(Job).where(Job.user_id == user.id)
     if status is not None:
         query = query.where(Job.status == status)
@@ -463,69 +516,159 @@ def _lock_key(job_id: uuid.UUID) -> int:
     return int.from_bytes(job_id.bytes[:8], "big", signed=True)
 
 
+_kept = threading.local()  # a worker thread's lock connection, kept between jobs
+
+
 class _Liveness:
     """Holds the job's advisory lock on its own connection while the job runs (PostgreSQL);
-    nothing on SQLite, where jobs run inline and only the timeout applies."""
+    nothing on SQLite, where jobs run inline and only the timeout applies.
 
-    def __init__(self, job_id: uuid.UUID):
+    The connection is in autocommit mode: lock, claim and unlock are one round trip each
+    (no BEGIN/COMMIT), and a worker's claim runs on it too (see ``_claim``). A worker
+    (``keep=True``) keeps it between jobs, which saves a pool checkout and its pre-ping per
+    job; it is dropped on any error, so the next job starts on a fresh one."""
+
+    def __init__(self, job_id: uuid.UUID, keep: bool = False):
         self.key = _lock_key(job_id)
+        self.keep = keep
         self.conn = None
+
+    def _connection(self):
+        conn = getattr(_kept, "conn", None) if self.keep else None
+        if conn is None or conn.closed or conn.invalidated or conn.engine is not db.engine:
+            conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            if self.keep:
+                _kept.conn = conn
+        return conn
+
+    def _drop(self) -> None:
+        if self.keep:
+            _kept.conn = None
+        self.conn.close()
 
     def __enter__(self):
         if db.engine.dialect.name == "postgresql":
-            self.conn = db.engine.connect()
-            self.conn.execute(sa.select(sa.func.pg_advisory_lock(self.key)))
-            self.conn.commit()
+            self.conn = self._connection()
+            try:
+                self.conn.execute(sa.select(sa.func.pg_advisory_lock(self.key)))
+            except Exception:
+                self._drop()
+                raise
         return self
 
     def __exit__(self, *exc):
-        if self.conn is not None:
-            try:
-                self.conn.execute(sa.select(sa.func.pg_advisory_unlock(self.key)))
-                self.conn.commit()
-            finally:
-                self.conn.close()
+        if self.conn is None:
+            return
+        try:
+            self.conn.execute(sa.select(sa.func.pg_advisory_unlock(self.key)))
+        except Exception:
+            self._drop()  # closing it releases the lock too
+            raise
+        if not self.keep:
+            self.conn.close()
+
+
+_IDENTITY: str | None = None
 
 
 def _worker_identity() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+    global _IDENTITY
+    if _IDENTITY is None or not _IDENTITY.endswith(f":{os.getpid()}"):
+        _IDENTITY = f"{socket.gethostname()}:{os.getpid()}"[:100]
+    return _IDENTITY
 
 
-def run_job(job_id: str | uuid.UUID) -> JobStatus | None:
+@dataclass
+class _Claimed:
+    source: str
+    fmt: str | None
+    inputs: dict[str, Any] | None
+    shots: int
+    hardware_name: str | None
+    backend_config: dict[str, Any] | None
+
+
+def _claim(key: uuid.UUID, conn) -> _Claimed | None:
+    """QUEUED → RUNNING in one atomic UPDATE, returning what the run needs; None when the job
+    is no longer QUEUED (cancelled, or another worker took it). On PostgreSQL it runs on the
+    autocommit lock connection, so RUNNING is visible at once."""
+    jobs = Job.__table__
+    hardware = Hardware.__table__
+
+    def of_hardware(column):
+        return sa.select(column).where(hardware.c.id == jobs.c.hardware_id).scalar_subquery()
+
+    now = utcnow()
+    stmt = (
+        sa.update(jobs)
+        .where(jobs.c.id == key, jobs.c.status == JobStatus.QUEUED)
+        .values(
+            status=JobStatus.RUNNING,
+            started_at=now,
+            updated_at=now,
+            attempts=sa.func.coalesce(jobs.c.attempts, 0) + 1,
+            platform_job_id=_worker_identity(),
+        )
+        .returning(
+            jobs.c.program_source,
+            jobs.c.program_format,
+            jobs.c.inputs,
+            jobs.c.shots,
+            of_hardware(hardware.c.name),
+            of_hardware(hardware.c.backend_config),
+        )
+    )
+    if conn is not None:
+        row = conn.execute(stmt).first()
+    else:
+        row = db.session.execute(stmt).first()
+        db.session.commit()
+    if row is None:
+        return None
+    return _Claimed(row[0] or "", row[1], row[2], row[3], row[4], row[5])
+
+
+def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | None:
     """Run one job to a terminal state (the worker body; inline mode calls it too).
+
+    ``worker=True`` (``workers.jobs.run``) claims the job on the autocommit lock connection;
+    inline callers claim it in their session, which may hold the job's uncommitted row.
 
     Commits its own transactions: RUNNING must be visible while the job runs. A job that
     is no longer QUEUED (cancelled, or already taken) is skipped. If the job was cancelled
     or failed by the reconciler while it ran, the result is discarded.
+
+    Round trips are counted here (it is the worker's hot path): lock, claim, one read of
+    job + device + result + owner with the row lock, the writes, commit, unlock.
     """
+    from sqlalchemy.orm import joinedload
+
     from portal.execution import backends
 
     key = uuid.UUID(str(job_id))
-    with _Liveness(key):
-        job = db.session.get(Job, key, with_for_update=True)
-        if job is None or job.status is not JobStatus.QUEUED:
-            state = job.status.value if job else "missing"
+    with _Liveness(key, keep=worker) as live:
+        claimed = _claim(key, live.conn if worker else None)
+        if claimed is None:
+            status = db.session.execute(
+                sa.select(Job.status).where(Job.id == key)
+            ).scalar_one_or_none()
             db.session.rollback()
-            log.info("job skipped", job_id=str(key), status=state)
-            return job.status if job else None
-        job.status = JobStatus.RUNNING
-        job.started_at = utcnow()
-        job.attempts = (job.attempts or 0) + 1
-        job.platform_job_id = _worker_identity()
-        db.session.commit()
-        log.info("job running", job_id=str(key), device=job.device_id)
+            log.info("job skipped", job_id=str(key), status=status.value if status else "missing")
+            return status
+        log.info("job running", job_id=str(key), device=claimed.hardware_name)
 
-        hardware = job.hardware
         outcome = error = None
         started = time.perf_counter()
         try:
-            circuit = parse_program(job.program_source or "", job.program_format, job.inputs)
-            outcome = backends.run_circuit(
-                circuit,
-                hardware.name,
-                hardware.backend_config,
-                job.shots,
-                backends.program_hash(job.program_source or "", job.program_format, job.inputs),
+            if claimed.hardware_name is None:
+                raise backends.SimulationError("The device of this job no longer exists.")
+            outcome = backends.run_program(
+                claimed.source,
+                claimed.fmt,
+                claimed.inputs,
+                claimed.hardware_name,
+                claimed.backend_config,
+                claimed.shots,
             )
         except backends.SimulationError as exc:
             error = str(exc)
@@ -538,19 +681,31 @@ def run_job(job_id: str | uuid.UUID) -> JobStatus | None:
             error = f"The job failed unexpectedly ({type(exc).__name__}: {exc})."
         wall = time.perf_counter() - started
 
-        db.session.refresh(job, with_for_update=True)
-        if job.status is not JobStatus.RUNNING:
+        # One read: the job under its row lock, with its device, result slot and owner (the
+        # notification reads the owner), so nothing below lazy-loads.
+        job = db.session.execute(
+            sa.select(Job)
+            .where(Job.id == key)
+            .options(joinedload(Job.hardware), joinedload(Job.result), joinedload(Job.user))
+            .with_for_update(of=Job)
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if job is None or job.status is not JobStatus.RUNNING:
             # Cancelled or failed by the reconciler meanwhile: that decision stands.
+            status = job.status if job else None
             db.session.rollback()
-            log.info("result discarded", job_id=str(key), status=job.status.value)
-            return job.status
+            log.info("result discarded", job_id=str(key), status=getattr(status, "value", None))
+            return status
+        if outcome is not None and job.hardware is None:
+            outcome, error = None, "The device was removed while the job ran."
         if outcome is None:
             _fail(job, error or "The job failed.")
         else:
-            _complete(job, hardware, outcome, wall)
+            _complete(job, job.hardware, outcome, wall)
+        status = job.status
         db.session.commit()
-        log.info("job finished", job_id=str(key), status=job.status.value, seconds=round(wall, 4))
-        return job.status
+        log.info("job finished", job_id=str(key), status=status.value, seconds=round(wall, 4))
+        return status
 
 
 def _complete(job: Job, hardware: Hardware, outcome, wall: float) -> None:
@@ -581,18 +736,21 @@ def _complete(job: Job, hardware: Hardware, outcome, wall: float) -> None:
     _finish(job, JobStatus.COMPLETED)
     job.actual_cost = actual_cost(hardware, job.shots, outcome.execution_seconds)
     app_id = _app_id_of(job)
-    record_usage(
-        job.user_id,
-        "jobs" if app_id is None else "apps.run",
-        quantum_app_id=app_id,
-        compute_seconds=outcome.execution_seconds,
-    )
-    notify(
+    notify(  # flushes the job and its result too
         job.user_id,
         "Job completed",
         f"{job.name} finished on {hardware.name} ({job.shots} shots).",
         type=NotificationType.JOB,
         link=f"/jobs/{job.id}",
+    )
+    # Last before the commit: the usage counter is one row per user and day, locked until
+    # the commit, so every other write is done before it and two workers finishing the same
+    # user's jobs wait on each other for as short as possible.
+    record_usage(
+        job.user_id,
+        "jobs" if app_id is None else "apps.run",
+        quantum_app_id=app_id,
+        compute_seconds=outcome.execution_seconds,
     )
 
 
@@ -635,7 +793,18 @@ class ReconcileReport:
         return dict(self.__dict__)
 
 
-def _in_redis(job_id: uuid.UUID) -> bool:
+def _waiting_ids() -> set[bytes]:
+    """RQ job ids waiting in the queue (one LRANGE per reconciler pass)."""
+    from portal.core.queue import job_queue
+
+    queue = job_queue()
+    return set(queue.connection.lrange(queue.key, 0, -1))
+
+
+def _in_redis(job_id: uuid.UUID, waiting: set[bytes] | None = None) -> bool:
+    """Whether the queue still holds the job: started/scheduled/deferred, or "queued" and
+    really waiting in the list. A "queued" job that is not in the list was popped by a worker
+    that died before claiming it (the lean worker path never marks it started)."""
     from rq.exceptions import NoSuchJobError
     from rq.job import Job as RQJob
 
@@ -646,12 +815,11 @@ def _in_redis(job_id: uuid.UUID) -> bool:
     except NoSuchJobError:
         return False
     status = rq_job.get_status(refresh=False)
-    return status is not None and str(getattr(status, "value", status)) in {
-        "queued",
-        "started",
-        "scheduled",
-        "deferred",
-    }
+    status = str(getattr(status, "value", status))
+    if status == "queued":
+        waiting = _waiting_ids() if waiting is None else waiting
+        return rq_job_id(job_id).encode() in waiting
+    return status in {"started", "scheduled", "deferred"}
 
 
 def _worker_alive(job: Job) -> bool:
@@ -688,8 +856,9 @@ def reconcile(now: datetime | None = None) -> ReconcileReport:
         .scalars()
         .all()
     )
+    waiting = _waiting_ids() if queued and uses_queue() else None
     for job_id in queued:
-        if uses_queue() and _in_redis(job_id):
+        if uses_queue() and _in_redis(job_id, waiting):
             continue
         job = db.session.get(Job, job_id, with_for_update=True)
         if job is None or job.status is not JobStatus.QUEUED:

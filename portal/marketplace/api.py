@@ -18,6 +18,7 @@ from portal.marketplace.schemas import (
     CheckoutSchema,
     KeyCreateSchema,
     KeyListSchema,
+    KeySchema,
     ListingDetailSchema,
     ListingPageSchema,
     ListingUpdateSchema,
@@ -385,7 +386,7 @@ class SubscriptionKeys(MethodView):
 
 @subscriptions_blp.route("/<sub_id>/keys/<key_id>", methods=["DELETE"])
 @api_auth(scope="full")
-@subscriptions_blp.response(200, NewKeySchema(exclude=("key",)))
+@subscriptions_blp.response(200, KeySchema)
 @_errors(subscriptions_blp, 401, 404)
 def revoke_key(sub_id, key_id):
     """Revoke a key; it stops working at once"""

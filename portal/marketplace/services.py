@@ -32,6 +32,7 @@ from portal.analytics import metrics
 from portal.analytics.models import AppMetrics, UsageAnalytics
 from portal.apps.models import AppType, AppVersion, AppVisibility, QuantumApp, VersionStatus
 from portal.billing.payments import CheckoutRequest, CheckoutStart, provider
+from portal.core import cache
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, Forbidden, NotFound, PaymentRequired, ValidationFailed
 from portal.extensions import db
@@ -315,7 +316,32 @@ def browse(
         "price_desc": [MarketplaceListing.price.desc()],
         "newest": [MarketplaceListing.created_at.desc()],
     }[sort]
-    return paginate(statement.order_by(*order, MarketplaceListing.id), page, per_page)
+    statement = statement.order_by(*order, MarketplaceListing.id)
+
+    def ids_and_total():
+        found = paginate(statement.with_only_columns(MarketplaceListing.id), page, per_page)
+        return [str(i) for i in found.items], found.total, found.page, found.per_page
+
+    parts = {
+        "q": q, "type": app_type, "offers": offers, "max_price": max_price,
+        "min_rating": min_rating, "sort": sort, "page": page, "per_page": per_page,
+    }  # fmt: skip
+    ids, total, page, per_page = cache.remember("marketplace", parts, ids_and_total)
+    return Page(_load_listings(ids), total, page, per_page)
+
+
+def _load_listings(ids: list[str]) -> list[MarketplaceListing]:
+    """The listings with these ids, in this order, with what a card shows, in one query."""
+    if not ids:
+        return []
+    app = joinedload(MarketplaceListing.app)
+    rows = db.session.execute(
+        sa.select(MarketplaceListing)
+        .where(MarketplaceListing.id.in_([uuid.UUID(i) for i in ids]))
+        .options(app, app.joinedload(QuantumApp.developer), app.joinedload(QuantumApp.metrics))
+    ).scalars()
+    by_id = {str(listing.id): listing for listing in rows}
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def price_for(listing: MarketplaceListing, plan: SubscriptionType) -> tuple[Decimal, str | None]:

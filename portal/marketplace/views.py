@@ -342,8 +342,16 @@ def subscriptions():
     )
 
 
+def _runnable_version(sub):
+    try:
+        return services.latest_runnable_version(sub.app)
+    except PortalError:
+        return None
+
+
 def _subscription_context(sub, new_key=None):
     return {
+        "version": _runnable_version(sub),
         "sub": sub,
         "status": services.effective_status(sub),
         "keys": keys.list_keys(sub),
@@ -388,6 +396,45 @@ def revoke_key(sub_id, key_id):
         return render_template("marketplace/_keys.html", **_subscription_context(sub))
     flash("The key was revoked.", "success")
     return redirect(url_for("marketplace.subscription", sub_id=sub.id))
+
+
+def _form_inputs(schema: dict | None) -> dict:
+    """The run form's inputs, typed by the version's input schema (numbers stay numbers)."""
+    inputs = {}
+    for name, spec in ((schema or {}).get("properties") or {}).items():
+        raw = request.form.get(f"input-{name}", "").strip()
+        if raw == "":
+            continue
+        kind = spec.get("type") if isinstance(spec, dict) else None
+        try:
+            inputs[name] = (
+                int(raw) if kind == "integer" else float(raw) if kind == "number" else raw
+            )
+        except ValueError:
+            inputs[name] = raw  # the service explains what is wrong with it
+    return inputs
+
+
+@bp.post("/subscriptions/<sub_id>/run")
+@page_auth()
+def run(sub_id):
+    """Run the subscription's app from the page (one run), as a key does over the API."""
+    from portal.execution import services as execution
+
+    sub = services.get_subscription(current_user, sub_id)
+    try:
+        version = services.latest_runnable_version(sub.app)
+        shots = request.form.get("shots", type=int)
+        job = services.run_app(
+            current_user, sub, inputs=_form_inputs(version.input_schema), shots=shots
+        )
+        db.session.commit()
+    except PortalError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("marketplace.subscription", sub_id=sub.id))
+    execution.dispatch(job)
+    return redirect(url_for("jobs.detail", job_id=job.id))
 
 
 @bp.post("/subscriptions/<sub_id>/cancel")

@@ -9,3 +9,12 @@ document.addEventListener("click", function (event) {
     button.textContent = "Copied";
   });
 });
+
+// Code blocks may scroll sideways: make them focusable so keyboard users can scroll them.
+function focusableCode(root) {
+  root.querySelectorAll("pre:not([tabindex])").forEach(function (pre) {
+    pre.tabIndex = 0;
+  });
+}
+document.addEventListener("DOMContentLoaded", function () { focusableCode(document); });
+document.addEventListener("htmx:afterSwap", function (event) { focusableCode(event.target); });

@@ -43,3 +43,15 @@ def test_trace_context_travels_with_a_job():
             assert child.get_span_context().trace_id == span.get_span_context().trace_id
     finally:
         tracing.detach(token)
+
+
+def test_mail_link_tokens_never_reach_spans(own_database):
+    exporter = InMemorySpanExporter()
+    application = create_app(make_config())
+    tracing.init_app(application, span_processor=SimpleSpanProcessor(exporter))
+    with application.app_context():
+        application.test_client().get("/verify/SECRET-TOKEN-abc123")
+    spans = [s for s in exporter.get_finished_spans() if s.kind.name == "SERVER"]
+    assert spans
+    for span in spans:
+        assert "SECRET-TOKEN-abc123" not in repr(dict(span.attributes)), span.attributes

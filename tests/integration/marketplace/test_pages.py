@@ -108,3 +108,20 @@ def test_empty_subscriptions_page(client, login_as):
     login_as(UserFactory())
     page = client.get("/marketplace/subscriptions")
     assert b"No subscriptions yet" in page.data
+
+
+def test_run_the_app_from_the_subscription_page(client, login_as, listing):
+    from portal.execution.models import Job
+
+    user = UserFactory()
+    login_as(user)
+    sub_url = client.post(f"/marketplace/{listing.id}/trial").headers["Location"]
+    ran = client.post(sub_url + "/run", data={"shots": "64"})
+    assert ran.status_code == 302 and "/jobs/" in ran.headers["Location"]
+    job = Job.query.filter_by(user_id=user.id).one()
+    assert job.subscription_id is not None and job.shots == 64
+    assert b"2 of 3 runs" in client.get(sub_url).data
+    client.post(sub_url + "/cancel")
+    refused = client.post(sub_url + "/run", follow_redirects=True)
+    assert b"cancelled" in refused.data.lower()
+    assert Job.query.filter_by(user_id=user.id).count() == 1  # nothing spent, nothing queued

@@ -1,0 +1,245 @@
+"""``make bench-web``: the web load benchmark. Not a test: nothing is asserted.
+
+1. Creates its own PostgreSQL database (``qh_bench_web``), runs the app's migrations and
+   fills it with COPY (10,000 apps, 1,000 users, 100,000 jobs; see datagen.py).
+2. Serves the portal with gunicorn (deploy/gunicorn.conf.py: gthread) in production mode on
+   PostgreSQL + Redis DB 8, and the reference app (reference_app.py) with the same settings.
+3. Measures ceilings with wrk (closed loop): the bare route, the minimal page, the Registry and
+   Marketplace listings; prints their ratios to the minimal page.
+4. Runs locust (own process): 1,000 browsing users, think time 1–5 s, for BENCH_WEB_SECONDS
+   (60); prints requests/s, p50/p95/p99 and errors per request type and in total.
+5. Stops both servers and drops the database (BENCH_WEB_KEEP=1 keeps it; BENCH_WEB_REUSE=1
+   reuses a kept one).
+
+Everything listens on 127.0.0.1 only and stops by itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[3]
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+WORK = ROOT / ".tmp" / "bench-web"
+SECRET = "bench-web-secret-key-that-is-long-enough-0123456789"
+PORTAL_PORT, REF_PORT = 8801, 8802
+
+
+def _env() -> dict[str, str]:
+    # Next to the test services (same server), under its own database name and Redis DB.
+    test_db = urlsplit(
+        os.environ.get("QH_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/x")
+    )
+    test_redis = urlsplit(os.environ.get("QH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+    db = os.environ.get("BENCH_WEB_DATABASE_URL") or urlunsplit(
+        test_db._replace(path="/qh_bench_web")
+    )
+    redis = os.environ.get("BENCH_WEB_REDIS_URL") or urlunsplit(test_redis._replace(path="/8"))
+    # The app's own settings come from here; these few may be varied from outside.
+    keep = ("QH_LISTING_CACHE_SECONDS", "QH_DB_POOL_SIZE", "QH_WEB_WORKERS", "QH_WEB_THREADS")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QH_") or k in keep}
+    env.update(
+        QH_ENV="production",
+        QH_DATABASE_URL=db,
+        QH_REDIS_URL=redis,
+        QH_SECRET_KEY=SECRET,
+        QH_LOG_JSON="1",
+        QH_LOG_LEVEL="WARNING",
+        QH_BASE_URL=f"http://127.0.0.1:{PORTAL_PORT}",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def _admin_sql(db_url: str, statement: str) -> None:
+    import psycopg
+
+    parts = urlsplit(db_url)
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as c:
+        c.execute(statement)
+
+
+def _exists(db_url: str) -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(db_url).close()
+        return True
+    except psycopg.OperationalError:
+        return False
+
+
+def prepare(env: dict[str, str]) -> dict:
+    db_url = env["QH_DATABASE_URL"]
+    name = urlsplit(db_url).path.lstrip("/")
+    creds = WORK / "creds.json"
+    if os.environ.get("BENCH_WEB_REUSE") == "1" and _exists(db_url) and creds.exists():
+        print(f"Reusing database {name}.")
+        return {}
+    _admin_sql(db_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin_sql(db_url, f'CREATE DATABASE "{name}"')
+    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
+                   check=True, capture_output=True, timeout=300)  # fmt: skip
+    from tests.benchmarks.web.datagen import generate
+
+    started = time.perf_counter()
+    sizes = generate(
+        db_url, SECRET, creds,
+        n_apps=int(os.environ.get("BENCH_APPS", "10000")),
+        n_users=int(os.environ.get("BENCH_USERS", "1000")),
+        n_jobs=int(os.environ.get("BENCH_JOBS", "100000")),
+    )  # fmt: skip
+    print(f"Data: {sizes} in {time.perf_counter() - started:.1f} s")
+    return sizes
+
+
+def serve(env: dict[str, str], target: str, port: int, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(BIN / "gunicorn"), "--config", str(ROOT / "deploy/gunicorn.conf.py"), target],
+        cwd=ROOT,
+        env={**env, "QH_BIND": f"127.0.0.1:{port}"},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_ready(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"{url} did not answer within {seconds:.0f} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=35)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wrk(url: str, seconds: int, connections: int = 16) -> dict:
+    """Closed-loop ceiling: requests/s, p99 (ms) and non-2xx responses."""
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-H",
+         "User-Agent: qh-bench", url],
+        capture_output=True, text=True, timeout=seconds + 30,
+    ).stdout  # fmt: skip
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1, "s": 1000}
+    return {
+        "rps": rps,
+        "p99_ms": float(p99.group(1)) * scale[p99.group(2)] if p99 else None,
+        "non_2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(1) if errors else "",
+    }
+
+
+def ceilings(seconds: int) -> dict:
+    routes = {
+        "bare Flask route": f"http://127.0.0.1:{REF_PORT}/bare",
+        "minimal page (2 queries, 20 rows)": f"http://127.0.0.1:{REF_PORT}/minimal",
+        "Registry listing": f"http://127.0.0.1:{PORTAL_PORT}/registry/",
+        "Marketplace listing": f"http://127.0.0.1:{PORTAL_PORT}/marketplace/",
+    }
+    results = {}
+    for name, url in routes.items():
+        wrk(url, 2)  # warm the workers, pools and caches
+        results[name] = wrk(url, seconds)
+    minimal = results["minimal page (2 queries, 20 rows)"]["rps"]
+    bare = results["bare Flask route"]["rps"]
+    print(f"\nCeilings (wrk, 1 thread, 16 connections, {seconds} s each; same gunicorn config)")
+    print(f"{'route':38} {'req/s':>8} {'p99 ms':>8} {'÷minimal':>9} {'÷bare':>7} non-2xx")
+    for name, r in results.items():
+        print(f"{name:38} {r['rps']:8.0f} {r['p99_ms'] or 0:8.1f} {r['rps'] / minimal:9.2f} "
+              f"{r['rps'] / bare:7.3f} {r['non_2xx']} {r['socket_errors']}")  # fmt: skip
+    return results
+
+
+def load(env: dict[str, str], users: int, seconds: int) -> list[dict]:
+    prefix = WORK / "locust"
+    subprocess.run(
+        [str(BIN / "locust"), "-f", str(HERE / "locustfile.py"), "--headless", "--only-summary",
+         "-u", str(users), "-r", str(max(1, users // 10)), "-t", f"{seconds}s",
+         "--stop-timeout", "5", "--host", f"http://127.0.0.1:{PORTAL_PORT}",
+         "--csv", str(prefix), "--loglevel", "WARNING"],
+        cwd=ROOT, env={**env, "QH_BENCH_CREDS": str(WORK / "creds.json")},
+        timeout=seconds + 120, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    with open(f"{prefix}_stats.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    print(f"\nLoad (locust, {users} users, think time 1–5 s, {seconds} s incl. "
+          f"{users // max(1, users // 10)} s ramp-up)")  # fmt: skip
+    print(
+        f"{'request':28} {'count':>7} {'req/s':>7} {'p50':>5} {'p95':>5} {'p99':>5} {'errors':>6}"
+    )
+    for row in rows:
+        print(
+            f"{row['Name'][:28]:28} {row['Request Count']:>7} {float(row['Requests/s']):7.1f} "
+            f"{row['50%']:>5} {row['95%']:>5} {row['99%']:>5} {row['Failure Count']:>6}"
+        )
+    failures = Path(f"{prefix}_failures.csv")
+    if failures.exists():
+        lines = failures.read_text().splitlines()[1:6]
+        for line in lines:
+            print("  failure:", line[:160])
+    return rows
+
+
+def main() -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    env = _env()
+    sys.path.insert(0, str(ROOT))
+    os.environ.update({k: v for k, v in env.items() if k.startswith("QH_")})
+    import redis
+
+    redis.Redis.from_url(env["QH_REDIS_URL"]).flushdb()
+    prepare(env)
+    portal = serve(env, "wsgi:app", PORTAL_PORT, WORK / "portal.log")
+    reference = serve(env, "tests.benchmarks.web.reference_app:app", REF_PORT,
+                      WORK / "reference.log")  # fmt: skip
+    try:
+        wait_ready(f"http://127.0.0.1:{PORTAL_PORT}/healthz")
+        wait_ready(f"http://127.0.0.1:{REF_PORT}/bare")
+        results = ceilings(int(os.environ.get("BENCH_WEB_CEILING_SECONDS", "10")))
+        rows = load(
+            env,
+            int(os.environ.get("BENCH_WEB_USERS", "1000")),
+            int(os.environ.get("BENCH_WEB_SECONDS", "60")),
+        )
+        (WORK / "results.json").write_text(json.dumps({"ceilings": results, "load": rows}))
+    finally:
+        stop(portal)
+        stop(reference)
+        if os.environ.get("BENCH_WEB_KEEP") != "1":
+            _admin_sql(
+                env["QH_DATABASE_URL"],
+                "DROP DATABASE IF EXISTS "
+                f'"{urlsplit(env["QH_DATABASE_URL"]).path.lstrip("/")}" WITH (FORCE)',
+            )
+
+
+if __name__ == "__main__":
+    main()
