@@ -18,7 +18,6 @@ from portal.accounts.schemas import (
     LoginSchema,
     MessageSchema,
     NewPasswordSchema,
-    PageArgs,
     PreferencesSchema,
     ProfileSchema,
     RefreshSchema,
@@ -32,6 +31,7 @@ from portal.accounts.schemas import (
     UserUpdateSchema,
 )
 from portal.accounts.tokens import issue_tokens, refresh_tokens, revoke_session
+from portal.api.paging import PageArgs
 from portal.core.errors import Forbidden, ValidationFailed
 from portal.extensions import db
 

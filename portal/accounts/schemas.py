@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from portal.accounts.services import API_KEY_SCOPES, EMAIL_EVENTS, MAX_SHOTS
+from portal.api.paging import PageArgs
 
 UUID_EXAMPLE = "3f1c1e4e-9c1a-4a51-9a59-4f8d2f0a7b21"
 WHEN_EXAMPLE = "2026-12-01T09:30:00+00:00"
@@ -107,15 +108,8 @@ class UserUpdateSchema(Schema):
     is_active = fields.Boolean(metadata={"example": True, "description": "admins only"})
 
 
-class UserListArgs(Schema):
+class UserListArgs(PageArgs):
     q = fields.String(load_default=None, metadata={"example": "ada"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(1, 100))
-
-
-class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(1, 100))
 
 
 class UserPageSchema(Schema):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from portal.api.paging import PageArgs, PageMeta
 from portal.apps.models import AppType, AppVisibility, LicenseType, SDKType, VersionStatus
 
 SORTS = ["downloads", "newest", "rating", "name", "relevance"]
@@ -108,12 +109,7 @@ class AppUpdateSchema(AppCreateSchema):
     tags = fields.List(fields.String())
 
 
-class PagingArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-
-
-class AppListArgs(PagingArgs):
+class AppListArgs(PageArgs):
     type = fields.String(validate=validate.OneOf(_names(AppType)))
     sdk = fields.String(validate=validate.OneOf(_names(SDKType)))
     tag = fields.String()
@@ -124,7 +120,7 @@ class AppListArgs(PagingArgs):
     sort = fields.String(load_default="newest", validate=validate.OneOf(SORTS))
 
 
-class RegistryArgs(PagingArgs):
+class RegistryArgs(PageArgs):
     q = fields.String(validate=validate.Length(max=200), metadata={"example": "bell"})
     type = fields.String(validate=validate.OneOf(_names(AppType)))
     sdk = fields.String(validate=validate.OneOf(_names(SDKType)))
@@ -133,13 +129,6 @@ class RegistryArgs(PagingArgs):
     min_qubits = fields.Integer(validate=validate.Range(min=0))
     max_qubits = fields.Integer(validate=validate.Range(min=0))
     sort = fields.String(validate=validate.OneOf(SORTS))
-
-
-class PageMeta(Schema):
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
-    pages = fields.Integer()
 
 
 class AppPageSchema(PageMeta):

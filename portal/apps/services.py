@@ -11,7 +11,6 @@ but only the developer or an admin changes them (403).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +35,7 @@ from portal.apps.models import (
 from portal.apps.packages import PackageInfo, build_package, validate_package
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from portal.core.paging import Page, paginate
 from portal.extensions import db
 
 MAX_TAGS = 10
@@ -51,44 +51,6 @@ TRANSITIONS = {
     VersionStatus.YANKED: {VersionStatus.PUBLISHED},
 }
 DOWNLOADABLE = {VersionStatus.PUBLISHED, VersionStatus.DEPRECATED}
-
-
-@dataclass
-class Page:
-    """One page of a list: the items, and enough to draw pagination."""
-
-    items: list[Any]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-
-def paginate(statement, page: int, per_page: int) -> Page:
-    # Bounded both ways: a page number from a URL can be any size, and an OFFSET beyond
-    # bigint is a database error, not an empty page.
-    page, per_page = min(100_000, max(1, int(page or 1))), min(100, max(1, int(per_page or 20)))
-    total = db.session.execute(
-        sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
-    ).scalar_one()
-    items = (
-        db.session.execute(statement.limit(per_page).offset((page - 1) * per_page))
-        .scalars()
-        .unique()
-        .all()
-    )
-    return Page(list(items), total, page, per_page)
 
 
 # -- visibility and ownership ---------------------------------------------------------------

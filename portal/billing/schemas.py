@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
+from portal.api.paging import PageArgs
 from portal.billing import services
 
 
-class BillListArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+class BillListArgs(PageArgs):
+    pass
 
 
 class BillItemSchema(Schema):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from portal.api.paging import PageArgs
+from portal.core.paging import MAX_PER_PAGE
 from portal.execution.models import HardwareStatus, HardwareTechnology, JobRunMode, JobStatus
 
 GHZ_EXAMPLE = (
@@ -12,12 +14,11 @@ GHZ_EXAMPLE = (
 )
 
 
-class HardwareArgs(Schema):
+class HardwareArgs(PageArgs):
     status = fields.Enum(HardwareStatus, metadata={"example": "ONLINE"})
     technology = fields.Enum(HardwareTechnology, metadata={"example": "SIMULATOR"})
     min_qubits = fields.Integer(validate=validate.Range(min=1), metadata={"example": 5})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(1, 100))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PER_PAGE))
 
 
 class HardwareSchema(Schema):
@@ -112,12 +113,10 @@ class JobSchema(Schema):
     result_url = fields.String(dump_only=True)
 
 
-class JobListArgs(Schema):
+class JobListArgs(PageArgs):
     status = fields.Enum(JobStatus)
     device = fields.String()
     tag = fields.String()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(1, 100))
 
 
 class JobPageSchema(Schema):

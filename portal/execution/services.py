@@ -33,6 +33,7 @@ from flask import current_app
 
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, ValidationFailed
+from portal.core.paging import MAX_PAGE
 from portal.execution.models import (
     Hardware,
     HardwareStatus,
@@ -49,7 +50,6 @@ log = structlog.get_logger("portal.execution")
 
 CENT = Decimal("0.01")
 MAX_TAGS = 10
-MAX_PAGE = 100_000
 MAX_ATTEMPTS = 3  # times the reconciler re-enqueues a job the queue lost
 QUEUE_GRACE_SECONDS = 30  # a QUEUED job younger than this is left alone by the reconciler
 TIMEOUT_GRACE_SECONDS = 30

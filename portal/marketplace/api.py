@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth, authenticate_request, check_rate_limit
+from portal.api.paging import PageArgs
 from portal.core.errors import Forbidden, PaymentRequired, ValidationFailed
 from portal.execution.models import JobRunMode
 from portal.extensions import db
@@ -23,7 +24,6 @@ from portal.marketplace.schemas import (
     ListingPageSchema,
     ListingUpdateSchema,
     NewKeySchema,
-    PagingArgs,
     PublishSchema,
     ReviewPageSchema,
     ReviewSchema,
@@ -191,7 +191,7 @@ def subscribe(data, listing_id):
 
 @blp.route("/<listing_id>/reviews")
 class Reviews(MethodView):
-    @blp.arguments(PagingArgs, location="query")
+    @blp.arguments(PageArgs, location="query")
     @blp.response(200, ReviewPageSchema)
     @_errors(blp, 404)
     def get(self, args, listing_id):

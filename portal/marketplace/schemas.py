@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from portal.accounts.models import ApiKeyStatus
+from portal.api.paging import PageArgs, PageMeta
 from portal.apps.models import AppType
 from portal.execution.models import JobRunMode
 from portal.marketplace.models import (
@@ -16,18 +17,6 @@ from portal.marketplace.services import CURRENCIES, SORTS, effective_status
 
 PLANS = [t.name for t in SubscriptionType]
 PAID = ["MONTHLY", "ANNUAL", "PAY_AS_YOU_GO"]
-
-
-class PagingArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-
-
-class PageMeta(Schema):
-    total = fields.Integer(metadata={"example": 1})
-    page = fields.Integer(metadata={"example": 1})
-    per_page = fields.Integer(metadata={"example": 20})
-    pages = fields.Integer(metadata={"example": 1})
 
 
 class PublishSchema(Schema):
@@ -115,7 +104,7 @@ class ListingPageSchema(PageMeta):
     items = fields.List(fields.Nested(ListingSchema))
 
 
-class BrowseArgs(PagingArgs):
+class BrowseArgs(PageArgs):
     q = fields.String(validate=validate.Length(max=200), metadata={"example": "bell"})
     type = fields.String(validate=validate.OneOf([t.name for t in AppType]))
     offers = fields.String(validate=validate.OneOf(PLANS), metadata={"example": "TRIAL"})
@@ -158,7 +147,7 @@ class SubscriptionPageSchema(PageMeta):
     items = fields.List(fields.Nested(SubscriptionSchema))
 
 
-class SubscriptionArgs(PagingArgs):
+class SubscriptionArgs(PageArgs):
     status = fields.String(validate=validate.OneOf([s.name for s in SubscriptionStatus]))
 
 

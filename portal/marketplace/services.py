@@ -18,7 +18,6 @@ spend more than the allowance.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -35,6 +34,7 @@ from portal.billing.payments import CheckoutRequest, CheckoutStart, provider
 from portal.core import cache
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, Forbidden, NotFound, PaymentRequired, ValidationFailed
+from portal.core.paging import Page, paginate
 from portal.extensions import db
 from portal.marketplace.models import (
     MarketplaceListing,
@@ -58,27 +58,6 @@ SORTS = ("popularity", "rating", "price", "price_desc", "newest")
 DOWNLOAD_ENDPOINTS = ("apps.download", "registry.download")
 DEFAULT_DEVICE = "aer-simulator"
 DEFAULT_SHOTS = 1024
-
-
-@dataclass
-class Page:
-    items: list[Any]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
-def paginate(statement, page: int, per_page: int) -> Page:
-    page, per_page = max(1, int(page or 1)), min(100, max(1, int(per_page or 20)))
-    total = db.session.execute(
-        sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
-    ).scalar_one()
-    items = db.session.execute(statement.limit(per_page).offset((page - 1) * per_page))
-    return Page(list(items.scalars().unique().all()), total, page, per_page)
 
 
 def _uuid(value: Any, what: str) -> uuid.UUID:

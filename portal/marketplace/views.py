@@ -23,6 +23,7 @@ from portal.apps.models import AppType
 from portal.billing.payments import LocalTestProvider, provider
 from portal.billing.webhooks import process_event
 from portal.core.errors import NotFound, PortalError
+from portal.core.paging import MAX_PAGE
 from portal.extensions import db, htmx
 from portal.marketplace import keys, services
 from portal.marketplace.models import MarketplaceListingStatus, SubscriptionStatus
@@ -39,7 +40,7 @@ PLAN_LABELS = {
 
 def _int(name: str, default: int = 1) -> int:
     try:
-        return max(1, min(int(request.args.get(name, default)), 100_000))
+        return max(1, min(int(request.args.get(name, default)), MAX_PAGE))
     except ValueError:
         return default
 

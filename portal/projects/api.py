@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from portal.accounts.auth import api_auth
+from portal.api.paging import PageArgs
 from portal.apps.models import AppType, AppVisibility, LicenseType
 from portal.projects import services
 from portal.projects.starters import STARTERS
@@ -65,11 +66,6 @@ class ProjectPageSchema(Schema):
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
-
-
-class PageArgsSchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class ProjectCreateSchema(Schema):
@@ -173,7 +169,7 @@ def _project(project_id):
 @blp.route("/")
 class Projects(MethodView):
     @api_auth(scope="read")
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgs, location="query")
     @blp.response(200, ProjectPageSchema)
     def get(self, args):
         """List my projects (most recently changed first)"""

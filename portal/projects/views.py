@@ -23,6 +23,7 @@ from flask_login import current_user
 from portal.accounts.auth import page_auth
 from portal.apps.models import AppType, AppVisibility, LicenseType
 from portal.core.errors import PortalError
+from portal.core.paging import MAX_PAGE
 from portal.extensions import db, htmx
 from portal.projects import services
 from portal.projects.starters import DEFAULT_STARTER, STARTERS
@@ -37,7 +38,7 @@ def _project(project_id) -> object:
 
 def _page_number() -> int:
     try:
-        return max(1, min(int(request.args.get("page", 1)), 100_000))
+        return max(1, min(int(request.args.get("page", 1)), MAX_PAGE))
     except ValueError:
         return 1
 

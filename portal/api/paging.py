@@ -1,0 +1,19 @@
+"""The API's paging arguments and page envelope, shared by every list endpoint."""
+
+from marshmallow import Schema, fields, validate
+
+from portal.core.paging import MAX_PAGE, MAX_PER_PAGE
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+class PageMeta(Schema):
+    """Fields every page of results carries next to its ``items``."""
+
+    total = fields.Integer(metadata={"example": 1})
+    page = fields.Integer(metadata={"example": 1})
+    per_page = fields.Integer(metadata={"example": 20})
+    pages = fields.Integer(metadata={"example": 1})

@@ -1,0 +1,54 @@
+"""One way to page a list, for every domain's services, pages and API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from portal.extensions import db
+
+# A page number from a URL can be any size, and an OFFSET beyond bigint is a database error,
+# not an empty page: both bounds are enforced here and in the API's argument schema.
+MAX_PAGE = 100_000
+MAX_PER_PAGE = 100
+
+
+@dataclass
+class Page:
+    """One page of a list: the items, and enough to draw pagination."""
+
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+
+def bounded(page: Any, per_page: Any, default_per_page: int = 20) -> tuple[int, int]:
+    """``page`` and ``per_page`` clamped to what the database can serve."""
+    page = min(MAX_PAGE, max(1, int(page or 1)))
+    per_page = min(MAX_PER_PAGE, max(1, int(per_page or default_per_page)))
+    return page, per_page
+
+
+def paginate(statement, page: Any, per_page: Any) -> Page:
+    """Run ``statement`` for one page, with the total count of its rows."""
+    page, per_page = bounded(page, per_page)
+    total = db.session.execute(
+        sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
+    ).scalar_one()
+    items = db.session.execute(statement.limit(per_page).offset((page - 1) * per_page))
+    return Page(list(items.scalars().unique().all()), total, page, per_page)
