@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -232,15 +233,24 @@ def live_app():
     return create_app(make_config(WTF_CSRF_ENABLED=True))
 
 
-@pytest.fixture
-def live_server(live_app, committed_db):
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+@contextmanager
+def serve(application):
+    """Serve ``application`` on a free loopback port in a thread; ``server.url`` is its base."""
+    server = make_server("127.0.0.1", 0, application, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     server.url = f"http://127.0.0.1:{server.server_port}"
-    yield server
-    server.shutdown()
-    thread.join(timeout=5)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(live_app, committed_db):
+    with serve(live_app) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,7 @@ from portal.accounts.schemas import (
     UserUpdateSchema,
 )
 from portal.accounts.tokens import issue_tokens, refresh_tokens, revoke_session
+from portal.api.docs import error_responses
 from portal.api.paging import PageArgs
 from portal.core.errors import Forbidden, ValidationFailed
 from portal.extensions import db
@@ -43,20 +44,9 @@ users_blp = Blueprint(
 )
 keys_blp = Blueprint("api_keys_api", __name__, url_prefix="/api-keys", description="API keys")
 
-ERRORS = {
-    401: "Missing, invalid, expired or revoked credentials",
-    404: "No such resource, or not yours",
-    422: "Invalid fields (details per field)",
-}
-
 
 def _doc_errors(blp: Blueprint, *statuses: int):
-    def decorate(view):
-        for status in statuses:
-            view = blp.alt_response(status, description=ERRORS.get(status, ""))(view)
-        return view
-
-    return decorate
+    return error_responses(blp, *statuses)
 
 
 def _token_body(pair) -> dict:

@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth
+from portal.api.docs import error_responses
 from portal.core.errors import NotFound
 from portal.execution import services
 from portal.execution.models import JobRunMode, JobStatus
@@ -33,21 +34,14 @@ jobs_blp = Blueprint(
 )
 
 
+JOB_ERRORS = {
+    409: "The job is already finished",
+    422: "Invalid fields, program error (line/column), or the circuit does not fit",
+}
+
+
 def _doc(blp: Blueprint, *statuses: int):
-    text = {
-        401: "Missing or invalid credentials",
-        403: "The API key lacks the scope",
-        404: "No such resource, or not yours",
-        409: "The job is already finished",
-        422: "Invalid fields, program error (line/column), or the circuit does not fit",
-    }
-
-    def decorate(view):
-        for status in statuses:
-            view = blp.alt_response(status, description=text[status])(view)
-        return view
-
-    return decorate
+    return error_responses(blp, *statuses, descriptions=JOB_ERRORS)
 
 
 def _present(job, position: int | None = None):

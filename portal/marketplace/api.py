@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth, authenticate_request, check_rate_limit
+from portal.api.docs import error_responses
 from portal.api.paging import PageArgs
 from portal.core.errors import Forbidden, PaymentRequired, ValidationFailed
 from portal.execution.models import JobRunMode
@@ -73,23 +74,15 @@ def _optional_user():
     return None
 
 
+MARKETPLACE_ERRORS = {
+    402: "No runs left, or the subscription is unpaid, cancelled or ended (says which)",
+    403: "Not allowed (role, owner, or the key belongs to another app)",
+    409: "Conflicts with the current state (e.g. second trial, already subscribed)",
+}
+
+
 def _errors(blp_: Blueprint, *statuses: int):
-    text = {
-        401: "Missing or invalid credentials",
-        402: "No runs left, or the subscription is unpaid, cancelled or ended (says which)",
-        403: "Not allowed (role, owner, or the key belongs to another app)",
-        404: "No such resource, or not yours",
-        409: "Conflicts with the current state (e.g. second trial, already subscribed)",
-        422: "Invalid fields",
-        429: "The key's rate limit was reached (Retry-After)",
-    }
-
-    def decorate(view):
-        for status in statuses:
-            view = blp_.alt_response(status, description=text[status])(view)
-        return view
-
-    return decorate
+    return error_responses(blp_, *statuses, descriptions=MARKETPLACE_ERRORS)
 
 
 # -- publishing and listings ------------------------------------------------------------------

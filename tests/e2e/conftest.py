@@ -4,16 +4,14 @@ with the vendored axe-core, screenshots for the README tour and a sign-in helper
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
 import portal.models  # noqa: F401 - every model mapped before any app is built
 from portal import create_app
-from tests.conftest import make_config
+from tests.conftest import make_config, serve
 from tests.factories.accounts import DEFAULT_PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,13 +29,8 @@ def inline_live_app():
 
 @pytest.fixture
 def inline_live_server(inline_live_app, committed_db):
-    server = make_server("127.0.0.1", 0, inline_live_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.url = f"http://127.0.0.1:{server.server_port}"
-    yield server
-    server.shutdown()
-    thread.join(timeout=5)
+    with serve(inline_live_app) as server:
+        yield server
 
 
 class Accessibility:

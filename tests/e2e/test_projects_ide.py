@@ -2,38 +2,16 @@
 marked → fix → build → release → the app's page."""
 
 import re
-import threading
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
 import portal.models  # noqa: F401 - every model mapped before any app is built
-from portal import create_app
 from portal.execution.catalogue import ensure_catalogue
 from portal.extensions import db
-from tests.conftest import make_config
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def inline_app():
-    """CSRF on, as in production, and no Redis: jobs run inline in the request (the embedded
-    default), so a run completes without a worker process."""
-    return create_app(make_config(WTF_CSRF_ENABLED=True, REDIS_URL=None))
-
-
-@pytest.fixture
-def inline_server(inline_app, committed_db):
-    server = make_server("127.0.0.1", 0, inline_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.url = f"http://127.0.0.1:{server.server_port}"
-    yield server
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 def sign_in(page, base_url, username):
@@ -44,11 +22,11 @@ def sign_in(page, base_url, username):
     expect(page.get_by_test_id("signed-in-as")).to_have_text(username)
 
 
-def test_template_edit_run_fix_build_release(inline_server, page, console_errors):
+def test_template_edit_run_fix_build_release(inline_live_server, page, console_errors):
     user = UserFactory(provider=True, username="quantumdev")
     ensure_catalogue()
     db.session.commit()
-    base = inline_server.url
+    base = inline_live_server.url
     sign_in(page, base, "quantumdev")
 
     # Create a project from the GHZ template.
@@ -119,13 +97,13 @@ def test_template_edit_run_fix_build_release(inline_server, page, console_errors
     assert console_errors == []
 
 
-def test_settings_repository_link_and_delete(inline_server, page, console_errors):
+def test_settings_repository_link_and_delete(inline_live_server, page, console_errors):
     from tests.factories.projects import ProjectFactory
 
     user = UserFactory(username="labowner")
     ProjectFactory(user=user, name="Old lab")
     db.session.commit()
-    base = inline_server.url
+    base = inline_live_server.url
     sign_in(page, base, "labowner")
     page.goto(base + "/projects/")
     page.get_by_role("link", name="Settings").click()
@@ -142,16 +120,16 @@ def test_settings_repository_link_and_delete(inline_server, page, console_errors
     assert console_errors == []
 
 
-def test_ide_shows_inputs_of_a_parameterised_program(inline_server, page, console_errors):
+def test_ide_shows_inputs_of_a_parameterised_program(inline_live_server, page, console_errors):
     """The VQE template: the analysis lists its QASM 3 inputs, bound from inputs.json."""
     from tests.factories.projects import ProjectFactory
 
     user = UserFactory(username="shooter")
     project = ProjectFactory(user=user, name="VQE lab", files__starter="vqe")
     db.session.commit()
-    sign_in(page, inline_server.url, "shooter")
+    sign_in(page, inline_live_server.url, "shooter")
     page.set_viewport_size({"width": 1280, "height": 1400})
-    page.goto(f"{inline_server.url}/projects/{project.id}")
+    page.goto(f"{inline_live_server.url}/projects/{project.id}")
     expect(page.locator(".cm-editor")).to_be_visible()
     expect(page.get_by_test_id("file-tree")).to_contain_text("inputs.json")
     expect(page.get_by_test_id("analysis")).to_contain_text("theta0")
