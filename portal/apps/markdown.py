@@ -3,6 +3,8 @@ can never inject script, event handlers, styles or javascript: links into the pa
 
 from __future__ import annotations
 
+import re
+
 import markdown as md
 import nh3
 from markupsafe import Markup
@@ -20,6 +22,12 @@ ALLOWED_ATTRIBUTES = {
     "td": {"align"},
 }
 MAX_MARKDOWN_CHARS = 200_000
+_HEADING = re.compile(r"<(/?)h([1-6])\b", re.IGNORECASE)
+
+
+def _demote_headings(html: str) -> str:
+    """A README's ``# Title`` becomes <h2>: the page around it owns the only <h1>."""
+    return _HEADING.sub(lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + 1)}", html)
 
 
 def render_markdown(text: str | None) -> Markup:
@@ -30,7 +38,7 @@ def render_markdown(text: str | None) -> Markup:
         text[:MAX_MARKDOWN_CHARS], extensions=["fenced_code", "tables", "sane_lists"]
     )
     clean = nh3.clean(
-        html,
+        _demote_headings(html),
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},

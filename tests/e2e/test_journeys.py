@@ -149,7 +149,7 @@ def test_developer_journey(inline_live_server, page, console_errors, outbox, a11
     a11y.check(page, "registry")
     screenshot(page, "registry")
     page.get_by_role("link", name="GHZ Explorer").first.click()
-    expect(page.get_by_role("heading", level=1).first).to_contain_text("GHZ Explorer")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("GHZ Explorer")
     a11y.check(page, "registry app page")
     screenshot(page, "app-page")
     with page.expect_download() as download:

@@ -38,7 +38,7 @@ def test_registry_app_page_sanitises_readme_and_shows_example(client):
 
     services.change_status(yanked, VersionStatus.YANKED, reason="Gives wrong counts.")
     html = client.get(f"/registry/{app.id}").get_data(as_text=True)
-    assert "<h1>Hello</h1>" in html
+    assert "<h2>Hello</h2>" in html  # README headings sit under the page title
     assert "<script>alert" not in html and "onerror" not in html
     assert "/api/v1/jobs" in html and "app_version_id" in html and "theta" in html
     assert "Gives wrong counts." in html

@@ -55,6 +55,13 @@ class _Handler(BaseHTTPRequestHandler):
                 "object": "checkout.session",
                 "url": "https://checkout.stripe.test/c/pay/cs_test_1",
             }
+        elif self.path == "/v1/invoices":
+            payload = {"id": "in_test_1", "object": "invoice", "status": "draft"}
+        elif self.path == "/v1/invoiceitems":
+            payload = {"id": "ii_test_1", "object": "invoiceitem"}
+        elif self.path.startswith("/v1/invoices/") and self.path.endswith("/finalize"):
+            payload = {"id": "in_test_1", "object": "invoice", "status": "open",
+                       "hosted_invoice_url": "https://invoice.stripe.test/i/in_test_1"}  # fmt: skip
         elif self.path.startswith("/v1/subscriptions/"):
             payload = {"id": self.path.rsplit("/", 1)[1], "object": "subscription",
                        "status": "canceled"}  # fmt: skip

@@ -3,7 +3,7 @@ from portal.apps.markdown import render_markdown
 
 def test_markdown_renders_headings_code_and_tables():
     html = str(render_markdown("# Title\n\n```\nh q[0];\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |"))
-    assert "<h1>Title</h1>" in html
+    assert "<h2>Title</h2>" in html and "<h1" not in html  # the page owns the only <h1>
     assert "<pre><code>h q[0];" in html
     assert "<table>" in html and "<td>1</td>" in html
 
@@ -29,3 +29,8 @@ def test_script_and_event_handlers_are_removed():
 def test_empty_readme_renders_nothing():
     assert str(render_markdown(None)) == ""
     assert str(render_markdown("")) == ""
+
+
+def test_headings_are_demoted_one_level_and_capped():
+    html = str(render_markdown("## Two\n\n###### Six\n\n<H1>raw</H1>"))
+    assert "<h3>Two</h3>" in html and "<h6>Six</h6>" in html and "<h2>raw</h2>" in html
