@@ -20,21 +20,28 @@ def _app_for_process() -> Flask:
     return _app
 
 
-def run(job_id: str):
-    """Run one portal job to a terminal state; returns the final status name."""
+def run(job_id: str, trace: dict | None = None):
+    """Run one portal job to a terminal state; returns the final status name. ``trace`` is
+    the enqueuing request's trace context: the job's span continues that trace."""
     import portal.models  # noqa: F401 - every mapper, so relationships resolve
+
+    if has_app_context():
+        return _traced_run(job_id, trace)
+    with _app_for_process().app_context():
+        return _traced_run(job_id, trace)
+
+
+def _traced_run(job_id: str, trace: dict | None):
+    from portal.core import tracing
     from portal.execution.services import run_job
     from portal.extensions import db
 
-    if has_app_context():
-        try:
+    token = tracing.extract_context(trace) if trace else None
+    try:
+        with tracing.tracer().start_as_current_span("job.run", attributes={"job.id": job_id}):
             status = run_job(job_id, worker=True)
-        finally:
-            db.session.remove()
         return status.value if status else None
-    with _app_for_process().app_context():
-        try:
-            status = run_job(job_id, worker=True)
-        finally:
-            db.session.remove()
-        return status.value if status else None
+    finally:
+        db.session.remove()
+        if token is not None:
+            tracing.detach(token)

@@ -345,10 +345,14 @@ def dispatch(job: Job) -> int | None:
         return None
     timeout = current_app.config["JOB_TIMEOUT_SECONDS"]
     try:
+        from portal.core.tracing import inject_context
+
         queue = job_queue()
+        carrier = inject_context()  # empty unless tracing is on
         rq_job = queue.create_job(
             "workers.jobs.run",
             args=(str(job.id),),
+            kwargs={"trace": carrier} if carrier else None,
             job_id=rq_job_id(job.id),
             timeout=timeout + TIMEOUT_GRACE_SECONDS,
             result_ttl=60,

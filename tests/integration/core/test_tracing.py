@@ -55,3 +55,44 @@ def test_mail_link_tokens_never_reach_spans(own_database):
     assert spans
     for span in spans:
         assert "SECRET-TOKEN-abc123" not in repr(dict(span.attributes)), span.attributes
+
+
+def _traced_app():
+    exporter = InMemorySpanExporter()
+    application = create_app(make_config())
+    tracing.init_app(application, span_processor=SimpleSpanProcessor(exporter))
+    return application, exporter
+
+
+def test_dispatch_carries_the_request_trace_to_the_queue(app):
+    from rq.job import Job as RQJob
+
+    from portal.core.queue import redis_connection
+    from portal.execution.services import dispatch, rq_job_id
+    from tests.factories.execution import JobFactory
+
+    _traced_app()
+    job = JobFactory()
+    with tracing.tracer().start_as_current_span("POST /api/v1/jobs") as parent:
+        dispatch(job)
+    queued = RQJob.fetch(rq_job_id(job.id), connection=redis_connection())
+    trace_id = format(parent.get_span_context().trace_id, "032x")
+    assert queued.kwargs["trace"]["traceparent"].split("-")[1] == trace_id
+
+
+def test_the_worker_span_continues_the_enqueuing_trace(own_database, monkeypatch):
+    from portal.execution.models import JobStatus
+    from workers import jobs
+
+    application, exporter = _traced_app()
+    monkeypatch.setattr(
+        "portal.execution.services.run_job", lambda job_id, worker: JobStatus.COMPLETED
+    )
+    with tracing.tracer().start_as_current_span("POST /api/v1/jobs") as parent:
+        carrier = tracing.inject_context()
+    with application.app_context():
+        assert jobs.run("job-1", trace=carrier) == "COMPLETED"
+    span = next(s for s in exporter.get_finished_spans() if s.name == "job.run")
+    assert span.context.trace_id == parent.get_span_context().trace_id
+    assert span.parent.span_id == parent.get_span_context().span_id
+    assert span.attributes["job.id"] == "job-1"
