@@ -208,4 +208,8 @@ def test_a_late_job_for_an_unclosed_earlier_month_lands_on_that_months_bill():
 
 
 def test_bill_of_unknown_invoice_is_ignored():
-    services.on_invoice_paid({"id": "in_x", "metadata": {"bill_id": "nope"}}, utcnow())
+    bill = _closed_bill(UserFactory())
+    for bill_id in ("nope", "00000000-0000-0000-0000-000000000000"):
+        services.on_invoice_paid({"id": "in_x", "metadata": {"bill_id": bill_id}}, utcnow())
+    assert bill.payment_status == services.PENDING
+    assert bill.paid_amount == Decimal("0.00")
