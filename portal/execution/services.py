@@ -94,6 +94,26 @@ def list_hardware(
     return items, total
 
 
+def online_devices() -> list[Hardware]:
+    """The devices a job can be sent to now, for pickers on the pages."""
+    items, _ = list_hardware(status=HardwareStatus.ONLINE, per_page=100)
+    return items
+
+
+def run_defaults(user) -> tuple[str, int]:
+    """The device and shots a new run starts with: the user's preferences, else the
+    portal's defaults."""
+    from portal.accounts.services import DEFAULT_PREFERENCES, preferences_for
+
+    prefs = preferences_for(user)
+    device = prefs.get("default_device") or DEFAULT_PREFERENCES["default_device"]
+    try:
+        shots = int(prefs.get("default_shots") or DEFAULT_PREFERENCES["default_shots"])
+    except (TypeError, ValueError):
+        shots = DEFAULT_PREFERENCES["default_shots"]
+    return device, shots
+
+
 def get_hardware(ident: str | uuid.UUID) -> Hardware:
     """A catalogue entry by id or name; NotFound saying how to list them."""
     hardware = None

@@ -13,7 +13,7 @@ from portal.accounts.auth import page_auth
 from portal.core.errors import PortalError
 from portal.core.queue import uses_queue
 from portal.execution import services, svg
-from portal.execution.models import HardwareStatus, JobStatus
+from portal.execution.models import JobStatus
 from portal.extensions import db, htmx
 
 jobs_bp = Blueprint("jobs", __name__, url_prefix="/jobs")
@@ -29,26 +29,6 @@ cx q[0], q[1];
 cx q[1], q[2];
 measure q -> c;
 """
-
-
-def _defaults(user) -> tuple[str, int]:
-    try:
-        from portal.accounts.services import preferences_for
-
-        prefs = preferences_for(user)
-    except ImportError:  # pragma: no cover - accounts without preferences
-        prefs = user.preferences or {}
-    device = prefs.get("default_device") or "aer-simulator"
-    try:
-        shots = int(prefs.get("default_shots") or 1024)
-    except (TypeError, ValueError):
-        shots = 1024
-    return device, shots
-
-
-def _online_devices():
-    items, _ = services.list_hardware(status=HardwareStatus.ONLINE, per_page=100)
-    return items
 
 
 def _int(value, default: int) -> int:
@@ -88,7 +68,7 @@ def index():
 def _form_context(form: dict, error=None, errors=None):
     return {
         "form": form,
-        "devices": _online_devices(),
+        "devices": services.online_devices(),
         "error": error,
         "errors": errors or {},
         "inline": not uses_queue(),
@@ -98,7 +78,7 @@ def _form_context(form: dict, error=None, errors=None):
 @jobs_bp.route("/new", methods=["GET", "POST"])
 @page_auth()
 def new():
-    device, shots = _defaults(current_user)
+    device, shots = services.run_defaults(current_user)
     form = {
         "source": request.form.get("source", SAMPLE),
         "device": request.form.get("device", request.args.get("device", device)),

@@ -430,7 +430,7 @@ def run_program(
     dispatched: the caller commits, then ``portal.execution.services.dispatch``). QASM 3
     inputs are bound from inputs.json; device and shots default to the user's preferences."""
     from portal.execution.programs import detect_format, input_schema
-    from portal.execution.services import submit_job
+    from portal.execution.services import run_defaults, submit_job
 
     fmt = detect_format(source)
     inputs = None
@@ -438,25 +438,17 @@ def run_program(
         names = input_schema(source)["properties"]
         if names:
             inputs = {k: v for k, v in (saved_inputs(project) or {}).items() if k in names}
-    prefs = preferences(user)
+    default_device, default_shots = run_defaults(user)
     return submit_job(
         user,
         program=source,
         fmt=fmt,
         inputs=inputs,
-        device=device or prefs.get("default_device") or "aer-simulator",
-        shots=shots if shots is not None else int(prefs.get("default_shots") or 1024),
+        device=device or default_device,
+        shots=shots if shots is not None else default_shots,
         name=f"{project.name} · {path or 'program'}"[:100],
         tags=["ide"],
     )
-
-
-def preferences(user: User) -> dict[str, Any]:
-    try:
-        from portal.accounts.services import preferences_for
-    except ImportError:  # pragma: no cover - accounts domain not installed
-        return dict(user.preferences or {})
-    return preferences_for(user)
 
 
 # -- build and release -----------------------------------------------------------------------

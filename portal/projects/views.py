@@ -129,16 +129,10 @@ def delete(project_id):
 
 def _devices():
     """Online devices for the run panel, and the user's preferred device and shots."""
-    from portal.execution.models import Hardware, HardwareStatus
+    from portal.execution import services as execution
 
-    devices = db.session.scalars(
-        db.select(Hardware)
-        .filter_by(status=HardwareStatus.ONLINE)
-        .order_by(Hardware.qubits.desc().nulls_last(), Hardware.name)
-    ).all()
-    prefs = services.preferences(current_user)
-    device = prefs.get("default_device") or "aer-simulator"
-    return devices, device, prefs.get("default_shots") or 1024
+    device, shots = execution.run_defaults(current_user)
+    return execution.online_devices(), device, shots
 
 
 def _release_defaults(project) -> dict:
