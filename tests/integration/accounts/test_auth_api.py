@@ -146,7 +146,7 @@ def test_deactivating_ends_existing_tokens(client, user, api_headers):
     headers = api_headers(user)
     user.is_active = False
     db.session.flush()
-    error_of(client.get("/api/v1/auth/me", headers=headers), 401)
+    assert error_of(client.get("/api/v1/auth/me", headers=headers), 401)["code"] == "unauthorized"
 
 
 def test_refresh_gives_new_access_token_and_logout_ends_both(client, user):
@@ -233,7 +233,8 @@ def test_logout_with_api_key_is_refused(client, user):
     from tests.factories.accounts import make_api_key
 
     _key, raw = make_api_key(user)
-    error_of(client.post("/api/v1/auth/logout", headers={"X-API-Key": raw}), 422)
+    refused = error_of(client.post("/api/v1/auth/logout", headers={"X-API-Key": raw}), 422)
+    assert refused["message"]
 
 
 # --- password reset ------------------------------------------------------------------

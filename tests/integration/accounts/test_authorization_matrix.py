@@ -79,8 +79,13 @@ def test_only_admins_change_roles_and_activation(client, user, admin, api_header
 
 def test_admin_cannot_lock_themself_out(client, admin, api_headers):
     url = f"/api/v1/users/{admin.id}"
-    error_of(client.put(url, json={"roles": ["CONSUMER"]}, headers=api_headers(admin)), 403)
-    error_of(client.put(url, json={"is_active": False}, headers=api_headers(admin)), 403)
+    demote = error_of(
+        client.put(url, json={"roles": ["CONSUMER"]}, headers=api_headers(admin)), 403
+    )
+    deactivate = error_of(
+        client.put(url, json={"is_active": False}, headers=api_headers(admin)), 403
+    )
+    assert demote["code"] == deactivate["code"] == "forbidden"
 
 
 def test_update_user_conflicts_and_email_change_needs_verification(
