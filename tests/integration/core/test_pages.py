@@ -44,3 +44,15 @@ def test_forms_need_a_csrf_token():
     token = html.split('name="csrf-token" content="')[1].split('"')[0]
     accepted = client.post("/form-probe", data={"x": "1"}, headers={"X-CSRFToken": token})
     assert accepted.status_code == 200
+
+
+def test_the_shared_pager_keeps_filters_and_words_its_links(app):
+    with app.test_request_context("/"):
+        pager = app.jinja_env.get_template("_pager.html").module.pager
+        middle = str(pager("jobs.index", 2, 3, 45, "jobs", newest_first=True, status="FAILED"))
+        assert "Page 2 of 3 (45 jobs)" in middle
+        assert 'href="/jobs?page=1&amp;status=FAILED" rel="prev">← Newer' in middle
+        assert 'href="/jobs?page=3&amp;status=FAILED" rel="next">Older →' in middle
+        first = str(pager("registry.browse", 1, 2, q="grover"))
+        assert 'rel="prev"' not in first and "Next →" in first and "q=grover" in first
+        assert str(pager("registry.browse", 1, 1)).strip() == ""
