@@ -7,7 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.extensions import db
-from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
+from tests.e2e.conftest import sign_in
+from tests.factories.accounts import UserFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -17,14 +18,6 @@ def _goto(page, url):
     # console_errors fixture would (rightly) report; let the current page settle first.
     page.wait_for_load_state("networkidle")
     page.goto(url)
-
-
-def _sign_in(page, base, login, password=DEFAULT_PASSWORD):
-    _goto(page, base + "/login")
-    page.get_by_label("Username or e-mail").fill(login)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("signed-in-as")).to_have_text(login)
 
 
 def test_register_verify_sign_in_and_use_an_api_key(live_server, page, console_errors, outbox):
@@ -45,7 +38,7 @@ def test_register_verify_sign_in_and_use_an_api_key(live_server, page, console_e
     message.locator('a[href*="/verify/"]').click()
     expect(page.locator(".flash-success")).to_contain_text("confirmed")
 
-    _sign_in(page, base, "marie", "Radium-And-Polonium-1898")
+    sign_in(page, base, "marie", "Radium-And-Polonium-1898")
 
     _goto(page, base + "/api-keys")
     expect(page.get_by_text("No API keys yet")).to_be_visible()
@@ -78,7 +71,7 @@ def test_profile_settings_and_sessions(live_server, page, console_errors):
     user = UserFactory(username="lise", full_name="Lise Meitner")
     db.session.commit()
     page.on("dialog", lambda dialog: dialog.accept())
-    _sign_in(page, base, "lise")
+    sign_in(page, base, "lise")
 
     _goto(page, base + "/profile")
     expect(page.get_by_text("Your profile is empty")).to_be_visible()
@@ -120,7 +113,7 @@ def test_admin_users_page_search_deactivate_and_roles(live_server, page, console
     UserFactory(username="werner")
     db.session.commit()
     page.on("dialog", lambda dialog: dialog.accept())
-    _sign_in(page, base, "boss")
+    sign_in(page, base, "boss")
 
     _goto(page, base + "/admin/users")
     expect(page.get_by_test_id("user-row")).to_have_count(3)
@@ -145,7 +138,7 @@ def test_become_provider(live_server, page, console_errors):
     base = live_server.url
     UserFactory(username="rosalind")
     db.session.commit()
-    _sign_in(page, base, "rosalind")
+    sign_in(page, base, "rosalind")
     _goto(page, base + "/become-provider")
     page.get_by_label(re.compile("I will publish only code")).check()
     page.get_by_role("button", name="Become a provider").click()

@@ -8,20 +8,13 @@ from playwright.sync_api import expect
 from portal.execution import services as execution
 from portal.execution.catalogue import ensure_catalogue
 from portal.extensions import db
-from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
+from tests.e2e.conftest import sign_in
+from tests.factories.accounts import UserFactory
 from tests.factories.apps import QuantumAppFactory
 from tests.factories.billing import subscription
 from tests.factories.execution import BELL_QASM2
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
-
-
-def _sign_in(page, base, login):
-    page.goto(base + "/login")
-    page.get_by_label("Username or e-mail").fill(login)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("signed-in-as")).to_have_text(login)
 
 
 def test_consumer_bill_and_invoice_then_provider_revenue(live_server, page, console_errors):
@@ -42,7 +35,7 @@ def test_consumer_bill_and_invoice_then_provider_revenue(live_server, page, cons
     db.session.expire_all()
     costs = [f"{db.session.get(type(j), j.id).actual_cost:.2f}" for j in jobs]
 
-    _sign_in(page, live_server.url, "ada")
+    sign_in(page, live_server.url, "ada")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Billing").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Billing")
     page.get_by_role("link", name="See this month's lines").click()
@@ -61,7 +54,7 @@ def test_consumer_bill_and_invoice_then_provider_revenue(live_server, page, cons
         assert handle.read(5) == b"%PDF-"
 
     page.context.clear_cookies()
-    _sign_in(page, live_server.url, "pat")
+    sign_in(page, live_server.url, "pat")
     page.goto(live_server.url + "/dashboard/provider")
     stats = page.get_by_test_id("app-stats")
     expect(stats).to_contain_text("Phase Finder")

@@ -11,25 +11,18 @@ from playwright.sync_api import expect
 
 from portal.execution.catalogue import ensure_catalogue
 from portal.extensions import db
-from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
+from tests.e2e.conftest import sign_in
+from tests.factories.accounts import UserFactory
 from tests.integration.execution.conftest import start_worker  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
-
-
-def _sign_in(page, base, login):
-    page.goto(base + "/login")
-    page.get_by_label("Username or e-mail").fill(login)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("signed-in-as")).to_have_text(login)
 
 
 def test_submit_and_watch_a_job_complete(live_server, page, console_errors, start_worker):  # noqa: F811
     ensure_catalogue()
     user = UserFactory(username="grover")
     db.session.commit()
-    _sign_in(page, live_server.url, "grover")
+    sign_in(page, live_server.url, "grover")
 
     page.goto(live_server.url + "/jobs")
     expect(page.get_by_text("No jobs yet.")).to_be_visible()
@@ -63,7 +56,7 @@ def test_bad_program_shows_line_and_column(live_server, page, console_errors):
     ensure_catalogue()
     UserFactory(username="bob")
     db.session.commit()
-    _sign_in(page, live_server.url, "bob")
+    sign_in(page, live_server.url, "bob")
     page.goto(live_server.url + "/jobs/new")
     page.get_by_label("OpenQASM program").fill("OPENQASM 2.0;\nqreg q[1];\nh q[0]\n")
     expect(page.get_by_test_id("estimate-problem")).to_contain_text("line 3")
@@ -76,7 +69,7 @@ def test_device_pages_draw_connectivity(live_server, page, console_errors):
     ensure_catalogue()
     UserFactory(username="ada")
     db.session.commit()
-    _sign_in(page, live_server.url, "ada")
+    sign_in(page, live_server.url, "ada")
     page.goto(live_server.url + "/devices")
     page.get_by_role("link", name="falcon-27-noisy").click()
     svg = page.locator("svg.connectivity")

@@ -6,20 +6,11 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.extensions import db
-from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
+from tests.e2e.conftest import sign_in
+from tests.factories.accounts import UserFactory
 from tests.factories.marketplace import listed_app, simulator
 
 pytestmark = pytest.mark.e2e
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    page.wait_for_load_state("networkidle")  # let the favicon finish before moving on
-    page.get_by_label("Username or e-mail").fill(username)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("signed-in-as")).to_have_text(username)
-    page.wait_for_load_state("networkidle")
 
 
 def test_trial_key_job_checkout_review(live_server, page, console_errors):

@@ -9,17 +9,10 @@ from playwright.sync_api import expect
 import portal.models  # noqa: F401 - every model mapped before any app is built
 from portal.execution.catalogue import ensure_catalogue
 from portal.extensions import db
-from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
+from tests.e2e.conftest import sign_in
+from tests.factories.accounts import UserFactory
 
 pytestmark = pytest.mark.e2e
-
-
-def sign_in(page, base_url, username):
-    page.goto(base_url + "/login")
-    page.get_by_label("Username or e-mail").fill(username)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("signed-in-as")).to_have_text(username)
 
 
 def test_template_edit_run_fix_build_release(inline_live_server, page, console_errors):

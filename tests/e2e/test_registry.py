@@ -7,20 +7,11 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.extensions import db
-from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
+from tests.e2e.conftest import sign_in
+from tests.factories.accounts import UserFactory
 from tests.factories.apps import ROTATION
 
 pytestmark = pytest.mark.e2e
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.wait_for_load_state("networkidle")  # let the page finish (favicon too) first
-    page.goto(base + "/login")
-    page.get_by_label("Username or e-mail").fill(username)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("signed-in-as")).to_have_text(username)
-    page.wait_for_load_state()
 
 
 def test_publish_find_read_download(live_server, page, console_errors, tmp_path):
