@@ -9,8 +9,9 @@ worker_class = "gthread"
 timeout = int(os.environ.get("QH_WEB_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
-max_requests = 5000
-max_requests_jitter = 500
+# A worker restart re-imports the app (~2 s of CPU with Qiskit), so not too often.
+max_requests = int(os.environ.get("QH_WEB_MAX_REQUESTS", "100000"))
+max_requests_jitter = max_requests // 10
 # Logs are structlog JSON from the app itself; gunicorn's own access log would duplicate them.
 accesslog = None
 errorlog = "-"

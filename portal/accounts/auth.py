@@ -16,6 +16,7 @@ from flask_login import current_user
 from limits import parse as parse_limit
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import ApiKeyStatus, Role, User, UserApiKey
 from portal.core.db import utcnow
@@ -43,18 +44,19 @@ login_manager.login_message_category = "info"
 def load_user(user_id: str) -> User | None:
     """The signed-in user, only while their browser session row is still active: revoking
     the row (settings page, password change, deactivation) signs that browser out."""
-    from portal.accounts.services import live_web_session
+    from portal.accounts.services import live_web_session, touch_web_session
 
     try:
-        user = db.session.get(User, uuid.UUID(user_id))
+        user_key = uuid.UUID(user_id)
     except ValueError:
         return None
-    if user is None or not user.is_active:
-        return None
-    row = live_web_session(session.get(WEB_SESSION_KEY), user.id)
+    row = live_web_session(session.get(WEB_SESSION_KEY), user_key)
     if row is None:
         return None
-    if db.session.dirty:  # last-seen moved on; pages that only read never commit otherwise
+    user = db.session.get(User, user_key)  # loaded with the session row: no query
+    if user is None or not user.is_active:
+        return None
+    if touch_web_session(row):
         db.session.commit()
     return user
 
@@ -96,7 +98,9 @@ def check_rate_limit(rate: str | None, *identifiers: str, what: str = "this key"
 
 def authenticate_api_key(raw_key: str) -> tuple[User, UserApiKey]:
     key = db.session.execute(
-        db.select(UserApiKey).filter_by(value=hash_token(raw_key))
+        db.select(UserApiKey)
+        .filter_by(value=hash_token(raw_key))
+        .options(joinedload(UserApiKey.user))  # the key and its owner in one query
     ).scalar_one_or_none()
     if key is None or not token_matches(raw_key, key.value):
         raise Unauthorized("The API key is not valid.")

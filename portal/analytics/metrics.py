@@ -47,25 +47,31 @@ def ensure_app_metrics(app_id: uuid.UUID) -> None:
 def increment(app_id: uuid.UUID, counter: str, by: int = 1) -> None:
     """Atomically add ``by`` (may be negative) to ``counter`` ("views", "downloads", "likes")."""
     column = getattr(AppMetrics, COUNTERS[counter])
-    ensure_app_metrics(app_id)
     # Never below zero (an unlike racing a recount); the CASE runs inside the UPDATE.
     value = sa.case((column + by < 0, 0), else_=column + by) if by < 0 else column + by
-    db.session.execute(
+    statement = (
         sa.update(AppMetrics)
         .where(AppMetrics.quantum_app_id == app_id)
         .values({column: value, AppMetrics.updated_at: utcnow()})
         .execution_options(synchronize_session=False)
     )
+    # One statement when the row exists (nearly always); create it only when it does not.
+    if db.session.execute(statement).rowcount == 0:
+        ensure_app_metrics(app_id)
+        db.session.execute(statement)
 
 
 def app_metrics(app_id: uuid.UUID) -> AppMetrics:
     """The app's metrics row, created if missing, freshly read from the database."""
-    ensure_app_metrics(app_id)
-    row = db.session.execute(
+    select = (
         sa.select(AppMetrics)
         .where(AppMetrics.quantum_app_id == app_id)
         .execution_options(populate_existing=True)
-    ).scalar_one()
+    )
+    row = db.session.execute(select).scalar_one_or_none()
+    if row is None:
+        ensure_app_metrics(app_id)
+        row = db.session.execute(select).scalar_one()
     return row
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from flask import g, request, send_file
+from flask import g, jsonify, request, send_file
 from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth
@@ -30,6 +30,7 @@ from portal.apps.schemas import (
     VersionSchema,
     VersionUpdateSchema,
 )
+from portal.core import cache
 from portal.core.errors import NotFound, ValidationFailed
 from portal.extensions import db
 
@@ -253,7 +254,11 @@ def download_version(args, app_id, version_id):
 @registry_blp.response(200, AppPageSchema)
 def registry_list(args):
     """Search and browse the Registry (full-text search, filters, sort, paging)"""
-    return _page(registry.browse(**args))
+    # The same for every caller: the serialised page is cached like the web listing's.
+    body = cache.remember(
+        "api-registry", args, lambda: AppPageSchema().dump(_page(registry.browse(**args)))
+    )
+    return jsonify(body)
 
 
 @registry_blp.route("/<app_id>", methods=["GET"])

@@ -4,6 +4,7 @@ can never inject script, event handlers, styles or javascript: links into the pa
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import markdown as md
 import nh3
@@ -34,6 +35,11 @@ def render_markdown(text: str | None) -> Markup:
     """Safe HTML for ``text`` (Markdown). Raw HTML in the source is sanitised, not trusted."""
     if not text:
         return Markup("")
+    return _render(text)
+
+
+@lru_cache(maxsize=256)  # a pure function of the text; app pages show the same READMEs often
+def _render(text: str) -> Markup:
     html = md.markdown(
         text[:MAX_MARKDOWN_CHARS], extensions=["fenced_code", "tables", "sane_lists"]
     )

@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from markupsafe import Markup
 
 from portal.accounts.auth import page_auth
 from portal.accounts.models import Role
@@ -24,7 +25,9 @@ from portal.apps import registry, services
 from portal.apps.markdown import render_markdown
 from portal.apps.models import AppType, AppVisibility, LicenseType, SDKType, VersionStatus
 from portal.apps.packages import MAX_PACKAGE_BYTES
+from portal.core import cache
 from portal.core.errors import NotFound, PortalError
+from portal.core.web import user_timezone
 from portal.extensions import db, htmx
 
 bp = Blueprint("apps", __name__, url_prefix="/apps")
@@ -301,42 +304,77 @@ FILTERS = ("q", "type", "sdk", "license", "tag", "min_qubits", "max_qubits", "so
 @registry_bp.get("/")
 def browse():
     filters = {k: request.args.get(k, "").strip() for k in FILTERS}
-    try:
-        page = registry.browse(**filters, page=request.args.get("page", 1, type=int))
-        error = None
-    except PortalError as exc:
-        page, error = None, exc.message
+    page_no = request.args.get("page", 1, type=int)
     query = {k: v for k, v in filters.items() if v}
-    context = {"page": page, "filters": filters, "query": query, "error": error, **CHOICES}
+    signed_in = current_user.is_authenticated  # the empty Registry invites them to publish
+
+    def results():
+        page = registry.browse(**filters, page=page_no)
+        return render_template(
+            "registry/_results.html", page=page, query=query, error=None, **CHOICES
+        )
+
+    try:
+        results_html = cache.fragment(
+            "registry", {**filters, "page": page_no, "signed_in": signed_in}, results
+        )
+    except PortalError as exc:
+        error_html = render_template("registry/_results.html", error=exc.message)
+        results_html = Markup(error_html)  # noqa: S704 - our own template
     if htmx and htmx.target == "registry-results":
-        response = make_response(render_template("registry/_results.html", **context))
+        response = make_response(results_html)
         # A clean, shareable address in the location bar (no empty filter parameters).
         response.headers["HX-Push-Url"] = url_for("registry.browse", **query)
         return response
+    featured_html = None
+    if not query:
+        featured_html = cache.fragment(
+            "registry-featured",
+            {},
+            lambda: render_template("registry/_featured.html", featured=registry.featured()),
+        )
     return render_template(
         "registry/browse.html",
-        featured=registry.featured() if not query else [],
+        results_html=results_html,
+        featured_html=featured_html,
+        filters=filters,
         sorts=registry.SORTS,
-        **context,
+        **CHOICES,
     )
 
 
 @registry_bp.get("/<app_id>")
 def app(app_id):
-    app = registry.get_registry_app(app_id)
-    services.record_view(app)
-    db.session.commit()
+    app = registry.get_registry_app(app_id, for_page=True)
     latest = app.latest_version
-    return render_template(
+    example = registry.example_job_request(request.host_url, latest)
+
+    def body():
+        return render_template(
+            "registry/_app_body.html",
+            app=app,
+            versions=registry.visible_versions(app),
+            latest=latest,
+            example=example,
+        )
+
+    # README, versions and docs are the same for every reader (in the reader's time zone):
+    # cached, and re-rendered at once when the app, a version, a tag or a doc changes.
+    reader = {"id": str(app.id), "example": example, "tz": user_timezone().key}
+    page = render_template(
         "registry/app.html",
         app=app,
-        versions=registry.visible_versions(app),
         latest=latest,
-        metrics=metrics.app_metrics(app.id),
+        body_html=cache.fragment("registry-app", reader, body),
+        metrics=app.metrics or metrics.app_metrics(app.id),
         liked=services.has_liked(app, _user()),
-        example=registry.example_job_request(request.host_url, latest),
         can_manage=services.can_manage(app, _user()),
     )
+    # Counted once the page is ready (the figure shown is the count before this view): a
+    # commit first would expire the app and load it all again.
+    services.record_view(app)
+    db.session.commit()
+    return page
 
 
 @registry_bp.get("/<app_id>/versions/<version_id>")

@@ -1,23 +1,28 @@
-"""A short-lived Redis cache for listing pages (which ids are on a page, and the total).
+"""A short-lived Redis cache for listing pages: which ids are on a page and the total (what
+the API shows), and the rendered results HTML (what the pages show).
 
 The expensive part of a listing is the search, filter, sort and COUNT(*) over the whole
-catalogue; loading the 12–20 rows shown by primary key is cheap. So only ids and totals are
-cached (JSON, never pickles), for ``LISTING_CACHE_SECONDS`` (``QH_LISTING_CACHE_SECONDS``).
-Every commit that changed an app, version, tag or listing bumps a generation counter that is
-part of each key, so a publish, edit or delisting shows at once; counters that change on
-every view (metrics) may lag by at most the TTL. Without Redis, or with a TTL of 0, every call
-computes. A Redis failure never fails a page: the value is then computed.
+catalogue, then loading and rendering its 12–20 cards; the same results are shown to every
+visitor. So ids and totals, and the rendered fragment, are cached (JSON, never pickles), for
+``LISTING_CACHE_SECONDS`` (``QH_LISTING_CACHE_SECONDS``).
+Every commit that changed an app, version, tag, doc or listing bumps a generation counter
+that is part of each key, so a publish, edit or delisting shows at once; counters that
+change on every view (metrics) lag by about the TTL (a stale entry is served while one
+request refreshes it). Without Redis, or with a TTL of 0, every call computes. A Redis
+failure never fails a page: the value is then computed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 import structlog
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context
+from markupsafe import Markup
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -25,7 +30,9 @@ log = structlog.get_logger(__name__)
 
 GENERATION_KEY = "qh:cache:listings:gen"
 # Tables whose changes alter what a listing shows or in which order.
-WATCHED = frozenset({"quantum_apps", "app_versions", "tags", "marketplace_listings", "reviews"})
+WATCHED = frozenset(
+    {"quantum_apps", "app_versions", "tags", "documentation", "marketplace_listings", "reviews"}
+)
 
 
 def _client():
@@ -38,34 +45,58 @@ def _client():
     return redis_connection()
 
 
+def _generation(client) -> int:
+    """The listings generation, read once per request (pages ask for several entries)."""
+    if "qh_cache_generation" not in g:
+        g.qh_cache_generation = int(client.get(GENERATION_KEY) or 0)
+    return g.qh_cache_generation
+
+
 def remember(name: str, parts: dict[str, Any], compute: Callable[[], Any]) -> Any:
-    """``compute()`` (JSON-serialisable), cached under ``name`` + ``parts``."""
+    """``compute()`` (JSON-serialisable), cached under ``name`` + ``parts``.
+
+    An entry is fresh for the TTL and kept twice as long: once it is stale, the one request
+    that wins a short Redis lock recomputes it while the others go on serving the stale
+    entry, so an expiry never sends every concurrent request to the database at once."""
     client = _client()
     if client is None:
         return compute()
+    ttl = int(current_app.config["LISTING_CACHE_SECONDS"])
     try:
-        generation = int(client.get(GENERATION_KEY) or 0)
         digest = hashlib.sha1(  # noqa: S324 - a cache key, not a secret
             json.dumps(parts, sort_keys=True, default=str).encode()
         ).hexdigest()
-        key = f"qh:cache:{name}:{generation}:{digest}"
+        key = f"qh:cache:{name}:{_generation(client)}:{digest}"
         raw = client.get(key)
         if raw is not None:
-            return json.loads(raw)
+            entry = json.loads(raw)
+            if entry["fresh_until"] > time.time():
+                return entry["value"]
+            if not client.set(f"{key}:refresh", 1, nx=True, ex=max(5, ttl)):
+                return entry["value"]  # another request is refreshing it
     except Exception as exc:  # the cache is an optimisation only
         log.warning("cache_unavailable", error=str(exc))
         return compute()
     value = compute()
     try:
-        client.set(key, json.dumps(value), ex=int(current_app.config["LISTING_CACHE_SECONDS"]))
+        entry = {"value": value, "fresh_until": time.time() + ttl}
+        client.set(key, json.dumps(entry), ex=2 * ttl)
+        client.delete(f"{key}:refresh")
     except Exception as exc:
         log.warning("cache_unavailable", error=str(exc))
     return value
 
 
+def fragment(name: str, parts: dict[str, Any], render: Callable[[], str]) -> Markup:
+    """Rendered HTML that is the same for everyone asking with these ``parts``, cached like
+    ``remember``. ``render`` must not depend on anything else (the viewer, the time)."""
+    return Markup(remember(f"{name}-html", parts, render))  # noqa: S704 - our own template
+
+
 def invalidate() -> None:
     client = _client()
     if client is not None:
+        g.pop("qh_cache_generation", None)
         try:
             client.incr(GENERATION_KEY)
         except Exception as exc:

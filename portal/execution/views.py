@@ -4,6 +4,7 @@ Thin: parse the form, call services, commit, dispatch, render."""
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -172,9 +173,8 @@ def detail(job_id):
 
 
 def _detail_context(job) -> dict:
-    drawing = None
-    if job.status.is_terminal or request.args.get("draw") or not htmx:
-        drawing = _drawing(job)
+    # Only the full page shows the drawing; status polls (HTMX) never redraw it.
+    drawing = None if htmx else _drawing(job.program_source or "", job.program_format, job.inputs)
     counts = job.result.counts if job.result and job.result.counts else {}
     return {
         "job": job,
@@ -187,16 +187,21 @@ def _detail_context(job) -> dict:
     }
 
 
-def _drawing(job) -> str | None:
+@lru_cache(maxsize=256)  # a pure function of the program; job pages show the same ones often
+def _drawing_of(source: str, program_format: str | None, inputs: str) -> str | None:
     from portal.execution.programs import parse_program
 
     try:
-        circuit = parse_program(job.program_source or "", job.program_format, job.inputs)
+        circuit = parse_program(source, program_format, json.loads(inputs))
     except PortalError:
         return None
     if circuit.num_qubits > 30 or circuit.size() > 400:
         return None  # too big to read as text
     return str(circuit.draw(output="text", fold=100))
+
+
+def _drawing(source: str, program_format: str | None, inputs: dict | None) -> str | None:
+    return _drawing_of(source, program_format, json.dumps(inputs or {}, sort_keys=True))
 
 
 @jobs_bp.post("/<job_id>/cancel")

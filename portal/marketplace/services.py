@@ -185,11 +185,23 @@ def publish_listing(
     return listing
 
 
-def get_listing(ident: Any, viewer: User | None = None) -> MarketplaceListing:
-    """A listing by its id or its app's id. Delisted ones exist only for their provider."""
+def get_listing(
+    ident: Any, viewer: User | None = None, *, for_page: bool = False
+) -> MarketplaceListing:
+    """A listing by its id or its app's id. Delisted ones exist only for their provider.
+    ``for_page`` also loads the app and what its page shows in the same two queries."""
     key = _uuid(ident, "listing")
+    options = []
+    if for_page:
+        app = joinedload(MarketplaceListing.app)
+        options = [
+            app.joinedload(QuantumApp.developer),
+            app.joinedload(QuantumApp.latest_version),
+            app.joinedload(QuantumApp.metrics),
+            app.selectinload(QuantumApp.documentation),
+        ]
     listing = (
-        db.session.get(MarketplaceListing, key)
+        db.session.get(MarketplaceListing, key, options=options)
         or db.session.execute(
             sa.select(MarketplaceListing).filter_by(quantum_app_id=key)
         ).scalar_one_or_none()

@@ -16,12 +16,14 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from markupsafe import Markup
 
 from portal.accounts.auth import page_auth
 from portal.accounts.models import Role
 from portal.apps.models import AppType
 from portal.billing.payments import LocalTestProvider, provider
 from portal.billing.webhooks import process_event
+from portal.core import cache
 from portal.core.errors import NotFound, PortalError
 from portal.core.paging import MAX_PAGE
 from portal.extensions import db, htmx
@@ -66,6 +68,15 @@ def money(value, currency: str = "USD") -> str:
 # -- browse and listing -----------------------------------------------------------------------
 
 
+SORT_LABELS = {
+    "popularity": "Most popular",
+    "rating": "Best rated",
+    "price": "Price: low to high",
+    "price_desc": "Price: high to low",
+    "newest": "Newest",
+}
+
+
 @bp.get("/")
 def browse():
     args = {
@@ -76,8 +87,12 @@ def browse():
         "min_rating": request.args.get("min_rating", ""),
         "sort": request.args.get("sort", "popularity"),
     }
-    error = None
-    try:
+    page_no = _int("page")
+
+    def results(result, error=None):
+        return render_template("marketplace/_results.html", result=result, args=args, error=error)
+
+    def search():
         max_price = Decimal(args["max_price"]) if args["max_price"] else None
         min_rating = float(args["min_rating"]) if args["min_rating"] else None
         result = services.browse(
@@ -87,29 +102,26 @@ def browse():
             max_price=max_price,
             min_rating=min_rating,
             sort=args["sort"] or "popularity",
-            page=_int("page"),
+            page=page_no,
             per_page=PER_PAGE,
         )
+        return results(result)
+
+    try:
+        results_html = cache.fragment("marketplace", {**args, "page": page_no}, search)
     except (PortalError, InvalidOperation, ValueError) as exc:
         error = getattr(exc, "message", "Check the filters: prices and ratings are numbers.")
-        result = services.Page([], 0, 1, PER_PAGE)
-    context = {
-        "result": result,
-        "args": args,
-        "error": error,
-        "types": [t.name for t in AppType],
-        "plans": PLAN_LABELS,
-        "sorts": {
-            "popularity": "Most popular",
-            "rating": "Best rated",
-            "price": "Price: low to high",
-            "price_desc": "Price: high to low",
-            "newest": "Newest",
-        },
-    }
+        results_html = Markup(results(services.Page([], 0, 1, PER_PAGE), error))  # noqa: S704
     if htmx and htmx.target == "results":
-        return render_template("marketplace/_results.html", **context)
-    return render_template("marketplace/browse.html", **context)
+        return results_html
+    return render_template(
+        "marketplace/browse.html",
+        results_html=results_html,
+        args=args,
+        types=[t.name for t in AppType],
+        plans=PLAN_LABELS,
+        sorts=SORT_LABELS,
+    )
 
 
 def _listing_context(listing, review_form=None):
@@ -153,7 +165,7 @@ def _had_trial(user, listing) -> bool:
 
 @bp.get("/<listing_id>")
 def listing(listing_id):
-    item = services.get_listing(listing_id, _viewer())
+    item = services.get_listing(listing_id, _viewer(), for_page=True)
     context = _listing_context(item)
     if htmx and htmx.target == "reviews-list":
         return render_template("marketplace/_reviews.html", **context)

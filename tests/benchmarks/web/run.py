@@ -47,7 +47,8 @@ def _env() -> dict[str, str]:
     )
     redis = os.environ.get("BENCH_WEB_REDIS_URL") or urlunsplit(test_redis._replace(path="/8"))
     # The app's own settings come from here; these few may be varied from outside.
-    keep = ("QH_LISTING_CACHE_SECONDS", "QH_DB_POOL_SIZE", "QH_WEB_WORKERS", "QH_WEB_THREADS")
+    keep = ("QH_LISTING_CACHE_SECONDS", "QH_DB_POOL_SIZE", "QH_WEB_WORKERS", "QH_WEB_THREADS",
+            "QH_WEB_MAX_REQUESTS")  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("QH_") or k in keep}
     env.update(
         QH_ENV="production",

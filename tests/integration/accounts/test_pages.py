@@ -72,6 +72,22 @@ def test_unverified_and_deactivated_get_clear_messages(client, auth, outbox):
     assert "deactivated" in html
 
 
+def test_a_read_only_page_keeps_the_sessions_last_seen(client, login_as, user):
+    """Pages that only read never commit; the sign-in check commits "last seen" itself."""
+    from datetime import timedelta
+
+    from portal.core.db import utcnow
+
+    login_as(user)
+    [row] = _web_sessions(user)
+    row.last_seen_at = long_ago = utcnow() - timedelta(hours=2)
+    db.session.commit()
+    assert client.get("/jobs").status_code == 200
+    db.session.rollback()  # what only a flush wrote would be gone now
+    db.session.refresh(row)
+    assert row.last_seen_at > long_ago + timedelta(hours=1)
+
+
 def test_logout_ends_the_web_session(client, auth, user):
     auth.login(user.username, DEFAULT_PASSWORD)
     assert auth.logout().status_code == 302

@@ -68,3 +68,76 @@ def test_without_redis_or_ttl_it_computes_every_time(app, monkeypatch, redis_flu
     assert cache.remember("x", {}, lambda: calls.append(1) or 2) == 2
     cache.invalidate()  # logged, not raised
     assert len(calls) == 2
+
+
+def test_a_stale_entry_is_refreshed_by_one_request_while_others_serve_it(
+    caching, redis_flushed, monkeypatch
+):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return len(calls)
+
+    assert cache.remember("x", {"p": 1}, compute) == 1
+    assert cache.remember("x", {"p": 1}, compute) == 1  # fresh: not computed again
+    [key] = [k for k in redis_flushed.keys("qh:cache:x:*") if not k.endswith(b":refresh")]
+    assert 30 < redis_flushed.ttl(key) <= 60  # kept twice the TTL
+
+    later = cache.time.time() + 31  # past the TTL
+    monkeypatch.setattr(cache.time, "time", lambda: later)
+    redis_flushed.set(key + b":refresh", 1)  # another request is refreshing it
+    assert cache.remember("x", {"p": 1}, compute) == 1 and len(calls) == 1
+    redis_flushed.delete(key + b":refresh")
+    assert cache.remember("x", {"p": 1}, compute) == 2  # this one refreshes it
+    assert not redis_flushed.exists(key + b":refresh")
+    monkeypatch.setattr(cache.time, "time", lambda: later + 1)
+    assert cache.remember("x", {"p": 1}, compute) == 2 and len(calls) == 2
+
+
+@pytest.fixture
+def statements(app):
+    """The SQL sent from here on."""
+    seen = []
+
+    def note(*args):
+        seen.append(args[2])
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", note)
+    yield seen
+    sa.event.remove(engine, "before_cursor_execute", note)
+
+
+@pytest.mark.parametrize(
+    ("path", "make", "target"),
+    [
+        ("/registry/", registry_app, "registry-results"),
+        ("/marketplace/", listed_app, "results"),
+    ],
+)
+def test_listing_pages_serve_their_rendered_results_from_the_cache(
+    client, caching, redis_flushed, statements, path, make, target
+):
+    make(name="Bell Pair")
+    db.session.commit()
+    assert "Bell Pair" in client.get(path).get_data(as_text=True)
+    assert redis_flushed.keys("qh:cache:*-html:*")
+
+    statements.clear()
+    again = client.get(path, headers={"HX-Request": "true", "HX-Target": target})
+    assert "Bell Pair" in again.get_data(as_text=True)
+    assert statements == []  # the fragment came from Redis: no query at all
+
+    make(name="Grover Search")  # a commit changing the catalogue shows at once
+    db.session.commit()
+    assert "Grover Search" in client.get(path).get_data(as_text=True)
+
+
+def test_a_bad_filter_is_explained_and_not_cached(client, caching, redis_flushed):
+    page = client.get("/registry/?min_qubits=lots")
+    assert page.status_code == 200 and "min_qubits must be a whole number" in page.get_data(
+        as_text=True
+    )
+    assert not redis_flushed.keys("qh:cache:registry-html:*")
