@@ -141,3 +141,37 @@ def test_a_bad_filter_is_explained_and_not_cached(client, caching, redis_flushed
         as_text=True
     )
     assert not redis_flushed.keys("qh:cache:registry-html:*")
+
+
+def test_an_app_page_caches_its_readme_part_and_still_counts_every_view(
+    client, caching, redis_flushed
+):
+    from portal.analytics import metrics
+
+    app = registry_app(name="Bell Pair", readme_content="# Bell\n\nFirst text.")
+    db.session.commit()
+    assert b"First text." in client.get(f"/registry/{app.id}").data
+    assert redis_flushed.keys("qh:cache:registry-app-html:*")
+
+    # Bypassing the ORM (no invalidation), the cached README part is served...
+    db.session.execute(
+        sa.update(QuantumApp).where(QuantumApp.id == app.id).values(readme_content="Second.")
+    )
+    db.session.commit()
+    assert b"First text." in client.get(f"/registry/{app.id}").data
+    # ...while an edit through the app shows at once.
+    db.session.refresh(app)
+    app.readme_content = "Third text."
+    db.session.commit()
+    assert b"Third text." in client.get(f"/registry/{app.id}").data
+    assert metrics.app_metrics(app.id).views == 3
+
+
+def test_the_registry_api_page_is_cached(client, caching, redis_flushed, statements):
+    registry_app(name="Bell Pair")
+    db.session.commit()
+    first = client.get("/api/v1/registry/?q=bell")
+    statements.clear()
+    again = client.get("/api/v1/registry/?q=bell")
+    assert again.json == first.json and first.json["items"][0]["name"] == "Bell Pair"
+    assert statements == []

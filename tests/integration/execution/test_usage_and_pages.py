@@ -89,3 +89,23 @@ def test_cancel_page_and_ownership(client, login_as):
     resp = client.post(f"/jobs/{job.id}/cancel", headers={"HX-Request": "true"})
     assert b"CANCELLED" in resp.data
     assert job.status is JobStatus.CANCELLED
+
+
+def test_status_polls_never_redraw_the_circuit(client, login_as, monkeypatch):
+    from portal.execution import views
+
+    job = JobFactory(status=JobStatus.COMPLETED)
+    login_as(job.user)
+    views._drawing_of.cache_clear()
+    page = client.get(f"/jobs/{job.id}")
+    assert b'data-testid="circuit-drawing"' in page.data
+    assert views._drawing_of.cache_info().misses == 1
+    client.get(f"/jobs/{job.id}")  # the same program: drawn once, shown again
+    assert views._drawing_of.cache_info().hits == 1
+
+    def refuse(*args):
+        raise AssertionError("a status poll drew the circuit")
+
+    monkeypatch.setattr(views, "_drawing_of", refuse)
+    poll = client.get(f"/jobs/{job.id}", headers={"HX-Request": "true"})
+    assert poll.status_code == 200 and b'id="job-status"' in poll.data
