@@ -1,5 +1,5 @@
 """Browser-test helpers for the journeys: an inline-jobs live server, an accessibility check
-with the vendored axe-core, screenshots for the README tour and a sign-in helper."""
+with the vendored axe-core, screenshots for the README tour, registration and sign-in helpers."""
 
 from __future__ import annotations
 
@@ -100,6 +100,21 @@ def sign_in(page: Page, base: str, login: str, password: str = DEFAULT_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_test_id("signed-in-as")).to_have_text(login)
     page.wait_for_load_state("networkidle")
+
+
+def register_and_verify(page: Page, username: str, full_name: str, password: str) -> None:
+    """Fill in the open registration form, then confirm the address from the development
+    outbox, as a new user does."""
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("E-mail").fill(f"{username}@example.com")
+    page.get_by_label("Full name").fill(full_name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
+    page.get_by_role("link", name="development outbox").click()
+    message = page.get_by_test_id("outbox-message").filter(has_text="Confirm your Quantum Hub")
+    message.locator('a[href*="/verify/"]').click()
+    expect(page.locator(".flash-success")).to_contain_text("confirmed")
 
 
 def goto(page: Page, url: str) -> None:

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.extensions import db
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import register_and_verify, sign_in
 from tests.factories.accounts import UserFactory
 
 pytestmark = pytest.mark.e2e
@@ -25,18 +25,8 @@ def test_register_verify_sign_in_and_use_an_api_key(live_server, page, console_e
     page.on("dialog", lambda dialog: dialog.accept())
     _goto(page, base + "/register")
     expect(page).to_have_title("Create an account · Quantum Hub")
-    page.get_by_label("Username").fill("marie")
-    page.get_by_label("E-mail").fill("marie@example.com")
-    page.get_by_label("Full name").fill("Marie Curie")
-    page.get_by_label("Password").fill("Radium-And-Polonium-1898")
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
-
-    # The verification mail, opened from the development outbox.
-    page.get_by_role("link", name="development outbox").click()
-    message = page.get_by_test_id("outbox-message").filter(has_text="Confirm your Quantum Hub")
-    message.locator('a[href*="/verify/"]').click()
-    expect(page.locator(".flash-success")).to_contain_text("confirmed")
+    # The verification mail is opened from the development outbox.
+    register_and_verify(page, "marie", "Marie Curie", "Radium-And-Polonium-1898")
 
     sign_in(page, base, "marie", "Radium-And-Polonium-1898")
 

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.extensions import db
-from tests.e2e.conftest import goto, sign_in
+from tests.e2e.conftest import goto, register_and_verify, sign_in
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -53,18 +53,8 @@ def test_developer_journey(inline_live_server, page, console_errors, outbox, a11
     page.get_by_role("button", name="Sign up").click()
     expect(page).to_have_title("Create an account · Quantum Hub")
     a11y.check(page, "register")
-    page.get_by_label("Username").fill("dirac")
-    page.get_by_label("E-mail").fill("dirac@example.com")
-    page.get_by_label("Full name").fill("Paul Dirac")
-    page.get_by_label("Password").fill("Bra-Ket-Notation-1939")
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
-
     # Verify from the development outbox, then sign in.
-    page.get_by_role("link", name="development outbox").click()
-    message = page.get_by_test_id("outbox-message").filter(has_text="Confirm your Quantum Hub")
-    message.locator('a[href*="/verify/"]').click()
-    expect(page.locator(".flash-success")).to_contain_text("confirmed")
+    register_and_verify(page, "dirac", "Paul Dirac", "Bra-Ket-Notation-1939")
     sign_in(page, base, "dirac", "Bra-Ket-Notation-1939")
 
     # Become a provider.

@@ -13,17 +13,9 @@ from portal.apps.models import (
     Tag,
 )
 from portal.core.db import utcnow
+from portal.demo import BELL  # the same Bell pair the demo data publishes
 from tests.factories import BaseFactory
 from tests.factories.accounts import UserFactory
-
-BELL = """OPENQASM 3.0;
-include "stdgates.inc";
-qubit[2] q;
-bit[2] c;
-h q[0];
-cx q[0], q[1];
-c = measure q;
-"""
 
 ROTATION = """OPENQASM 3.0;
 include "stdgates.inc";
