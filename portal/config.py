@@ -119,6 +119,11 @@ def load_config(
         "LISTING_CACHE_SECONDS": _int(
             env, "QH_LISTING_CACHE_SECONDS", 0 if qh_env == "testing" else 30
         ),
+        # App page views and API-key requests add up in Redis and are written in one batch
+        # this often (0 = each one written at once; see portal/analytics/counters.py).
+        "COUNTER_FLUSH_SECONDS": _int(
+            env, "QH_COUNTER_FLUSH_SECONDS", 0 if qh_env == "testing" else 5
+        ),
         "RATELIMIT_HEADERS_ENABLED": True,
         "DEV_OUTBOX_ENABLED": not production,
         # flask-smorest: the spec is served under the API prefix; the docs page is our own

@@ -12,6 +12,7 @@ import uuid
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from portal.analytics.models import AppMetrics
 from portal.core.db import utcnow
@@ -20,9 +21,10 @@ from portal.extensions import db
 COUNTERS = {"views": "views", "downloads": "downloads", "likes": "registry_likes"}
 
 
-def ensure_app_metrics(app_id: uuid.UUID) -> None:
+def ensure_app_metrics(app_id: uuid.UUID, session: Session | None = None) -> None:
     """Create the app's metrics row if it does not exist yet (race-safe)."""
-    dialect = db.session.get_bind().dialect.name
+    session = session or db.session
+    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = utcnow()
     statement = (
@@ -41,11 +43,13 @@ def ensure_app_metrics(app_id: uuid.UUID) -> None:
         )
         .on_conflict_do_nothing(index_elements=["quantum_app_id"])
     )
-    db.session.execute(statement)
+    session.execute(statement)
 
 
-def increment(app_id: uuid.UUID, counter: str, by: int = 1) -> None:
-    """Atomically add ``by`` (may be negative) to ``counter`` ("views", "downloads", "likes")."""
+def increment(app_id: uuid.UUID, counter: str, by: int = 1, session: Session | None = None) -> None:
+    """Atomically add ``by`` (may be negative) to ``counter`` ("views", "downloads", "likes")
+    in ``session`` (the request's by default)."""
+    session = session or db.session
     column = getattr(AppMetrics, COUNTERS[counter])
     # Never below zero (an unlike racing a recount); the CASE runs inside the UPDATE.
     value = sa.case((column + by < 0, 0), else_=column + by) if by < 0 else column + by
@@ -56,9 +60,35 @@ def increment(app_id: uuid.UUID, counter: str, by: int = 1) -> None:
         .execution_options(synchronize_session=False)
     )
     # One statement when the row exists (nearly always); create it only when it does not.
-    if db.session.execute(statement).rowcount == 0:
-        ensure_app_metrics(app_id)
-        db.session.execute(statement)
+    if session.execute(statement).rowcount == 0:
+        ensure_app_metrics(app_id, session)
+        session.execute(statement)
+
+
+def add_views(counts: dict[uuid.UUID, int], session: Session) -> None:
+    """Add many apps' buffered views: create the rows still missing (for apps that still
+    exist), then one ``UPDATE .. FROM (VALUES ..)`` (a deleted app's views drop out)."""
+    from portal.apps.models import QuantumApp
+
+    ids = set(counts)
+    have = set(
+        session.scalars(
+            sa.select(AppMetrics.quantum_app_id).where(AppMetrics.quantum_app_id.in_(ids))
+        )
+    )
+    if ids - have:
+        alive = session.scalars(sa.select(QuantumApp.id).where(QuantumApp.id.in_(ids - have)))
+        for app_id in sorted(alive):
+            ensure_app_metrics(app_id, session)
+    batch = sa.values(sa.column("app_id", sa.Uuid), sa.column("n", sa.Integer), name="batch").data(
+        sorted(counts.items())
+    )  # one lock order for concurrent flushers
+    session.execute(
+        sa.update(AppMetrics)
+        .where(AppMetrics.quantum_app_id == batch.c.app_id)
+        .values(views=AppMetrics.views + batch.c.n, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def app_metrics(app_id: uuid.UUID) -> AppMetrics:

@@ -19,6 +19,7 @@ import uuid
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from portal.analytics.models import UsageAnalytics
 from portal.core.db import utcnow
@@ -38,12 +39,15 @@ def record_usage(
     day: date | None = None,
     requests: int = 1,
     compute_seconds: float = 0.0,
+    session: Session | None = None,
 ) -> None:
-    """Add ``requests`` and ``compute_seconds`` to the day's counter (flush, no commit)."""
+    """Add ``requests`` and ``compute_seconds`` to the day's counter in ``session`` (the
+    request's by default; flush, no commit)."""
+    session = session or db.session
     day = day or utcnow().date()
     endpoint = endpoint[:255]
     table = UsageAnalytics.__table__
-    dialect = db.session.get_bind().dialect.name
+    dialect = session.get_bind().dialect.name
     now = utcnow()
     values = {
         "id": uuid.uuid4(),
@@ -71,13 +75,11 @@ def record_usage(
                 "updated_at": now,
             },
         )
-        db.session.execute(stmt)
+        session.execute(stmt)
         return
     if dialect == "postgresql":
-        db.session.execute(
-            sa.select(sa.func.pg_advisory_xact_lock(_lock_key(user_id, endpoint, day)))
-        )
-    updated = db.session.execute(
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(user_id, endpoint, day))))
+    updated = session.execute(
         sa.update(table)
         .where(
             table.c.user_id == user_id,
@@ -92,4 +94,4 @@ def record_usage(
         )
     )
     if updated.rowcount == 0:
-        db.session.execute(sa.insert(table).values(**values))
+        session.execute(sa.insert(table).values(**values))

@@ -266,7 +266,7 @@ def registry_list(args):
 def registry_app(app_id):
     """One Registry app with its released versions and documentation pages (counts a view)"""
     app = registry.get_registry_app(app_id)
-    services.record_view(app)
+    services.record_view(app.id)
     return _saved(app)
 
 

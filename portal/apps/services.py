@@ -622,8 +622,11 @@ def download(
     return version, data, f"{safe}-{version.version_number}.zip"
 
 
-def record_view(app: QuantumApp) -> None:
-    metrics.increment(app.id, "views")
+def record_view(app_id: Any) -> None:
+    """One view of a Registry app's page (buffered; see portal/analytics/counters.py)."""
+    from portal.analytics.counters import count_view
+
+    count_view(_uuid(app_id))
 
 
 def has_liked(app: QuantumApp, user: User | None) -> bool:

@@ -303,6 +303,10 @@ FILTERS = ("q", "type", "sdk", "license", "tag", "min_qubits", "max_qubits", "so
 
 @registry_bp.get("/")
 def browse():
+    return cache.shared_page("registry", {}, _browse)
+
+
+def _browse():
     filters = {k: request.args.get(k, "").strip() for k in FILTERS}
     page_no = request.args.get("page", 1, type=int)
     query = {k: v for k, v in filters.items() if v}
@@ -345,6 +349,13 @@ def browse():
 
 @registry_bp.get("/<app_id>")
 def app(app_id):
+    response = cache.shared_page("registry-app", {}, lambda: _app_page(app_id))
+    services.record_view(app_id)  # reached on a 200 only: the id is a Registry app's
+    db.session.commit()
+    return response
+
+
+def _app_page(app_id):
     app = registry.get_registry_app(app_id, for_page=True)
     latest = app.latest_version
     example = registry.example_job_request(request.host_url, latest)
@@ -361,7 +372,9 @@ def app(app_id):
     # README, versions and docs are the same for every reader (in the reader's time zone):
     # cached, and re-rendered at once when the app, a version, a tag or a doc changes.
     reader = {"id": str(app.id), "example": example, "tz": user_timezone().key}
-    page = render_template(
+    # The page shows the count before this view: counted once it is rendered (a commit
+    # first would expire the app and load it all again).
+    return render_template(
         "registry/app.html",
         app=app,
         latest=latest,
@@ -370,11 +383,6 @@ def app(app_id):
         liked=services.has_liked(app, _user()),
         can_manage=services.can_manage(app, _user()),
     )
-    # Counted once the page is ready (the figure shown is the count before this view): a
-    # commit first would expire the app and load it all again.
-    services.record_view(app)
-    db.session.commit()
-    return page
 
 
 @registry_bp.get("/<app_id>/versions/<version_id>")

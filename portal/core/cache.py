@@ -1,5 +1,6 @@
 """A short-lived Redis cache for listing pages: which ids are on a page and the total (what
-the API shows), and the rendered results HTML (what the pages show).
+the API shows), the rendered results HTML (what the pages show), and whole public pages for
+visitors who are not signed in (``shared_page``).
 
 The expensive part of a listing is the search, filter, sort and COUNT(*) over the whole
 catalogue, then loading and rendering its 12–20 cards; the same results are shown to every
@@ -21,7 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from flask import current_app, g, has_app_context
+from flask import Response, current_app, g, has_app_context, make_response, request, session
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -91,6 +94,56 @@ def fragment(name: str, parts: dict[str, Any], render: Callable[[], str]) -> Mar
     """Rendered HTML that is the same for everyone asking with these ``parts``, cached like
     ``remember``. ``render`` must not depend on anything else (the viewer, the time)."""
     return Markup(remember(f"{name}-html", parts, render))  # noqa: S704 - our own template
+
+
+# What ``csrf_token()`` gives templates while a shared page renders for the cache: each
+# visitor's own token replaces it when the page is served (forms keep working).
+CSRF_HOLE = "qh-csrf-token-of-the-visitor"
+
+
+class _NotShared(Exception):
+    def __init__(self, response: Response):
+        self.response = response
+
+
+def template_csrf_token() -> str:
+    """``csrf_token()`` in templates (see ``CSRF_HOLE``)."""
+    return CSRF_HOLE if g.get("qh_shared_render") else generate_csrf()
+
+
+def _shareable() -> bool:
+    """A visitor with nothing personal on the page: not signed in, no flashed message, a
+    full page load (HTMX swaps get their own fragments)."""
+    return (
+        request.method == "GET"
+        and "HX-Request" not in request.headers
+        and "_flashes" not in session
+        and not current_user.is_authenticated
+    )
+
+
+def shared_page(name: str, parts: dict[str, Any], render: Callable[[], Any]) -> Response:
+    """The whole page ``render()`` returns, cached like ``remember`` (with the address, so
+    every query parameter counts) for visitors who are not signed in; everyone else, and
+    any answer but a 200 HTML page, gets ``render()`` itself."""
+    if not _shareable():
+        return make_response(render())
+
+    def compute() -> str:
+        g.qh_shared_render = True
+        try:
+            response = make_response(render())
+        finally:
+            g.qh_shared_render = False
+        if response.status_code != 200 or response.mimetype != "text/html":
+            raise _NotShared(response)
+        return response.get_data(as_text=True)
+
+    try:
+        html = remember(f"{name}-page", {**parts, "path": request.full_path}, compute)
+    except _NotShared as exc:
+        return exc.response
+    return make_response(html.replace(CSRF_HOLE, generate_csrf()))
 
 
 def invalidate() -> None:

@@ -100,4 +100,10 @@ def security_headers(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     app.after_request(security_headers)
     app.jinja_env.filters["datetime"] = format_datetime
-    app.jinja_env.globals.update(nav_items=nav_items, has_endpoint=has_endpoint)
+    from portal.core.cache import template_csrf_token
+
+    app.jinja_env.globals.update(
+        nav_items=nav_items, has_endpoint=has_endpoint, csrf_token=template_csrf_token
+    )
+    # Flask-WTF also passes its own ``csrf_token`` to every render; this one comes later.
+    app.context_processor(lambda: {"csrf_token": template_csrf_token})

@@ -43,12 +43,21 @@ def _close_billing_period(app) -> None:
             db.session.remove()
 
 
+def _flush_counters(app) -> None:
+    """Buffered view and API-request counts reach the database in quiet periods too."""
+    from portal.analytics.counters import flush
+
+    with app.app_context():
+        flush()
+
+
 def _reconciler_loop(app, interval: float, stop: threading.Event) -> None:
     while not stop.wait(interval):
         report = _reconcile_once(app)
         if any(report.values()):
             log.info("reconciled", **report)
         _close_billing_period(app)
+        _flush_counters(app)
 
 
 @click.command("worker")
@@ -106,4 +115,5 @@ def worker_command(burst: bool, name: str | None, reconcile_every: float, aer_th
 def reconcile_command() -> None:
     """Re-enqueue QUEUED jobs the queue lost; fail RUNNING jobs whose worker died."""
     report = _reconcile_once(current_app._get_current_object())
+    _flush_counters(current_app._get_current_object())
     click.echo(" ".join(f"{k}={v}" for k, v in report.items()) or "reconcile failed (see log)")

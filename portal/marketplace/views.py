@@ -79,6 +79,10 @@ SORT_LABELS = {
 
 @bp.get("/")
 def browse():
+    return cache.shared_page("marketplace", {}, _browse)
+
+
+def _browse():
     args = {
         "q": request.args.get("q", "").strip(),
         "type": request.args.get("type", ""),
@@ -165,6 +169,10 @@ def _had_trial(user, listing) -> bool:
 
 @bp.get("/<listing_id>")
 def listing(listing_id):
+    return cache.shared_page("marketplace-listing", {}, lambda: _listing_page(listing_id))
+
+
+def _listing_page(listing_id):
     item = services.get_listing(listing_id, _viewer(), for_page=True)
     context = _listing_context(item)
     if htmx and htmx.target == "reviews-list":

@@ -175,3 +175,89 @@ def test_the_registry_api_page_is_cached(client, caching, redis_flushed, stateme
     again = client.get("/api/v1/registry/?q=bell")
     assert again.json == first.json and first.json["items"][0]["name"] == "Bell Pair"
     assert statements == []
+
+
+def _public_paths():
+    bell = registry_app(name="Bell Pair", readme_content="# Bell\n\nFirst text.")
+    on_sale = listed_app(name="Grover Search")
+    db.session.commit()
+    return [
+        "/registry/",
+        "/registry/?q=bell",
+        f"/registry/{bell.id}",
+        "/marketplace/",
+        f"/marketplace/{on_sale.id}",
+    ]
+
+
+def test_public_pages_are_served_whole_from_the_cache_to_visitors(
+    client, caching, redis_flushed, statements, monkeypatch, app
+):
+    from portal.analytics import counters
+
+    monkeypatch.setitem(app.config, "COUNTER_FLUSH_SECONDS", 60)  # views wait in Redis
+    redis_flushed.set(counters.FLUSH_DUE, 1, ex=60)
+    paths = _public_paths()
+    first = {path: client.get(path) for path in paths}
+    assert all(r.status_code == 200 for r in first.values())
+    assert len(redis_flushed.keys("qh:cache:*-page:*")) == len(paths)
+
+    statements.clear()
+    for path in paths:
+        again = client.get(path)
+        assert again.status_code == 200 and again.data == first[path].data, path
+    # Whole pages from Redis: not one query, not even the view count (the test harness's
+    # own savepoints aside: each request ends with a commit of nothing).
+    assert [s for s in statements if "SAVEPOINT" not in s] == []
+    assert int(redis_flushed.hget(counters.VIEWS, paths[2].rsplit("/", 1)[1])) == 2
+
+    registry_app(name="Deutsch Jozsa")  # a catalogue change shows at once
+    db.session.commit()
+    assert b"Deutsch Jozsa" in client.get("/registry/").data
+
+
+def test_signed_in_people_and_flashed_messages_never_get_the_shared_page(
+    client, caching, redis_flushed, login_as
+):
+    from tests.factories.accounts import UserFactory
+
+    paths = _public_paths()
+    for path in paths:
+        client.get(path)
+    with client.session_transaction() as session:
+        session["_flashes"] = [("success", "Signed out.")]
+    assert b"Signed out." in client.get("/registry/").data  # rendered for this visitor
+
+    login_as(UserFactory(username="ada"))
+    for path in paths:
+        page = client.get(path).get_data(as_text=True)
+        assert 'data-testid="signed-in-as">ada<' in page, path
+
+
+def test_a_missing_page_is_not_cached(client, caching, redis_flushed):
+    assert client.get("/registry/00000000-0000-0000-0000-000000000000").status_code == 404
+    assert client.get("/marketplace/not-a-listing").status_code == 404
+    assert not redis_flushed.keys("qh:cache:*-page:*")
+
+
+def test_each_visitor_of_a_shared_page_gets_their_own_csrf_token(redis_flushed):
+    from portal import create_app
+    from tests.conftest import make_config
+
+    application = create_app(make_config(WTF_CSRF_ENABLED=True, LISTING_CACHE_SECONDS=30))
+    with application.app_context():
+        bell = registry_app(name="Bell Pair")
+        db.session.commit()
+        path = f"/registry/{bell.id}"
+    tokens = []
+    for _ in range(2):
+        visitor = application.test_client()
+        html = visitor.get(path).get_data(as_text=True)
+        assert cache.CSRF_HOLE not in html
+        token = html.split('name="csrf-token" content="')[1].split('"')[0]
+        tokens.append(token)
+        # The download form on the cached page works with this visitor's own token.
+        download = visitor.post(f"{path}/download", data={"csrf_token": token})
+        assert download.status_code == 200, download.get_data(as_text=True)[:300]
+    assert len(redis_flushed.keys("qh:cache:registry-app-page:*")) == 1
+    assert tokens[0] != tokens[1]
