@@ -7,7 +7,7 @@ from flask import current_app
 
 import portal.models  # noqa: F401 - every model must be imported for autogenerate
 from portal.core.crypto import EncryptedText
-from portal.core.db import UTCDateTime
+from portal.core.db import UTCDateTime, include_object
 
 logger = logging.getLogger("alembic.env")
 config = context.config
@@ -29,6 +29,7 @@ def configure_args() -> dict:
         "compare_type": True,
         "render_as_batch": True,  # SQLite needs batch mode for ALTERs
         "render_item": render_item,
+        "include_object": include_object,
     }
 
 

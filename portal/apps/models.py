@@ -57,8 +57,8 @@ class VersionStatus(enum.Enum):
 
 
 # The weighted document the registry searches: name first, then description, then README.
-# Kept as one SQL expression so the index and the query match exactly (the planner only uses
-# an expression index for the identical expression).
+# PostgreSQL stores it in the generated column ``quantum_apps.search_vector`` (not mapped:
+# the database computes it; see migration 0005), which searches match and rank with.
 SEARCH_VECTOR_SQL = (
     "((setweight(to_tsvector('english'::regconfig, COALESCE(name, ''::character varying)::text), "
     "'A'::\"char\") || "
@@ -90,11 +90,11 @@ class QuantumApp(Timestamped, db.Model):
         sa.Index("ix_quantum_apps_registry", "is_in_registry", "visibility"),
         sa.Index("ix_quantum_apps_created_at", "created_at"),
         sa.Index("ix_quantum_apps_name", "name"),
-        # Registry search: a GIN index over the same weighted tsvector expression the search
-        # query uses (PostgreSQL only; SQLite falls back to LIKE).
+        # Registry search: a GIN index over the stored ``search_vector`` column, generated
+        # from SEARCH_VECTOR_SQL (PostgreSQL only, migration 0005; SQLite uses LIKE).
         sa.Index(
             "ix_quantum_apps_search",
-            sa.text(SEARCH_VECTOR_SQL),
+            sa.text("search_vector"),
             postgresql_using="gin",
         ).ddl_if(dialect="postgresql"),
     )

@@ -176,14 +176,9 @@ def _is_postgresql() -> bool:
 
 
 def _search_vector():
-    from portal.apps.models import SEARCH_VECTOR_SQL
-
-    # Qualified with the table so it also works when other tables are joined.
-    return sa.literal_column(
-        SEARCH_VECTOR_SQL.replace("(name,", "(quantum_apps.name,")
-        .replace("(description,", "(quantum_apps.description,")
-        .replace("(readme_content,", "(quantum_apps.readme_content,")
-    )
+    # The stored, indexed document (PostgreSQL's generated column; see SEARCH_VECTOR_SQL),
+    # qualified with the table so it also works when other tables are joined.
+    return sa.literal_column("quantum_apps.search_vector")
 
 
 def _prefix_query(text: str) -> str | None:

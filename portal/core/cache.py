@@ -32,6 +32,8 @@ from sqlalchemy.orm import Session
 log = structlog.get_logger(__name__)
 
 GENERATION_KEY = "qh:cache:listings:gen"
+# How long a request waits for an entry that another request is computing.
+COLD_WAIT_SECONDS = 3.0
 # Tables whose changes alter what a listing shows or in which order.
 WATCHED = frozenset(
     {"quantum_apps", "app_versions", "tags", "documentation", "marketplace_listings", "reviews"}
@@ -60,7 +62,9 @@ def remember(name: str, parts: dict[str, Any], compute: Callable[[], Any]) -> An
 
     An entry is fresh for the TTL and kept twice as long: once it is stale, the one request
     that wins a short Redis lock recomputes it while the others go on serving the stale
-    entry, so an expiry never sends every concurrent request to the database at once."""
+    entry, so an expiry never sends every concurrent request to the database at once. An
+    entry not there at all is computed by the lock's winner too; the others wait for it (up
+    to ``COLD_WAIT_SECONDS``)."""
     client = _client()
     if client is None:
         return compute()
@@ -77,10 +81,20 @@ def remember(name: str, parts: dict[str, Any], compute: Callable[[], Any]) -> An
                 return entry["value"]
             if not client.set(f"{key}:refresh", 1, nx=True, ex=max(5, ttl)):
                 return entry["value"]  # another request is refreshing it
+        elif not client.set(f"{key}:refresh", 1, nx=True, ex=max(5, ttl)):
+            # Not cached yet and another request is computing it (a cold start, or just
+            # after a change): wait for its result rather than run the same query too.
+            raw = _wait_for(client, key)
+            if raw is not None:
+                return json.loads(raw)["value"]
     except Exception as exc:  # the cache is an optimisation only
         log.warning("cache_unavailable", error=str(exc))
         return compute()
-    value = compute()
+    try:
+        value = compute()
+    except BaseException:  # nothing to cache (an error page, a bad filter): let others try
+        _release(client, f"{key}:refresh")
+        raise
     try:
         entry = {"value": value, "fresh_until": time.time() + ttl}
         client.set(key, json.dumps(entry), ex=2 * ttl)
@@ -88,6 +102,24 @@ def remember(name: str, parts: dict[str, Any], compute: Callable[[], Any]) -> An
     except Exception as exc:
         log.warning("cache_unavailable", error=str(exc))
     return value
+
+
+def _release(client, lock: str) -> None:
+    try:
+        client.delete(lock)
+    except Exception as exc:
+        log.warning("cache_unavailable", error=str(exc))
+
+
+def _wait_for(client, key: str) -> bytes | None:
+    """The entry another request is computing, polled for up to ``COLD_WAIT_SECONDS``."""
+    deadline = time.monotonic() + COLD_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        raw = client.get(key)
+        if raw is not None:
+            return raw
+    return None  # too slow (or the other request failed): compute it here
 
 
 def fragment(name: str, parts: dict[str, Any], render: Callable[[], str]) -> Markup:

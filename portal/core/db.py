@@ -84,3 +84,14 @@ class Timestamped:
     def __repr__(self) -> str:
         label = getattr(self, "name", None) or getattr(self, "username", None) or ""
         return f"<{type(self).__name__} {self.id} {label}>".replace(" >", ">")
+
+
+# Columns the database maintains itself and the models do not map (PostgreSQL only).
+UNMAPPED_COLUMNS = {("quantum_apps", "search_vector")}
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic autogenerate filter: leave the unmapped, database-maintained columns alone."""
+    if type_ == "column" and reflected and compare_to is None:
+        return (obj.table.name, name) not in UNMAPPED_COLUMNS
+    return True

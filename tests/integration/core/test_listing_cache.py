@@ -95,6 +95,42 @@ def test_a_stale_entry_is_refreshed_by_one_request_while_others_serve_it(
     assert cache.remember("x", {"p": 1}, compute) == 2 and len(calls) == 2
 
 
+def test_a_missing_entry_is_computed_once_while_concurrent_requests_wait(
+    app, caching, redis_flushed
+):
+    import threading
+
+    calls, results, started = [], [], threading.Event()
+
+    def slow():
+        calls.append(1)
+        started.set()
+        threading.Event().wait(0.4)  # a slow query
+        return "computed once"
+
+    def other_request():
+        with app.app_context():
+            results.append(cache.remember("cold", {}, lambda: calls.append(1) or "again"))
+
+    with app.app_context():
+        waiting = threading.Thread(target=lambda: (started.wait(5), other_request()))
+        waiting.start()
+        assert cache.remember("cold", {}, slow) == "computed once"
+    waiting.join(10)
+    assert results == ["computed once"] and len(calls) == 1  # it waited, did not compute
+    assert not redis_flushed.keys("qh:cache:cold:*:refresh")
+
+
+def test_a_failed_computation_releases_its_lock_at_once(caching, redis_flushed):
+    def broken():
+        raise RuntimeError("bad filter")
+
+    with pytest.raises(RuntimeError):
+        cache.remember("cold", {}, broken)
+    assert not redis_flushed.keys("qh:cache:cold:*:refresh")  # the next request computes
+    assert cache.remember("cold", {}, lambda: "fine") == "fine"
+
+
 @pytest.fixture
 def statements(app):
     """The SQL sent from here on."""

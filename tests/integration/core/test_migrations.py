@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from portal import create_app
+from portal.core.db import include_object
 from portal.extensions import db
 from tests.conftest import database_url, make_config, recreate_database
 
@@ -49,6 +50,8 @@ def test_upgrade_to_head_and_downgrade_to_base(scratch_app):
 def test_models_and_migrations_agree(scratch_app):
     upgrade(revision="heads")
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": include_object}
+        )
         diff = compare_metadata(context, db.metadata)
     assert diff == []
