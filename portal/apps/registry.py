@@ -22,6 +22,7 @@ from portal.apps.services import (
 )
 from portal.core import cache
 from portal.core.errors import NotFound, ValidationFailed
+from portal.core.paging import count
 from portal.extensions import db
 
 SORTS = ("downloads", "newest", "rating", "name")
@@ -80,7 +81,10 @@ def browse(
     statement = _apply_sort(statement, sort, q)
 
     def ids_and_total():
-        found = paginate(statement.with_only_columns(QuantumApp.id), page, per_page)
+        # Every page of the same search and filters has the same total: counted once.
+        filters = {k: v for k, v in parts.items() if k not in PAGING}
+        total = cache.remember("registry-total", filters, lambda: count(statement))
+        found = paginate(statement.with_only_columns(QuantumApp.id), page, per_page, total)
         return [str(i) for i in found.items], found.total, found.page, found.per_page
 
     parts = {"q": q, "type": type, "sdk": sdk, "license": license, "tag": tag, "sort": sort,

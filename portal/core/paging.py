@@ -44,11 +44,19 @@ def bounded(page: Any, per_page: Any, default_per_page: int = 20) -> tuple[int, 
     return page, per_page
 
 
-def paginate(statement, page: Any, per_page: Any) -> Page:
-    """Run ``statement`` for one page, with the total count of its rows."""
-    page, per_page = bounded(page, per_page)
-    total = db.session.execute(
-        sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
+def count(statement) -> int:
+    """How many rows ``statement`` returns, whatever its order or paging."""
+    return db.session.execute(
+        sa.select(sa.func.count()).select_from(
+            statement.order_by(None).limit(None).offset(None).subquery()
+        )
     ).scalar_one()
+
+
+def paginate(statement, page: Any, per_page: Any, total: int | None = None) -> Page:
+    """Run ``statement`` for one page, with the total count of its rows (counted unless
+    ``total`` is given)."""
+    page, per_page = bounded(page, per_page)
+    total = count(statement) if total is None else total
     items = db.session.execute(statement.limit(per_page).offset((page - 1) * per_page))
     return Page(list(items.scalars().unique().all()), total, page, per_page)

@@ -30,11 +30,12 @@ from portal.accounts.models import User
 from portal.analytics import metrics
 from portal.analytics.models import AppMetrics, UsageAnalytics
 from portal.apps.models import AppType, AppVersion, AppVisibility, QuantumApp, VersionStatus
+from portal.apps.services import search_filter
 from portal.billing.payments import CheckoutRequest, CheckoutStart, provider
 from portal.core import cache
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, Forbidden, NotFound, PaymentRequired, ValidationFailed
-from portal.core.paging import Page, paginate
+from portal.core.paging import Page, count, paginate
 from portal.extensions import db
 from portal.marketplace.models import (
     MarketplaceListing,
@@ -238,6 +239,10 @@ def set_listing_status(listing: MarketplaceListing, status: MarketplaceListingSt
     return listing
 
 
+# What only orders or pages the results (the total does not depend on it).
+PAGING = ("sort", "page", "per_page")
+
+
 def browse(
     *,
     q: str | None = None,
@@ -261,14 +266,9 @@ def browse(
         .options(joinedload(MarketplaceListing.app))
     )
     if q and q.strip():
-        escaped = q.strip()[:100].replace("\\", "").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        statement = statement.where(
-            sa.or_(
-                QuantumApp.name.ilike(pattern, escape="\\"),
-                QuantumApp.description.ilike(pattern, escape="\\"),
-            )
-        )
+        # The Registry's search (full text with prefixes on PostgreSQL, over the stored,
+        # indexed document): a substring match scanned every app's name and description.
+        statement = search_filter(statement, q)
     if app_type:
         try:
             statement = statement.where(QuantumApp.type == AppType[app_type.upper()])
@@ -310,7 +310,10 @@ def browse(
     statement = statement.order_by(*order, MarketplaceListing.id)
 
     def ids_and_total():
-        found = paginate(statement.with_only_columns(MarketplaceListing.id), page, per_page)
+        # Every page of the same search and filters has the same total: counted once.
+        filters = {k: v for k, v in parts.items() if k not in PAGING}
+        total = cache.remember("marketplace-total", filters, lambda: count(statement))
+        found = paginate(statement.with_only_columns(MarketplaceListing.id), page, per_page, total)
         return [str(i) for i in found.items], found.total, found.page, found.per_page
 
     parts = {

@@ -297,3 +297,16 @@ def test_each_visitor_of_a_shared_page_gets_their_own_csrf_token(redis_flushed):
         assert download.status_code == 200, download.get_data(as_text=True)[:300]
     assert len(redis_flushed.keys("qh:cache:registry-app-page:*")) == 1
     assert tokens[0] != tokens[1]
+
+
+def test_every_page_of_a_listing_shares_one_count(caching, redis_flushed, statements):
+    for i in range(3):
+        registry_app(name=f"App {i}")
+        listed_app(name=f"Listed {i}")
+    db.session.commit()
+    statements.clear()
+    for page in (1, 2, 3):
+        assert registry.browse(page=page, per_page=1).total == 3
+        assert marketplace.browse(page=page, per_page=1).total == 3
+    counts = [s for s in statements if "count(*)" in s.lower()]
+    assert len(counts) == 2  # one per listing, not one per page

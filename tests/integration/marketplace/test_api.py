@@ -376,3 +376,18 @@ def test_subscribe_refuses_plans_not_offered(client, api_headers, device):
 
 def test_listing_status_enum(listing):
     assert listing.status is MarketplaceListingStatus.ACTIVE
+
+
+def test_marketplace_search_is_the_registrys_full_text_search(client):
+    listed_app(name="Shor Factoring", description="Factors integers.")
+    listed_app(name="Teleport", readme_content="# Teleport\n\nMoves entangled states.")
+    listed_app(name="Grover Search")
+
+    def names(q):
+        return sorted(i["name"] for i in client.get(f"/api/v1/marketplace?q={q}").json["items"])
+
+    assert names("factoring") == ["Shor Factoring"]
+    assert names("factor") == ["Shor Factoring"]  # stemmed, and a word being typed
+    assert names("entanglement") == ["Teleport"]  # the README counts, stemmed
+    assert names("gro") == ["Grover Search"]
+    assert names("'); drop table users; --") == []
