@@ -9,8 +9,12 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+# A browser sign-in lasts this long (its user_sessions row, and the session cookie).
+WEB_SESSION_DAYS = 14
 
 ENVIRONMENTS = ("development", "testing", "production")
 
@@ -108,6 +112,10 @@ def load_config(
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_HEADERS": ["X-CSRFToken", "X-CSRF-Token"],
         "MAX_CONTENT_LENGTH": _int(env, "QH_MAX_CONTENT_LENGTH", 16 * 1024 * 1024),
+        # The browser session's lifetime is its user_sessions row's (14 days from sign-in),
+        # so the cookie need not be re-signed and re-sent on every response.
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=WEB_SESSION_DAYS),
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 from portal.accounts.models import ApiKeyStatus, Role, User, UserApiKey, UserProfile, UserSession
 from portal.accounts.passwords import hash_password, password_problems, verify_password
 from portal.accounts.tokens import revoke_session
+from portal.config import WEB_SESSION_DAYS
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from portal.core.mail import send_mail
@@ -29,7 +30,6 @@ from portal.extensions import db
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,49}$")
 VERIFY_MAX_AGE = 3 * 24 * 3600  # a verification link works for three days
 RESET_MAX_AGE = 3600  # a reset link works for one hour, once
-WEB_SESSION_DAYS = 14
 # A browser's "last seen" is written at most this often, so pages do not write on every hit.
 TOUCH_EVERY = timedelta(minutes=1)
 

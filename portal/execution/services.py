@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from flask import current_app
+from sqlalchemy.orm import defer
 
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, ValidationFailed
@@ -453,6 +454,7 @@ def list_jobs(
     items = (
         db.session.execute(
             query.order_by(Job.created_at.desc(), Job.id)
+            .options(defer(Job.program_source))  # lists never show the program text
             .limit(per_page)
             .offset((page - 1) * per_page)
         )

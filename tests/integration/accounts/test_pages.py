@@ -41,6 +41,24 @@ def test_login_page_signs_in_and_records_a_web_session(client, auth, user):
     assert client.get("/login").status_code == 302  # already signed in
 
 
+def test_the_session_cookie_lasts_as_long_as_the_sign_in_and_is_not_resent(client, auth, user):
+    from datetime import timedelta
+    from email.utils import parsedate_to_datetime
+
+    from portal.config import WEB_SESSION_DAYS
+    from portal.core.db import utcnow
+
+    response = auth.login(user.username, DEFAULT_PASSWORD)
+    cookie = response.headers["Set-Cookie"]
+    expires = parsedate_to_datetime(cookie.split("Expires=")[1].split(";")[0])
+    [row] = _web_sessions(user)
+    assert abs(expires - row.expires_at) < timedelta(minutes=1)  # both end together
+    assert abs(expires - utcnow() - timedelta(days=WEB_SESSION_DAYS)) < timedelta(minutes=1)
+    client.get("/jobs")  # the first page after sign-in adds a CSRF token to the session
+    page = client.get("/jobs")
+    assert page.status_code == 200 and "Set-Cookie" not in page.headers  # nothing re-signed
+
+
 def test_login_follows_only_local_next(client, user):
     response = client.post(
         "/login", data={"login": user.email, "password": DEFAULT_PASSWORD, "next": "/settings"}
