@@ -11,6 +11,7 @@ import uuid
 from datetime import timedelta
 from functools import wraps
 
+import sqlalchemy as sa
 from flask import g, request, session
 from flask_login import current_user
 from limits import parse as parse_limit
@@ -96,12 +97,16 @@ def check_rate_limit(rate: str | None, *identifiers: str, what: str = "this key"
         )
 
 
+# The key and its owner in one query, built once (its SQLAlchemy cache key is reused).
+_KEY_BY_HASH = (
+    sa.select(UserApiKey)
+    .options(joinedload(UserApiKey.user))
+    .where(UserApiKey.value == sa.bindparam("value"))
+)
+
+
 def authenticate_api_key(raw_key: str) -> tuple[User, UserApiKey]:
-    key = db.session.execute(
-        db.select(UserApiKey)
-        .filter_by(value=hash_token(raw_key))
-        .options(joinedload(UserApiKey.user))  # the key and its owner in one query
-    ).scalar_one_or_none()
+    key = db.session.execute(_KEY_BY_HASH, {"value": hash_token(raw_key)}).scalar_one_or_none()
     if key is None or not token_matches(raw_key, key.value):
         raise Unauthorized("The API key is not valid.")
     if key.status is not ApiKeyStatus.ACTIVE:

@@ -244,15 +244,21 @@ def start_web_session(user: User, ip_address: str | None, user_agent: str | None
     return row
 
 
+# The session row with its user (joined): signing in a page view costs one query. Built once:
+# SQLAlchemy then reuses its cache key instead of recomputing it on every request.
+_LIVE_SESSION = (
+    sa.select(UserSession)
+    .options(joinedload(UserSession.user))
+    .where(UserSession.id == sa.bindparam("id"))
+)
+
+
 def live_web_session(session_id: str | None, user_id: uuid.UUID) -> UserSession | None:
     """The active browser session ``session_id`` of ``user_id``, if it is still live."""
     if not session_id:
         return None
     try:
-        # With its user (joined): signing in a page view then costs one query.
-        row = db.session.get(
-            UserSession, uuid.UUID(str(session_id)), options=[joinedload(UserSession.user)]
-        )
+        row = db.session.execute(_LIVE_SESSION, {"id": uuid.UUID(str(session_id))}).scalar()
     except ValueError:
         return None
     now = utcnow()

@@ -17,12 +17,11 @@ from portal.apps.services import (
     _apply_filters,
     _apply_sort,
     _uuid,
-    paginate,
     search_filter,
 )
 from portal.core import cache
 from portal.core.errors import NotFound, ValidationFailed
-from portal.core.paging import count
+from portal.core.paging import bounded, count
 from portal.extensions import db
 
 SORTS = ("downloads", "newest", "rating", "name")
@@ -80,23 +79,34 @@ def browse(
         statement = search_filter(statement, q)
     statement = _apply_sort(statement, sort, q)
 
-    def ids_and_total():
-        # Every page of the same search and filters has the same total: counted once.
-        filters = {k: v for k, v in parts.items() if k not in PAGING}
-        total = cache.remember("registry-total", filters, lambda: count(statement))
-        found = paginate(statement.with_only_columns(QuantumApp.id), page, per_page, total)
-        return [str(i) for i in found.items], found.total, found.page, found.per_page
-
     parts = {"q": q, "type": type, "sdk": sdk, "license": license, "tag": tag, "sort": sort,
-             "min_qubits": min_qubits, "max_qubits": max_qubits, "page": page,
-             "per_page": per_page}  # fmt: skip
-    ids, total, page, per_page = cache.remember("registry", parts, ids_and_total)
+             "min_qubits": min_qubits, "max_qubits": max_qubits}  # fmt: skip
+    page, per_page = bounded(page, per_page)
+    filters = {k: v for k, v in parts.items() if k not in PAGING}
+    # Every page of the same search and filters has the same total: counted once.
+    total = cache.remember("registry-total", filters, lambda: count(statement))
+    # A deep page sorts the whole catalogue like the first one does, so the ids of the
+    # PAGES_PER_FETCH pages around it are fetched (and cached) with the same query.
+    first = (page - 1) // PAGES_PER_FETCH * PAGES_PER_FETCH
+    ids_statement = (
+        statement.with_only_columns(QuantumApp.id)
+        .limit(per_page * PAGES_PER_FETCH)
+        .offset(first * per_page)
+    )
+    window = cache.remember(
+        "registry",
+        {**parts, "per_page": per_page, "from_page": first + 1},
+        lambda: [str(i) for i in db.session.execute(ids_statement).scalars()],
+    )
+    start = (page - 1 - first) * per_page
+    ids = window[start : start + per_page]
     # The unfiltered listing also shows the featured apps: load them in the same two queries.
     also = featured_ids() if not any(v for k, v in parts.items() if k not in PAGING) else []
     return Page(load_apps(ids, also=also), total, page, per_page)
 
 
 PAGING = ("sort", "page", "per_page")
+PAGES_PER_FETCH = 10
 
 
 def load_apps(ids: list[str], also: list[str] = ()) -> list[QuantumApp]:

@@ -416,13 +416,17 @@ def wait_for(job: Job, seconds: float) -> Job:
 # -- reading ---------------------------------------------------------------------------------
 
 
+# Every job page and status poll: built once, so its SQLAlchemy cache key is reused.
+_JOB_BY_ID = sa.select(Job).where(Job.id == sa.bindparam("id"))
+
+
 def get_job(user, job_id: str | uuid.UUID) -> Job:
     """The user's job; another user's job or a malformed id is NotFound (no existence leak)."""
     try:
         key = uuid.UUID(str(job_id))
     except ValueError:
         raise NotFound("No such job.") from None
-    job = db.session.get(Job, key)
+    job = db.session.execute(_JOB_BY_ID, {"id": key}).scalar()
     if job is None or job.user_id != user.id:
         raise NotFound("No such job.", details={"job_id": str(job_id)})
     return job

@@ -117,12 +117,16 @@ def list_notifications(
     return list(items), total
 
 
+# On every signed-in page (the badge): built once, so its SQLAlchemy cache key is reused.
+_UNREAD = (
+    sa.select(sa.func.count())
+    .select_from(Notification)
+    .where(Notification.user_id == sa.bindparam("user_id"), Notification.read.is_(False))
+)
+
+
 def unread_count(user) -> int:
-    return db.session.execute(
-        sa.select(sa.func.count())
-        .select_from(Notification)
-        .where(Notification.user_id == user.id, Notification.read.is_(False))
-    ).scalar_one()
+    return db.session.execute(_UNREAD, {"user_id": user.id}).scalar_one()
 
 
 def get_notification(user, notification_id: Any) -> Notification:

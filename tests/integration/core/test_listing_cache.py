@@ -310,3 +310,22 @@ def test_every_page_of_a_listing_shares_one_count(caching, redis_flushed, statem
         assert marketplace.browse(page=page, per_page=1).total == 3
     counts = [s for s in statements if "count(*)" in s.lower()]
     assert len(counts) == 2  # one per listing, not one per page
+
+
+def test_ten_registry_pages_come_from_one_query(app, caching, redis_flushed, statements):
+    for i in range(23):
+        registry_app(name=f"App {i:02}")
+    db.session.commit()
+    statements.clear()
+    pages = [registry.browse(page=p, per_page=2, sort="name") for p in range(1, 13)]
+    names = [a.name for page in pages for a in page.items]
+    assert names == [f"App {i:02}" for i in range(23)]  # every app once, in order
+    assert pages[-1].total == 23 and pages[-1].pages == 12
+    id_queries = [
+        s for s in statements if s.startswith("SELECT quantum_apps.id") and "featured" not in s
+    ]
+    assert len(id_queries) == 2  # pages 1–10, then 11–12
+
+    app.config["LISTING_CACHE_SECONDS"] = 0  # the same pages, computed each time
+    assert [a.name for p in range(1, 13) for a in registry.browse(page=p, per_page=2,
+            sort="name").items] == names  # fmt: skip
