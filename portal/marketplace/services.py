@@ -186,23 +186,37 @@ def publish_listing(
     return listing
 
 
+# Built once (SQLAlchemy then reuses their cache keys): a listing's page, and a page of cards.
+_app = joinedload(MarketplaceListing.app)
+_LISTING_PAGE = (
+    sa.select(MarketplaceListing)
+    .where(MarketplaceListing.id == sa.bindparam("id"))
+    .options(
+        _app.joinedload(QuantumApp.developer),
+        _app.joinedload(QuantumApp.latest_version),
+        _app.joinedload(QuantumApp.metrics),
+        _app.selectinload(QuantumApp.documentation),
+    )
+)
+_LISTING_CARDS = (
+    sa.select(MarketplaceListing)
+    .where(MarketplaceListing.id.in_(sa.bindparam("ids", expanding=True)))
+    .options(_app.joinedload(QuantumApp.developer), _app.joinedload(QuantumApp.metrics))
+)
+
+
 def get_listing(
     ident: Any, viewer: User | None = None, *, for_page: bool = False
 ) -> MarketplaceListing:
     """A listing by its id or its app's id. Delisted ones exist only for their provider.
     ``for_page`` also loads the app and what its page shows in the same two queries."""
     key = _uuid(ident, "listing")
-    options = []
     if for_page:
-        app = joinedload(MarketplaceListing.app)
-        options = [
-            app.joinedload(QuantumApp.developer),
-            app.joinedload(QuantumApp.latest_version),
-            app.joinedload(QuantumApp.metrics),
-            app.selectinload(QuantumApp.documentation),
-        ]
+        found = db.session.execute(_LISTING_PAGE, {"id": key}).scalar()
+    else:
+        found = db.session.get(MarketplaceListing, key)
     listing = (
-        db.session.get(MarketplaceListing, key, options=options)
+        found
         or db.session.execute(
             sa.select(MarketplaceListing).filter_by(quantum_app_id=key)
         ).scalar_one_or_none()
@@ -328,12 +342,7 @@ def _load_listings(ids: list[str]) -> list[MarketplaceListing]:
     """The listings with these ids, in this order, with what a card shows, in one query."""
     if not ids:
         return []
-    app = joinedload(MarketplaceListing.app)
-    rows = db.session.execute(
-        sa.select(MarketplaceListing)
-        .where(MarketplaceListing.id.in_([uuid.UUID(i) for i in ids]))
-        .options(app, app.joinedload(QuantumApp.developer), app.joinedload(QuantumApp.metrics))
-    ).scalars()
+    rows = db.session.execute(_LISTING_CARDS, {"ids": [uuid.UUID(i) for i in ids]}).scalars()
     by_id = {str(listing.id): listing for listing in rows}
     return [by_id[i] for i in ids if i in by_id]
 
