@@ -22,7 +22,6 @@ from datetime import date
 
 import structlog
 from flask import current_app, has_app_context
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.core.db import utcnow
@@ -94,25 +93,16 @@ def count_api_request(user_id: uuid.UUID, endpoint: str) -> bool:
 
 def _apply(session: Session, key: str, counts: dict[str, int]) -> None:
     from portal.analytics import metrics
-    from portal.analytics.usage import record_usage
+    from portal.analytics.usage import add_requests
 
     if key == VIEWS:
         metrics.add_views({uuid.UUID(f): n for f, n in counts.items()}, session)
         return
-    # Sorted, so two flushers touching the same rows lock them in one order.
-    for field in sorted(counts):
+    requests = {}
+    for field, count in counts.items():
         user_id, day, endpoint = field.split("|", 2)
-        try:
-            with session.begin_nested():
-                record_usage(
-                    uuid.UUID(user_id),
-                    endpoint,
-                    day=date.fromisoformat(day),
-                    requests=counts[field],
-                    session=session,
-                )
-        except IntegrityError:  # the user was deleted meanwhile
-            log.info("counter_dropped", key=key, field=field)
+        requests[(uuid.UUID(user_id), endpoint, date.fromisoformat(day))] = count
+    add_requests(requests, session)
 
 
 def flush() -> int:

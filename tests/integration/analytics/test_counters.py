@@ -99,6 +99,29 @@ def test_views_of_a_deleted_app_are_dropped_without_failing_the_batch(committed_
         quantum_app_id=gone.id)).scalar_one() == 0  # fmt: skip
 
 
+def test_api_requests_add_to_existing_rows_and_a_deleted_users_drop_out(committed_db, buffered):
+    from portal.accounts.models import User
+    from portal.analytics.usage import record_usage
+
+    ada, bob, gone = UserFactory(), UserFactory(), UserFactory()
+    db.session.commit()
+    record_usage(ada.id, "GET /api/v1/jobs", requests=4)  # a row from earlier today
+    db.session.commit()
+    for user, endpoint in [(ada, "GET /api/v1/jobs"), (ada, "GET /api/v1/jobs"),
+                           (bob, "GET /api/v1/bills"), (gone, "GET /api/v1/jobs")]:  # fmt: skip
+        counters.count_api_request(user.id, endpoint)
+    gone_id = gone.id
+    db.session.execute(sa.delete(User).where(User.id == gone_id))
+    db.session.commit()
+    assert counters.flush() == 3
+    assert _usage(ada.id, "GET /api/v1/jobs") == 6 and _usage(bob.id, "GET /api/v1/bills") == 1
+    rows = db.session.execute(
+        sa.select(sa.func.count()).select_from(UsageAnalytics).filter_by(user_id=ada.id)
+    ).scalar_one()
+    assert rows == 1  # added to, not duplicated
+    assert _usage(gone_id, "GET /api/v1/jobs") == 0
+
+
 def test_the_first_count_after_the_interval_flushes_in_the_background(
     committed_db, app, monkeypatch, redis_flushed
 ):
