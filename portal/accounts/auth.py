@@ -20,7 +20,7 @@ from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import ApiKeyStatus, Role, User, UserApiKey
-from portal.core.db import utcnow
+from portal.core.db import commit_without_expiring, utcnow
 from portal.core.errors import Forbidden, RateLimited, Unauthorized
 from portal.core.security import hash_token, token_matches
 from portal.extensions import db, login_manager
@@ -175,7 +175,7 @@ def api_auth(scope: str = "read", roles: tuple[Role, ...] = ()):
                 )
             require_roles(user, roles)
             if key is not None and (db.session.dirty or db.session.new or db.session.deleted):
-                db.session.commit()  # keep last_used_at even if the route only reads
+                commit_without_expiring()  # keep last_used_at even if the route only reads
             g.api_user, g.api_key = user, key
             return view(*args, **kwargs)
 

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth
 from portal.api.docs import error_responses
+from portal.core.db import commit_without_expiring
 from portal.core.errors import NotFound
 from portal.execution import services
 from portal.execution.models import JobRunMode, JobStatus
@@ -137,7 +138,7 @@ class JobList(MethodView):
             notification_email=data.get("notification_email"),
             name=data.get("name"),
         )
-        services.commit_submission()
+        commit_without_expiring()  # every column of a new job is set in Python
         position = services.dispatch(job)
         if job.run_mode is JobRunMode.BLOCKING:
             services.wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])

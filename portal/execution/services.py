@@ -389,18 +389,6 @@ def dispatch(job: Job) -> int | None:
         return None
 
 
-def commit_submission() -> None:
-    """Commit the request's transaction without expiring what it wrote: every column of a
-    new job is set in Python, so the reload a normal commit triggers is a wasted round trip."""
-    session = db.session()
-    keep = session.expire_on_commit
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = keep
-
-
 def wait_for(job: Job, seconds: float) -> Job:
     """BLOCKING run mode: wait up to ``seconds`` for the job to reach a terminal state."""
     deadline = time.monotonic() + seconds
