@@ -58,7 +58,7 @@ def load_user(user_id: str) -> User | None:
     if user is None or not user.is_active:
         return None
     if touch_web_session(row):
-        db.session.commit()
+        commit_without_expiring()  # only last_seen_at was written: keep the user loaded
     return user
 
 

@@ -4,6 +4,7 @@ sessions, API keys and "become a provider"."""
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from portal.accounts.models import ApiKeyStatus, Role, User, UserApiKey, UserSession
 from portal.extensions import db
@@ -100,7 +101,19 @@ def test_a_read_only_page_keeps_the_sessions_last_seen(client, login_as, user):
     [row] = _web_sessions(user)
     row.last_seen_at = long_ago = utcnow() - timedelta(hours=2)
     db.session.commit()
-    assert client.get("/jobs").status_code == 200
+    statements = []
+    engine = db.session.get_bind().engine
+
+    def record(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()))
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get("/jobs").status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    # The user came with the session row and is not reloaded after the commit.
+    assert not [s for s in statements if s.startswith("SELECT") and "FROM users " in s]
     db.session.rollback()  # what only a flush wrote would be gone now
     db.session.refresh(row)
     assert row.last_seen_at > long_ago + timedelta(hours=1)
