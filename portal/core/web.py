@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, Response, current_app, request, url_for
+from flask import Flask, Response, current_app, has_request_context, request, url_for
 from flask_login import current_user
 
 # (label, endpoint, who sees it) shown when the endpoint exists, so the menu grows with the
@@ -47,6 +47,17 @@ def has_endpoint(endpoint: str) -> bool:
 
 
 def user_timezone() -> ZoneInfo:
+    """The signed-in reader's zone (UTC for visitors), worked out once per request: a list
+    page formats dozens of timestamps."""
+    if not has_request_context():
+        return _timezone()
+    zone = request.environ.get("qh.timezone")
+    if zone is None:
+        zone = request.environ["qh.timezone"] = _timezone()
+    return zone
+
+
+def _timezone() -> ZoneInfo:
     name = "UTC"
     if getattr(current_user, "is_authenticated", False):
         name = (current_user.preferences or {}).get("timezone") or "UTC"
