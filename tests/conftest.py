@@ -285,3 +285,17 @@ def console_errors(page):
 
     page.on("requestfailed", request_failed)
     return errors
+
+
+@pytest.fixture
+def statements(app):
+    """The SQL sent from here on (whitespace collapsed), for tests that count queries."""
+    seen = []
+
+    def note(*args):
+        seen.append(" ".join(args[2].split()))
+
+    engine = db.engine  # inside the test's app context (a new one would end its session)
+    sa.event.listen(engine, "before_cursor_execute", note)
+    yield seen
+    sa.event.remove(engine, "before_cursor_execute", note)

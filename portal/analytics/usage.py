@@ -118,13 +118,7 @@ def add_requests(counts: dict[tuple[uuid.UUID, str, date], int], session: Sessio
         ),
         {"keys": keys},
     )
-    batch = sa.values(
-        sa.column("user_id", sa.Uuid),
-        sa.column("endpoint", sa.String),
-        sa.column("day", sa.Date),
-        sa.column("n", sa.Integer),
-        name="batch",
-    ).data([(u, e[:255], d, n) for (u, e, d), n in sorted(counts.items())])
+    batch = _request_rows("batch", [(u, e[:255], d, n) for (u, e, d), n in sorted(counts.items())])
     updated = session.execute(
         sa.update(table)
         .where(
@@ -140,13 +134,7 @@ def add_requests(counts: dict[tuple[uuid.UUID, str, date], int], session: Sessio
     missing = [(u, e[:255], d, n) for (u, e, d), n in counts.items() if (u, e[:255], d) not in done]
     if not missing:
         return
-    rest = sa.values(
-        sa.column("user_id", sa.Uuid),
-        sa.column("endpoint", sa.String),
-        sa.column("day", sa.Date),
-        sa.column("n", sa.Integer),
-        name="rest",
-    ).data(missing)
+    rest = _request_rows("rest", missing)
     session.execute(
         sa.insert(table).from_select(
             [
@@ -173,3 +161,14 @@ def add_requests(counts: dict[tuple[uuid.UUID, str, date], int], session: Sessio
             ).join(User, User.id == rest.c.user_id),
         )
     )
+
+
+def _request_rows(name: str, rows: list[tuple[uuid.UUID, str, date, int]]):
+    """(user_id, endpoint, day, n) rows as a ``VALUES`` list to join against."""
+    return sa.values(
+        sa.column("user_id", sa.Uuid),
+        sa.column("endpoint", sa.String),
+        sa.column("day", sa.Date),
+        sa.column("n", sa.Integer),
+        name=name,
+    ).data(rows)

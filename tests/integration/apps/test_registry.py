@@ -129,21 +129,12 @@ def test_the_registry_list_runs_a_fixed_number_of_queries(client):
     assert count_queries() == few
 
 
-def test_an_app_page_loads_the_app_and_what_its_header_shows_in_one_query(client):
+def test_an_app_page_loads_the_app_and_what_its_header_shows_in_one_query(client, statements):
     app = registry_app(name="Bell Pair", tags=[TagFactory(), TagFactory(), TagFactory()])
     db.session.commit()
     path, tags = f"/registry/{app.id}", [t.name for t in app.tags]  # loaded before counting
-    statements = []
-    engine = db.session.get_bind().engine
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        page = client.get(path).get_data(as_text=True)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+    statements.clear()
+    page = client.get(path).get_data(as_text=True)
     assert "Bell Pair" in page and all(tag in page for tag in tags)
     app_queries = [s for s in statements if "FROM quantum_apps" in s]
     assert len(app_queries) == 1  # developer, latest version, metrics and tags joined in

@@ -131,21 +131,6 @@ def test_a_failed_computation_releases_its_lock_at_once(caching, redis_flushed):
     assert cache.remember("cold", {}, lambda: "fine") == "fine"
 
 
-@pytest.fixture
-def statements(app):
-    """The SQL sent from here on."""
-    seen = []
-
-    def note(*args):
-        seen.append(args[2])
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", note)
-    yield seen
-    sa.event.remove(engine, "before_cursor_execute", note)
-
-
 @pytest.mark.parametrize(
     ("path", "make", "target"),
     [
