@@ -144,3 +144,10 @@ def test_grafana_dashboard_panels_use_exported_metrics():
     for panel in dashboard["panels"]:
         for target in panel["targets"]:
             assert _metric_names_in(target["expr"]) <= exported, panel["title"]
+
+
+def test_compose_redis_evicts_only_expiring_keys_under_memory_pressure():
+    command = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]["redis"]["command"]
+    settings = dict(zip(command[1::2], command[2::2], strict=False))
+    assert settings["--maxmemory-policy"] == "volatile-lru"  # caches go, queued jobs stay
+    assert settings["--maxmemory"].endswith("mb")
