@@ -7,6 +7,7 @@ API routes use ``@api_auth(scope=..., roles=...)``; it sets ``g.api_user`` (the 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import timedelta
 from functools import wraps
@@ -98,15 +99,17 @@ def check_rate_limit(rate: str | None, *identifiers: str, what: str = "this key"
 
 
 # The key and its owner in one query, built once (its SQLAlchemy cache key is reused).
-_KEY_BY_HASH = (
-    sa.select(UserApiKey)
-    .options(joinedload(UserApiKey.user))
-    .where(UserApiKey.value == sa.bindparam("value"))
-)
+@functools.cache
+def _key_by_hash():
+    return (
+        sa.select(UserApiKey)
+        .options(joinedload(UserApiKey.user))
+        .where(UserApiKey.value == sa.bindparam("value"))
+    )
 
 
 def authenticate_api_key(raw_key: str) -> tuple[User, UserApiKey]:
-    key = db.session.execute(_KEY_BY_HASH, {"value": hash_token(raw_key)}).scalar_one_or_none()
+    key = db.session.execute(_key_by_hash(), {"value": hash_token(raw_key)}).scalar_one_or_none()
     if key is None or not token_matches(raw_key, key.value):
         raise Unauthorized("The API key is not valid.")
     if key.status is not ApiKeyStatus.ACTIVE:

@@ -4,6 +4,7 @@ view or API route that called commits)."""
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from datetime import datetime, timedelta
@@ -246,11 +247,13 @@ def start_web_session(user: User, ip_address: str | None, user_agent: str | None
 
 # The session row with its user (joined): signing in a page view costs one query. Built once:
 # SQLAlchemy then reuses its cache key instead of recomputing it on every request.
-_LIVE_SESSION = (
-    sa.select(UserSession)
-    .options(joinedload(UserSession.user))
-    .where(UserSession.id == sa.bindparam("id"))
-)
+@functools.cache
+def _live_session():
+    return (
+        sa.select(UserSession)
+        .options(joinedload(UserSession.user))
+        .where(UserSession.id == sa.bindparam("id"))
+    )
 
 
 def live_web_session(session_id: str | None, user_id: uuid.UUID) -> UserSession | None:
@@ -258,7 +261,7 @@ def live_web_session(session_id: str | None, user_id: uuid.UUID) -> UserSession 
     if not session_id:
         return None
     try:
-        row = db.session.execute(_LIVE_SESSION, {"id": uuid.UUID(str(session_id))}).scalar()
+        row = db.session.execute(_live_session(), {"id": uuid.UUID(str(session_id))}).scalar()
     except ValueError:
         return None
     now = utcnow()

@@ -4,6 +4,7 @@ queries however many apps are shown."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -121,7 +122,9 @@ def load_apps(ids: list[str], also: list[str] = ()) -> list[QuantumApp]:
 
 
 def _fetch_apps(ids: list[str]) -> dict[str, QuantumApp]:
-    found = db.session.execute(_CARDS, {"ids": [_uuid(i) for i in ids]}).unique().scalars()
+    found = (
+        db.session.execute(_cards_statement(), {"ids": [_uuid(i) for i in ids]}).unique().scalars()
+    )
     return {str(app.id): app for app in found}
 
 
@@ -146,36 +149,40 @@ def featured(limit: int = 4) -> list[QuantumApp]:
 
 # Built once: with four loader options, recomputing its SQLAlchemy cache key on every app
 # page cost about as much as running it.
-_APP_PAGE = (
-    sa.select(QuantumApp)
-    .where(QuantumApp.id == sa.bindparam("id"))
-    .options(
-        joinedload(QuantumApp.developer),
-        joinedload(QuantumApp.latest_version),
-        joinedload(QuantumApp.metrics),
-        joinedload(QuantumApp.tags),  # one to three: one query rather than two
+@functools.cache
+def _app_page_statement():
+    return (
+        sa.select(QuantumApp)
+        .where(QuantumApp.id == sa.bindparam("id"))
+        .options(
+            joinedload(QuantumApp.developer),
+            joinedload(QuantumApp.latest_version),
+            joinedload(QuantumApp.metrics),
+            joinedload(QuantumApp.tags),  # one to three: one query rather than two
+        )
     )
-)
 
 
-# What a card shows, for a page of apps, in one query (built once, like _APP_PAGE).
-_CARDS = (
-    sa.select(QuantumApp)
-    .where(QuantumApp.id.in_(sa.bindparam("ids", expanding=True)))
-    .options(
-        joinedload(QuantumApp.developer),
-        joinedload(QuantumApp.latest_version),
-        joinedload(QuantumApp.metrics),
-        joinedload(QuantumApp.tags),
+# What a card shows, for a page of apps, in one query (built once, like _app_page_statement()).
+@functools.cache
+def _cards_statement():
+    return (
+        sa.select(QuantumApp)
+        .where(QuantumApp.id.in_(sa.bindparam("ids", expanding=True)))
+        .options(
+            joinedload(QuantumApp.developer),
+            joinedload(QuantumApp.latest_version),
+            joinedload(QuantumApp.metrics),
+            joinedload(QuantumApp.tags),
+        )
     )
-)
 
 
 def get_registry_app(app_id: Any, *, for_page: bool = False) -> QuantumApp:
     """A public Registry app; ``for_page`` also loads what the top of its page shows in the
     same query (and its tags in one more) rather than one query per relationship."""
     if for_page:
-        app = db.session.execute(_APP_PAGE, {"id": _uuid(app_id)}).unique().scalar()
+        app = db.session.execute(_app_page_statement(), {"id": _uuid(app_id)}).unique().scalar()
     else:
         app = db.session.get(QuantumApp, _uuid(app_id))
     if app is None or not app.is_in_registry or app.visibility is not AppVisibility.PUBLIC:

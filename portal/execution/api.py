@@ -180,7 +180,7 @@ class JobDetail(MethodView):
     @_doc(jobs_blp, 401, 404)
     def get(self, job_id):
         """One of your jobs, with its queue position while queued"""
-        return _present(services.get_job(g.api_user, job_id))
+        return _present(services.get_job(g.api_user, job_id, with_result=True))
 
     @api_auth(scope="jobs")
     @jobs_blp.response(200, JobSchema)

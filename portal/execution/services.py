@@ -16,6 +16,7 @@ simulates.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import socket
 import threading
@@ -30,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from flask import current_app
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import defer, joinedload
 
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, ValidationFailed
@@ -404,17 +405,22 @@ def wait_for(job: Job, seconds: float) -> Job:
 # -- reading ---------------------------------------------------------------------------------
 
 
-# Every job page and status poll: built once, so its SQLAlchemy cache key is reused.
-_JOB_BY_ID = sa.select(Job).where(Job.id == sa.bindparam("id"))
+@functools.cache
+def _job_by_id(with_result: bool):
+    """Built once, on first use (the mappers are complete by then), so SQLAlchemy reuses its
+    cache key: every job page and status poll runs it."""
+    statement = sa.select(Job).where(Job.id == sa.bindparam("id"))
+    return statement.options(joinedload(Job.result)) if with_result else statement
 
 
-def get_job(user, job_id: str | uuid.UUID) -> Job:
-    """The user's job; another user's job or a malformed id is NotFound (no existence leak)."""
+def get_job(user, job_id: str | uuid.UUID, *, with_result: bool = False) -> Job:
+    """The user's job; another user's job or a malformed id is NotFound (no existence leak).
+    ``with_result`` joins its result into the same query (pages that show it)."""
     try:
         key = uuid.UUID(str(job_id))
     except ValueError:
         raise NotFound("No such job.") from None
-    job = db.session.execute(_JOB_BY_ID, {"id": key}).scalar()
+    job = db.session.execute(_job_by_id(with_result), {"id": key}).unique().scalar()
     if job is None or job.user_id != user.id:
         raise NotFound("No such job.", details={"job_id": str(job_id)})
     return job

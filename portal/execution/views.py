@@ -165,7 +165,7 @@ def estimate():
 @jobs_bp.get("/<job_id>")
 @page_auth()
 def detail(job_id):
-    job = services.get_job(current_user, job_id)
+    job = services.get_job(current_user, job_id, with_result=True)
     context = _detail_context(job)
     if htmx:
         return render_template("execution/_job_status.html", **context)

@@ -17,6 +17,7 @@ spend more than the allowance.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -186,23 +187,31 @@ def publish_listing(
     return listing
 
 
-# Built once (SQLAlchemy then reuses their cache keys): a listing's page, and a page of cards.
-_app = joinedload(MarketplaceListing.app)
-_LISTING_PAGE = (
-    sa.select(MarketplaceListing)
-    .where(MarketplaceListing.id == sa.bindparam("id"))
-    .options(
-        _app.joinedload(QuantumApp.developer),
-        _app.joinedload(QuantumApp.latest_version),
-        _app.joinedload(QuantumApp.metrics),
-        _app.selectinload(QuantumApp.documentation),
+# Built once, on first use (the mappers are complete by then), so SQLAlchemy reuses their
+# cache keys: a listing's page, and a page of cards.
+@functools.cache
+def _listing_page_statement():
+    app = joinedload(MarketplaceListing.app)
+    return (
+        sa.select(MarketplaceListing)
+        .where(MarketplaceListing.id == sa.bindparam("id"))
+        .options(
+            app.joinedload(QuantumApp.developer),
+            app.joinedload(QuantumApp.latest_version),
+            app.joinedload(QuantumApp.metrics),
+            app.selectinload(QuantumApp.documentation),
+        )
     )
-)
-_LISTING_CARDS = (
-    sa.select(MarketplaceListing)
-    .where(MarketplaceListing.id.in_(sa.bindparam("ids", expanding=True)))
-    .options(_app.joinedload(QuantumApp.developer), _app.joinedload(QuantumApp.metrics))
-)
+
+
+@functools.cache
+def _listing_cards_statement():
+    app = joinedload(MarketplaceListing.app)
+    return (
+        sa.select(MarketplaceListing)
+        .where(MarketplaceListing.id.in_(sa.bindparam("ids", expanding=True)))
+        .options(app.joinedload(QuantumApp.developer), app.joinedload(QuantumApp.metrics))
+    )
 
 
 def get_listing(
@@ -212,7 +221,7 @@ def get_listing(
     ``for_page`` also loads the app and what its page shows in the same two queries."""
     key = _uuid(ident, "listing")
     if for_page:
-        found = db.session.execute(_LISTING_PAGE, {"id": key}).scalar()
+        found = db.session.execute(_listing_page_statement(), {"id": key}).scalar()
     else:
         found = db.session.get(MarketplaceListing, key)
     listing = (
@@ -342,7 +351,9 @@ def _load_listings(ids: list[str]) -> list[MarketplaceListing]:
     """The listings with these ids, in this order, with what a card shows, in one query."""
     if not ids:
         return []
-    rows = db.session.execute(_LISTING_CARDS, {"ids": [uuid.UUID(i) for i in ids]}).scalars()
+    rows = db.session.execute(
+        _listing_cards_statement(), {"ids": [uuid.UUID(i) for i in ids]}
+    ).scalars()
     by_id = {str(listing.id): listing for listing in rows}
     return [by_id[i] for i in ids if i in by_id]
 

@@ -10,6 +10,7 @@ older callers that do not are mapped from the notification's type and title
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -118,15 +119,17 @@ def list_notifications(
 
 
 # On every signed-in page (the badge): built once, so its SQLAlchemy cache key is reused.
-_UNREAD = (
-    sa.select(sa.func.count())
-    .select_from(Notification)
-    .where(Notification.user_id == sa.bindparam("user_id"), Notification.read.is_(False))
-)
+@functools.cache
+def _unread_statement():
+    return (
+        sa.select(sa.func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == sa.bindparam("user_id"), Notification.read.is_(False))
+    )
 
 
 def unread_count(user) -> int:
-    return db.session.execute(_UNREAD, {"user_id": user.id}).scalar_one()
+    return db.session.execute(_unread_statement(), {"user_id": user.id}).scalar_one()
 
 
 def get_notification(user, notification_id: Any) -> Notification:

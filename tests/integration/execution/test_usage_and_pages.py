@@ -109,3 +109,16 @@ def test_status_polls_never_redraw_the_circuit(client, login_as, monkeypatch):
     monkeypatch.setattr(views, "_drawing_of", refuse)
     poll = client.get(f"/jobs/{job.id}", headers={"HX-Request": "true"})
     assert poll.status_code == 200 and b'id="job-status"' in poll.data
+
+
+def test_a_job_page_loads_the_job_and_its_result_in_one_query(client, login_as, statements):
+    from portal.execution.models import JobResult
+
+    job = JobFactory(status=JobStatus.COMPLETED)
+    job.result = JobResult(status="COMPLETED", counts={"00": 51, "11": 49}, execution_time=0.2)
+    login_as(job.user)
+    path = f"/jobs/{job.id}"
+    statements.clear()
+    page = client.get(path)
+    assert page.status_code == 200 and b"51" in page.data
+    assert not [s for s in statements if "FROM job_results" in s and "FROM jobs" not in s]
