@@ -11,7 +11,7 @@ The hand-over is atomic (``RENAME`` to a batch key), so two flushers never count
 increment twice; if the database refuses the batch, its counts go back into the buffer. A
 Redis crash loses at most one interval of these counters (never jobs, bills or payments,
 which are written to PostgreSQL first). Without Redis, or with an interval of 0 (tests),
-``add`` writes straight through.
+each count joins the request's own transaction instead.
 """
 
 from __future__ import annotations
@@ -85,10 +85,13 @@ def count_view(app_id: uuid.UUID) -> None:
         metrics.increment(app_id, "views")
 
 
-def count_api_request(user_id: uuid.UUID, endpoint: str) -> bool:
-    """One API request made with a key; False when the caller must record it itself (no
-    buffer), in its own transaction."""
-    return _buffer(USAGE, f"{user_id}|{utcnow().date().isoformat()}|{endpoint[:255]}")
+def count_api_request(user_id: uuid.UUID, endpoint: str) -> None:
+    """One API request made with a key. Unbuffered, the count joins the request's
+    transaction (the caller commits)."""
+    if not _buffer(USAGE, f"{user_id}|{utcnow().date().isoformat()}|{endpoint[:255]}"):
+        from portal.analytics.usage import record_usage
+
+        record_usage(user_id, endpoint)
 
 
 def _apply(session: Session, key: str, counts: dict[str, int]) -> None:

@@ -68,17 +68,14 @@ def count_api_key_request(response):
     if key is None or user is None or response.status_code >= 500:
         return response
     from portal.analytics.counters import count_api_request
-    from portal.analytics.usage import record_usage
 
     rule = request.url_rule.rule if request.url_rule else request.path
-    if count_api_request(user.id, f"{request.method} {rule}"):
-        return response  # buffered in Redis, written with the next batch
     try:
         if response.status_code >= 400:
             # A refused request must leave nothing behind: drop whatever it had pending
             # before this commit, so only the usage count is written.
             db.session.rollback()
-        record_usage(user.id, f"{request.method} {rule}")
+        count_api_request(user.id, f"{request.method} {rule}")  # buffered in Redis, or here
         db.session.commit()
     except Exception as exc:  # counting must never break the answer
         db.session.rollback()

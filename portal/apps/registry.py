@@ -22,7 +22,7 @@ from portal.apps.services import (
 )
 from portal.core import cache
 from portal.core.errors import NotFound, ValidationFailed
-from portal.core.paging import bounded, count
+from portal.core.paging import PAGING, bounded, cached_count
 from portal.extensions import db
 
 SORTS = ("downloads", "newest", "rating", "name")
@@ -83,9 +83,7 @@ def browse(
     parts = {"q": q, "type": type, "sdk": sdk, "license": license, "tag": tag, "sort": sort,
              "min_qubits": min_qubits, "max_qubits": max_qubits}  # fmt: skip
     page, per_page = bounded(page, per_page)
-    filters = {k: v for k, v in parts.items() if k not in PAGING}
-    # Every page of the same search and filters has the same total: counted once.
-    total = cache.remember("registry-total", filters, lambda: count(statement))
+    total = cached_count("registry", parts, statement)
     # A deep page sorts the whole catalogue like the first one does, so the ids of the
     # PAGES_PER_FETCH pages around it are fetched (and cached) with the same query.
     first = (page - 1) // PAGES_PER_FETCH * PAGES_PER_FETCH
@@ -106,7 +104,6 @@ def browse(
     return Page(load_apps(ids, also=also), total, page, per_page)
 
 
-PAGING = ("sort", "page", "per_page")
 PAGES_PER_FETCH = 10
 
 
@@ -179,8 +176,8 @@ def _cards_statement():
 
 
 def get_registry_app(app_id: Any, *, for_page: bool = False) -> QuantumApp:
-    """A public Registry app; ``for_page`` also loads what the top of its page shows in the
-    same query (and its tags in one more) rather than one query per relationship."""
+    """A public Registry app; ``for_page`` also loads what the top of its page shows
+    (developer, latest version, metrics, tags) in the same query."""
     if for_page:
         app = db.session.execute(_app_page_statement(), {"id": _uuid(app_id)}).unique().scalar()
     else:

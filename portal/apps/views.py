@@ -350,7 +350,9 @@ def _browse():
 @registry_bp.get("/<app_id>")
 def app(app_id):
     response = cache.shared_page("registry-app", {}, lambda: _app_page(app_id))
-    services.record_view(app_id)  # reached on a 200 only: the id is a Registry app's
+    # Reached on a 200 only (the id is a Registry app's); counted after rendering, so the
+    # page shows the count before this view and no commit expires the app mid-render.
+    services.record_view(app_id)
     db.session.commit()
     return response
 
@@ -372,8 +374,6 @@ def _app_page(app_id):
     # README, versions and docs are the same for every reader (in the reader's time zone):
     # cached, and re-rendered at once when the app, a version, a tag or a doc changes.
     reader = {"id": str(app.id), "example": example, "tz": user_timezone().key}
-    # The page shows the count before this view: counted once it is rendered (a commit
-    # first would expire the app and load it all again).
     return render_template(
         "registry/app.html",
         app=app,

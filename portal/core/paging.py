@@ -53,6 +53,19 @@ def count(statement) -> int:
     ).scalar_one()
 
 
+# List parameters that only order or page the results: the total does not depend on them.
+PAGING = ("sort", "page", "per_page")
+
+
+def cached_count(name: str, parts: dict[str, Any], statement) -> int:
+    """``count(statement)`` cached per search and filters (``parts`` without ``PAGING``), so
+    every page and order of a listing shares one count (see portal/core/cache.py)."""
+    from portal.core import cache
+
+    filters = {k: v for k, v in parts.items() if k not in PAGING}
+    return cache.remember(f"{name}-total", filters, lambda: count(statement))
+
+
 def paginate(statement, page: Any, per_page: Any, total: int | None = None) -> Page:
     """Run ``statement`` for one page, with the total count of its rows (counted unless
     ``total`` is given)."""

@@ -36,7 +36,7 @@ from portal.billing.payments import CheckoutRequest, CheckoutStart, provider
 from portal.core import cache
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, Forbidden, NotFound, PaymentRequired, ValidationFailed
-from portal.core.paging import Page, count, paginate
+from portal.core.paging import Page, cached_count, paginate
 from portal.extensions import db
 from portal.marketplace.models import (
     MarketplaceListing,
@@ -262,10 +262,6 @@ def set_listing_status(listing: MarketplaceListing, status: MarketplaceListingSt
     return listing
 
 
-# What only orders or pages the results (the total does not depend on it).
-PAGING = ("sort", "page", "per_page")
-
-
 def browse(
     *,
     q: str | None = None,
@@ -333,9 +329,7 @@ def browse(
     statement = statement.order_by(*order, MarketplaceListing.id)
 
     def ids_and_total():
-        # Every page of the same search and filters has the same total: counted once.
-        filters = {k: v for k, v in parts.items() if k not in PAGING}
-        total = cache.remember("marketplace-total", filters, lambda: count(statement))
+        total = cached_count("marketplace", parts, statement)
         found = paginate(statement.with_only_columns(MarketplaceListing.id), page, per_page, total)
         return [str(i) for i in found.items], found.total, found.page, found.per_page
 

@@ -51,10 +51,13 @@ def test_views_and_api_requests_wait_in_redis_then_land_in_one_batch(committed_d
     db.session.commit()
     for app_id in (bell.id, bell.id, grover.id):
         counters.count_view(app_id)
-    assert counters.count_api_request(user.id, "GET /api/v1/jobs")
-    assert counters.count_api_request(user.id, "GET /api/v1/jobs")
+    counters.count_api_request(user.id, "GET /api/v1/jobs")
+    counters.count_api_request(user.id, "GET /api/v1/jobs")
+    db.session.commit()  # what a request does after counting: nothing of these is in it
     assert _views(bell.id) == 5 and _views(grover.id) == 0  # nothing written yet
+    assert _usage(user.id, "GET /api/v1/jobs") == 0
     assert int(buffered.hget(counters.VIEWS, str(bell.id))) == 2
+    assert list(buffered.hgetall(counters.USAGE).values()) == [b"2"]  # both were buffered
 
     assert counters.flush() == 3  # two apps and one usage counter
     assert _views(bell.id) == 7 and _views(grover.id) == 1  # grover's row was created
