@@ -1,6 +1,13 @@
 """gunicorn settings for production; every value can be overridden by QH_* variables."""
 
 import os
+import sys
+
+# Each gthread worker has one thread that accepts and hands out connections and several that
+# run requests. Under load the request threads hold the GIL for the default 5 ms switch
+# interval, so every hand-off waited that long: 1 ms halves the median under load
+# (README, "Web load benchmark"). Set here, before the workers fork, so each inherits it.
+sys.setswitchinterval(0.001)
 
 bind = os.environ.get("QH_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("QH_WEB_WORKERS", "2"))

@@ -18,7 +18,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal.accounts import auth  # noqa: F401 - registers the user loader
     from portal.config import load_config
     from portal.core import errors, jobmetrics, ops, tracing, web
-    from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
+    from portal.extensions import csrf, db, htmx, login_manager, migrate
 
     app = Flask(
         __name__,
@@ -34,7 +34,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
-    limiter.init_app(app)
 
     ops.init_app(app)
     tracing.init_app(app)

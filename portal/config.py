@@ -132,7 +132,6 @@ def load_config(
         "COUNTER_FLUSH_SECONDS": _int(
             env, "QH_COUNTER_FLUSH_SECONDS", 0 if qh_env == "testing" else 5
         ),
-        "RATELIMIT_HEADERS_ENABLED": True,
         "DEV_OUTBOX_ENABLED": not production,
         # flask-smorest: the spec is served under the API prefix; the docs page is our own
         # template so its assets come from static/ (never a CDN).

@@ -20,7 +20,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from werkzeug.serving import make_server
 
 from portal import create_app
-from portal.extensions import db, limiter
+from portal.extensions import db
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/qh_test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
@@ -77,24 +77,6 @@ def app():
 def _app_context(app):
     with app.app_context():
         yield
-
-
-@pytest.fixture(scope="session")
-def _limiter_state(app):
-    from limits.storage import storage_from_string
-    from limits.strategies import STRATEGIES
-
-    storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
-    return storage, STRATEGIES[limiter._strategy](storage)
-
-
-@pytest.fixture(autouse=True)
-def _limiter_points_at_this_run(_limiter_state):
-    """Flask-Limiter keeps one global state that every ``create_app`` re-initialises; tests
-    that build their own apps (SQLite, no Redis, limits off) must not leak that into the
-    next test, so each test starts on the run's Redis storage with limits on."""
-    limiter.enabled = True
-    limiter._storage, limiter._limiter = _limiter_state
 
 
 @pytest.fixture(autouse=True)

@@ -71,9 +71,9 @@ def key_grants(key_scopes: list[str], needed: str) -> bool:
 
 
 def _rate_storage():
-    """This app's limits storage (Redis, or memory on the embedded default). The Flask-Limiter
-    object is a process-wide singleton whose storage follows the last app initialised, so
-    each app keeps its own, built from the same RATELIMIT_STORAGE_URI setting."""
+    """This app's ``limits`` storage (Redis, or memory on the embedded default), built once
+    per app from RATELIMIT_STORAGE_URI. Limits are counted only where a view asks
+    (``check_rate_limit``): no per-request extension runs on every page."""
     from flask import current_app
 
     storage = current_app.extensions.get("qh_rate_storage")
@@ -223,7 +223,7 @@ ATTEMPT_LIMITS = {
 
 def limit_attempts(action: str, ip: str | None, account: str | None) -> None:
     """Count a sign-in or reset attempt by address and by account; 429 past the limits.
-    Uses Flask-Limiter's storage (Redis, or memory on the embedded default). Limits can be
+    Uses the ``limits`` storage (Redis, or memory on the embedded default). Limits can be
     changed with ``RATELIMIT_SIGN_IN`` / ``RATELIMIT_RESET`` = (per address, per account)."""
     from flask import current_app
 

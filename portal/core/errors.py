@@ -135,8 +135,6 @@ def handle_http_exception(exc: HTTPException):
         message = "The request has invalid fields; see details."
     elif status == 405:
         message = f"{request.method} is not allowed here. Allowed: {headers.get('Allow', '')}."
-    elif status == 429:
-        message = f"Too many requests: limit {exc.description}. Retry later."
     headers.update(data.get("headers") or {})
     if is_api_request():
         return envelope(

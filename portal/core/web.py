@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -77,8 +78,13 @@ def format_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> s
 def content_security_policy() -> str:
     """Only the portal's own scripts run (no inline code, no eval); inline styles are allowed
     because Swagger UI and htmx's indicators set style attributes."""
+    return _csp(stripe_checkout=bool(current_app.config.get("STRIPE_SECRET_KEY")))
+
+
+@functools.cache  # built once: it is sent with every response
+def _csp(*, stripe_checkout: bool) -> str:
     form_action = "'self'"
-    if current_app.config.get("STRIPE_SECRET_KEY"):
+    if stripe_checkout:
         form_action += " https://checkout.stripe.com"  # Stripe Checkout redirects after POST
     return "; ".join(
         [

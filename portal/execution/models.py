@@ -90,6 +90,13 @@ class Job(Timestamped, db.Model):
     __table_args__ = (
         sa.Index("ix_jobs_user_id_created_at", "user_id", "created_at"),
         sa.Index("ix_jobs_status_updated_at", "status", "updated_at"),
+        # A job's place in the queue counts the queued jobs ahead of it, on every status poll.
+        sa.Index(
+            "ix_jobs_queued_at_queued",
+            "queued_at",
+            postgresql_where=sa.text("status = 'QUEUED'"),
+            sqlite_where=sa.text("status = 'QUEUED'"),
+        ),
         sa.Index("ix_jobs_subscription_id", "subscription_id"),
     )
 

@@ -340,12 +340,18 @@ def queue_position(job: Job) -> int | None:
     """1 = next to run; None once the job has left the queue."""
     if job.status is not JobStatus.QUEUED:
         return None
-    ahead = db.session.execute(
-        db.select(sa.func.count())
-        .select_from(Job)
-        .where(Job.status == JobStatus.QUEUED, Job.queued_at < job.queued_at)
-    ).scalar_one()
+    ahead = db.session.execute(_queued_ahead(), {"queued_at": job.queued_at}).scalar_one()
     return ahead + 1
+
+
+@functools.cache
+def _queued_ahead():
+    """Jobs still queued that were queued before ``queued_at`` (ix_jobs_queued_at_queued)."""
+    return (
+        sa.select(sa.func.count())
+        .select_from(Job)
+        .where(Job.status == JobStatus.QUEUED, Job.queued_at < sa.bindparam("queued_at"))
+    )
 
 
 def rq_job_id(job_id: uuid.UUID | str) -> str:

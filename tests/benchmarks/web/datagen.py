@@ -231,7 +231,15 @@ def generate(database_url: str, secret_key: str, out: Path, *, n_apps: int, n_us
         "users": [
             {
                 "cookie": serializer.dumps(
-                    {"_user_id": str(u), "_fresh": True, "_id": ident, WEB_SESSION_KEY: str(s)}
+                    # What a signed-in browser holds, CSRF token included: without it every
+                    # page would mint one and send back a new cookie the bench never keeps.
+                    {
+                        "_user_id": str(u),
+                        "_fresh": True,
+                        "_id": ident,
+                        WEB_SESSION_KEY: str(s),
+                        "csrf_token": rng.randbytes(20).hex(),
+                    }
                 ),
                 "api_key": key[0],
                 "jobs": [str(j) for j in job_ids[i][:10]],

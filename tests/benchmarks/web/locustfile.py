@@ -24,12 +24,24 @@ class Browser(FastHttpUser):
     network_timeout = 30.0
 
     def on_start(self):
+        # Two browsers' worth of state per user, each sent explicitly: a visitor's cookie for
+        # the public pages and the account's signed-in cookie for its jobs. A shared cookie
+        # jar would sign the "visitor" in after the first job page.
+        self.client.client.cookiejar = None
         self.account = next(_accounts)
+        self.visitor_headers = {"User-Agent": UA}
         self.page_headers = {"User-Agent": UA, "Cookie": f"session={self.account['cookie']}"}
         self.api_headers = {"User-Agent": UA, "X-API-Key": self.account["api_key"]}
 
     def _get(self, path, name, headers=None):
-        self.client.get(path, name=name, headers=headers or {"User-Agent": UA})
+        if headers is not None:
+            self.client.get(path, name=name, headers=headers)
+            return
+        # A visitor keeps the session cookie (its CSRF token) the first page gave it.
+        response = self.client.get(path, name=name, headers=self.visitor_headers)
+        cookie = response.headers.get("Set-Cookie", "")
+        if cookie.startswith("session=") and "Cookie" not in self.visitor_headers:
+            self.visitor_headers = {**self.visitor_headers, "Cookie": cookie.split(";", 1)[0]}
 
     @task(4)
     def registry(self):

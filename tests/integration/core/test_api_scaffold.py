@@ -31,6 +31,14 @@ def _scaffold_app():
         def get(self):
             raise RuntimeError("secret internal detail")
 
+    @blp.route("/limited")
+    class Limited(MethodView):
+        def get(self):
+            from portal.accounts.auth import check_rate_limit
+
+            check_rate_limit("2/minute", "scaffold-limited", what="this route")
+            return {"ok": True}
+
     from portal.extensions import api
 
     api.register_blueprint(blp, url_prefix="/api/v1/scaffold")
@@ -106,18 +114,14 @@ def test_unexpected_failure_is_500_without_traceback(api_client):
     assert "Traceback" not in response.get_data(as_text=True)
 
 
-def test_rate_limit_is_429_with_retry_after():
-    application = _scaffold_app()
-    from portal.extensions import limiter
-
-    limited = limiter.limit("2/minute")(application.view_functions["meta.Meta"])
-    application.view_functions["meta.Meta"] = limited
-    client = application.test_client()
-    statuses = [client.get("/api/v1/").status_code for _ in range(3)]
+def test_rate_limit_is_429_with_retry_after(api_client):
+    statuses = [api_client.get("/api/v1/scaffold/limited").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
-    response = client.get("/api/v1/")
+    response = api_client.get("/api/v1/scaffold/limited")
     assert int(response.headers["Retry-After"]) > 0
-    assert _error(response)["code"] == "rate_limited"
+    error = _error(response)
+    assert error["code"] == "rate_limited"
+    assert "2/minute" in error["message"] and "this route" in error["message"]
 
 
 def test_openapi_document_describes_the_api(client):
