@@ -101,6 +101,18 @@ def test_gunicorn_config_is_valid_python_with_gthread():
     assert 'worker_class = "gthread"' in source
 
 
+def test_gunicorn_config_shortens_the_gil_switch_interval(monkeypatch):
+    """Loaded as gunicorn loads it; the workers fork from that process and inherit it."""
+    import runpy
+    import sys
+
+    monkeypatch.setattr(sys, "setswitchinterval", lambda value: seen.append(value))
+    seen: list[float] = []
+    settings = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    assert seen == [0.001]
+    assert settings["workers"] >= 1 and settings["threads"] > 1
+
+
 def _exported_metric_names():
     """Metric names the portal exports (ops.py counters/histograms, jobmetrics gauges)."""
     import re
