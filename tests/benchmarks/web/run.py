@@ -7,7 +7,9 @@
 3. Measures ceilings with wrk (closed loop): the bare route, the minimal page, the Registry and
    Marketplace listings; prints their ratios to the minimal page.
 4. Runs locust (own process): 1,000 browsing users, think time 1–5 s, for BENCH_WEB_SECONDS
-   (60); prints requests/s, p50/p95/p99 and errors per request type and in total.
+   (60); the figures start once every user runs (``--reset-stats``: the 10 s ramp-up, in
+   which 100 new users a second each send their first request at once, is not counted);
+   prints requests/s, p50/p95/p99 and errors per request type and in total.
 5. Stops both servers and drops the database (BENCH_WEB_KEEP=1 keeps it; BENCH_WEB_REUSE=1
    reuses a kept one).
 
@@ -179,20 +181,53 @@ def ceilings(seconds: int) -> dict:
     return results
 
 
-def load(env: dict[str, str], users: int, seconds: int) -> list[dict]:
+def _cpu_seconds(portal_pgid: int, locust_pid: int) -> dict[str, float]:
+    """CPU time (user + system) so far of each process group: the portal's gunicorn, the
+    PostgreSQL and Redis servers, locust. The machine's speed swings; CPU per request does
+    not, so runs minutes apart compare by it."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = dict.fromkeys(("portal", "PostgreSQL", "Redis", "locust"), 0.0)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                name, rest = handle.read().rsplit(")", 1)
+        except OSError:  # gone meanwhile
+            continue
+        fields = rest.split()
+        comm = name.split("(", 1)[1]
+        group = ("portal" if int(fields[2]) == portal_pgid else "locust" if int(pid) == locust_pid
+                 else "PostgreSQL" if comm == "postgres" else "Redis" if comm == "redis-server"
+                 else None)  # fmt: skip
+        if group:
+            totals[group] += (int(fields[11]) + int(fields[12])) / tick
+    return totals
+
+
+def load(env: dict[str, str], users: int, seconds: int, portal_pgid: int) -> list[dict]:
     prefix = WORK / "locust"
-    subprocess.run(
+    ramp = users // max(1, users // 10)
+    locust = subprocess.Popen(
         [str(BIN / "locust"), "-f", str(HERE / "locustfile.py"), "--headless", "--only-summary",
          "-u", str(users), "-r", str(max(1, users // 10)), "-t", f"{seconds}s",
-         "--stop-timeout", "5", "--host", f"http://127.0.0.1:{PORTAL_PORT}",
+         "--reset-stats", "--stop-timeout", "5", "--host", f"http://127.0.0.1:{PORTAL_PORT}",
          "--csv", str(prefix), "--loglevel", "WARNING"],
         cwd=ROOT, env={**env, "QH_BENCH_CREDS": str(WORK / "creds.json")},
-        timeout=seconds + 120, stdout=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
     )  # fmt: skip
+    # CPU over the measured part only: from the end of the ramp-up to just before the stop.
+    time.sleep(ramp)
+    before, started = _cpu_seconds(portal_pgid, locust.pid), time.monotonic()
+    time.sleep(max(1, seconds - ramp - 1))
+    after, elapsed = _cpu_seconds(portal_pgid, locust.pid), time.monotonic() - started
+    try:
+        locust.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        locust.kill()
+        raise
     with open(f"{prefix}_stats.csv") as handle:
         rows = list(csv.DictReader(handle))
-    print(f"\nLoad (locust, {users} users, think time 1–5 s, {seconds} s incl. "
-          f"{users // max(1, users // 10)} s ramp-up)")  # fmt: skip
+    print(f"\nLoad (locust, {users} users, think time 1–5 s, {seconds} s: a {ramp} s ramp-up, "
+          f"then {seconds - ramp} s measured with every user running)")  # fmt: skip
     print(
         f"{'request':28} {'count':>7} {'req/s':>7} {'p50':>5} {'p95':>5} {'p99':>5} {'errors':>6}"
     )
@@ -201,6 +236,11 @@ def load(env: dict[str, str], users: int, seconds: int) -> list[dict]:
             f"{row['Name'][:28]:28} {row['Request Count']:>7} {float(row['Requests/s']):7.1f} "
             f"{row['50%']:>5} {row['95%']:>5} {row['99%']:>5} {row['Failure Count']:>6}"
         )
+    rate = float(rows[-1]["Requests/s"])  # the Aggregated row
+    cpu = {group: after[group] - before[group] for group in after}
+    print("CPU per request (ms, all of its processes): " + ", ".join(
+        f"{group} {1000 * used / elapsed / rate:.2f}" for group, used in cpu.items()
+    ) + f"; cores busy {sum(cpu.values()) / elapsed:.2f} of {os.cpu_count()}")  # fmt: skip
     failures = Path(f"{prefix}_failures.csv")
     if failures.exists():
         lines = failures.read_text().splitlines()[1:6]
@@ -229,6 +269,7 @@ def main() -> None:
             env,
             int(os.environ.get("BENCH_WEB_USERS", "1000")),
             int(os.environ.get("BENCH_WEB_SECONDS", "60")),
+            portal.pid,  # its own session: the workers share its process group
         )
         (WORK / "results.json").write_text(json.dumps({"ceilings": results, "load": rows}))
     finally:

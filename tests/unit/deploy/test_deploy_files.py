@@ -113,6 +113,25 @@ def test_gunicorn_config_shortens_the_gil_switch_interval(monkeypatch):
     assert settings["workers"] >= 1 and settings["threads"] > 1
 
 
+def test_gunicorn_workers_freeze_the_loaded_app_out_of_garbage_collection(monkeypatch):
+    """After a worker loads the app, a full collection no longer walks the app's objects."""
+    import gc
+    import runpy
+
+    settings = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    before = gc.get_threshold()
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "collect", lambda: calls.append("collect"))
+    calls: list[str] = []
+    try:
+        settings["post_worker_init"](worker=None)
+        assert calls == ["collect", "freeze"]  # garbage first, so none of it is kept forever
+        assert gc.get_threshold() == (settings["GC_THRESHOLD"], 10, 10)
+        assert settings["GC_THRESHOLD"] > before[0]
+    finally:
+        gc.set_threshold(*before)
+
+
 def _exported_metric_names():
     """Metric names the portal exports (ops.py counters/histograms, jobmetrics gauges)."""
     import re
