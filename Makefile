@@ -10,7 +10,7 @@ export FLASK_APP := wsgi
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip setuptools
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
@@ -64,11 +64,13 @@ screenshots: dev-venv
 	source <(bash scripts/test-services.sh env) && \
 	QH_SCREENSHOTS=1 $(BIN)/pytest -q tests/e2e/test_journeys.py
 
+## Lint, format check and the dependency audit on PyPI's vulnerability lists (scripts/audit_deps.py).
 lint: dev-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/audit_deps.py
 
-## Needs the PyPI/OSV vulnerability services (not reachable from this project's CI machines).
+## pip-audit on every exact version; needs OSV or PyPI's per-release JSON (not reachable here).
 audit: dev-venv
 	$(BIN)/pip install --quiet pip-audit==2.10.1
 	$(BIN)/pip-audit --strict -r requirements.txt

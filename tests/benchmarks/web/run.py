@@ -5,11 +5,12 @@
 2. Serves the portal with gunicorn (deploy/gunicorn.conf.py: gthread) in production mode on
    PostgreSQL + Redis DB 8, and the reference app (reference_app.py) with the same settings.
 3. Measures ceilings with wrk (closed loop): the bare route, the minimal page, the Registry and
-   Marketplace listings; prints their ratios to the minimal page.
-4. Runs locust (own process): 1,000 browsing users, think time 1–5 s, for BENCH_WEB_SECONDS
-   (60); the figures start once every user runs (``--reset-stats``: the 10 s ramp-up, in
-   which 100 new users a second each send their first request at once, is not counted);
-   prints requests/s, p50/p95/p99 and errors per request type and in total.
+   Marketplace listings, in three interleaved rounds; prints their ratios to the minimal page.
+4. Runs locust (own process): 1,000 browsing users, think time 1–5 s, arriving over
+   BENCH_WEB_RAMP_SECONDS (30: the caches and pools warm while they arrive; not counted), then
+   measured for BENCH_WEB_SECONDS (60) with every user running (``--reset-stats``); prints
+   requests/s, p50/p95/p99 and errors per request type and in total, and the CPU per request
+   of the portal, PostgreSQL, Redis and locust.
 5. Stops both servers and drops the database (BENCH_WEB_KEEP=1 keeps it; BENCH_WEB_REUSE=1
    reuses a kept one).
 
@@ -23,6 +24,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -160,24 +162,49 @@ def wrk(url: str, seconds: int, connections: int = 16) -> dict:
     }
 
 
-def ceilings(seconds: int) -> dict:
+MINIMAL, BARE = "minimal page (2 queries, 20 rows)", "bare Flask route"
+
+
+def ceilings(seconds: int, rounds: int = 3) -> dict:
+    """Each route ``rounds`` times, in turn: the machine's speed swings within minutes, so
+    a ratio is taken within a round (routes measured seconds apart) and the median kept."""
     routes = {
-        "bare Flask route": f"http://127.0.0.1:{REF_PORT}/bare",
-        "minimal page (2 queries, 20 rows)": f"http://127.0.0.1:{REF_PORT}/minimal",
+        BARE: f"http://127.0.0.1:{REF_PORT}/bare",
+        MINIMAL: f"http://127.0.0.1:{REF_PORT}/minimal",
         "Registry listing": f"http://127.0.0.1:{PORTAL_PORT}/registry/",
         "Marketplace listing": f"http://127.0.0.1:{PORTAL_PORT}/marketplace/",
     }
-    results = {}
-    for name, url in routes.items():
+    for url in routes.values():
         wrk(url, 2)  # warm the workers, pools and caches
-        results[name] = wrk(url, seconds)
-    minimal = results["minimal page (2 queries, 20 rows)"]["rps"]
-    bare = results["bare Flask route"]["rps"]
-    print(f"\nCeilings (wrk, 1 thread, 16 connections, {seconds} s each; same gunicorn config)")
-    print(f"{'route':38} {'req/s':>8} {'p99 ms':>8} {'÷minimal':>9} {'÷bare':>7} non-2xx")
+    runs: dict[str, list[dict]] = {name: [] for name in routes}
+    for _ in range(rounds):
+        for name, url in routes.items():
+            runs[name].append(wrk(url, seconds))
+    results = {}
+    for name, measured in runs.items():
+        rates = [r["rps"] for r in measured]
+        results[name] = {
+            "rps": statistics.median(rates),
+            "rps_range": [min(rates), max(rates)],
+            "vs_minimal": statistics.median(
+                r["rps"] / m["rps"] for r, m in zip(measured, runs[MINIMAL], strict=True)
+            ),
+            "vs_bare": statistics.median(
+                r["rps"] / b["rps"] for r, b in zip(measured, runs[BARE], strict=True)
+            ),
+            "p99_ms": max(r["p99_ms"] or 0 for r in measured),
+            "non_2xx": sum(r["non_2xx"] for r in measured),
+            "socket_errors": "; ".join(r["socket_errors"] for r in measured if r["socket_errors"]),
+        }
+    print(f"\nCeilings (wrk, 1 thread, 16 connections, {rounds} rounds of {seconds} s per route "
+          "in turn, same gunicorn config; median req/s, median of each round's ratio)")  # fmt: skip
+    print(f"{'route':36} {'req/s':>7} {'range':>11} {'max p99':>8} {'÷minimal':>9} {'÷bare':>6} "
+          "non-2xx")  # fmt: skip
     for name, r in results.items():
-        print(f"{name:38} {r['rps']:8.0f} {r['p99_ms'] or 0:8.1f} {r['rps'] / minimal:9.2f} "
-              f"{r['rps'] / bare:7.3f} {r['non_2xx']} {r['socket_errors']}")  # fmt: skip
+        low, high = r["rps_range"]
+        print(f"{name:36} {r['rps']:7.0f} {f'{low:.0f}–{high:.0f}':>11} {r['p99_ms']:8.1f} "
+              f"{r['vs_minimal']:9.2f} {r['vs_bare']:6.3f} {r['non_2xx']} "
+              f"{r['socket_errors']}")  # fmt: skip
     return results
 
 
@@ -203,12 +230,11 @@ def _cpu_seconds(portal_pgid: int, locust_pid: int) -> dict[str, float]:
     return totals
 
 
-def load(env: dict[str, str], users: int, seconds: int, portal_pgid: int) -> list[dict]:
+def load(env: dict[str, str], users: int, ramp: int, seconds: int, portal_pgid: int) -> list[dict]:
     prefix = WORK / "locust"
-    ramp = users // max(1, users // 10)
     locust = subprocess.Popen(
         [str(BIN / "locust"), "-f", str(HERE / "locustfile.py"), "--headless", "--only-summary",
-         "-u", str(users), "-r", str(max(1, users // 10)), "-t", f"{seconds}s",
+         "-u", str(users), "-r", f"{users / ramp:g}", "-t", f"{ramp + seconds}s",
          "--reset-stats", "--stop-timeout", "5", "--host", f"http://127.0.0.1:{PORTAL_PORT}",
          "--csv", str(prefix), "--loglevel", "WARNING"],
         cwd=ROOT, env={**env, "QH_BENCH_CREDS": str(WORK / "creds.json")},
@@ -217,17 +243,17 @@ def load(env: dict[str, str], users: int, seconds: int, portal_pgid: int) -> lis
     # CPU over the measured part only: from the end of the ramp-up to just before the stop.
     time.sleep(ramp)
     before, started = _cpu_seconds(portal_pgid, locust.pid), time.monotonic()
-    time.sleep(max(1, seconds - ramp - 1))
+    time.sleep(max(1, seconds - 1))
     after, elapsed = _cpu_seconds(portal_pgid, locust.pid), time.monotonic() - started
     try:
-        locust.wait(timeout=120)
+        locust.wait(timeout=60)
     except subprocess.TimeoutExpired:
         locust.kill()
         raise
     with open(f"{prefix}_stats.csv") as handle:
         rows = list(csv.DictReader(handle))
-    print(f"\nLoad (locust, {users} users, think time 1–5 s, {seconds} s: a {ramp} s ramp-up, "
-          f"then {seconds - ramp} s measured with every user running)")  # fmt: skip
+    print(f"\nLoad (locust, {users} users, think time 1–5 s: {ramp} s of ramp-up, not counted, "
+          f"then {seconds} s measured with every user running)")  # fmt: skip
     print(
         f"{'request':28} {'count':>7} {'req/s':>7} {'p50':>5} {'p95':>5} {'p99':>5} {'errors':>6}"
     )
@@ -264,10 +290,11 @@ def main() -> None:
     try:
         wait_ready(f"http://127.0.0.1:{PORTAL_PORT}/healthz")
         wait_ready(f"http://127.0.0.1:{REF_PORT}/bare")
-        results = ceilings(int(os.environ.get("BENCH_WEB_CEILING_SECONDS", "10")))
+        results = ceilings(int(os.environ.get("BENCH_WEB_CEILING_SECONDS", "5")))
         rows = load(
             env,
             int(os.environ.get("BENCH_WEB_USERS", "1000")),
+            int(os.environ.get("BENCH_WEB_RAMP_SECONDS", "30")),
             int(os.environ.get("BENCH_WEB_SECONDS", "60")),
             portal.pid,  # its own session: the workers share its process group
         )
