@@ -81,7 +81,7 @@ def load_config(
         "ENV_NAME": qh_env,
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {},  # idle connections are pinged (core/db.py)
         "REDIS_URL": env.get("QH_REDIS_URL") or None,
         "BASE_URL": env.get("QH_BASE_URL", "http://127.0.0.1:5000"),
         "LOG_LEVEL": env.get("QH_LOG_LEVEL", "INFO"),

@@ -7,10 +7,12 @@ and timestamps that are always timezone-aware UTC in Python whatever the databas
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -21,6 +23,34 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# A pooled connection unused for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def ping_idle_connections(engine: sa.Engine) -> None:
+    """Make the pool recover by itself after a PostgreSQL restart, for about one round trip
+    less per request than ``pool_pre_ping``, which pings on every checkout (measured: 0.2–0.3
+    ms of CPU per request that uses the database). Under load a connection is back in the
+    pool and out again within milliseconds, so only one idle for over a second is pinged; a
+    dead one is then replaced before use. A connection that died within that second fails
+    at its first statement (that request gets the 503 page) and SQLAlchemy replaces the whole
+    pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(dbapi_connection, record) -> None:
+        record.info["qh_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, proxy) -> None:
+        since = record.info.get("qh_idle_since")  # None: connected just now
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool discards it and connects anew
+            raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 def utcnow() -> datetime:

@@ -3,7 +3,8 @@
 A throwaway cluster (``initdb`` + ``pg_ctl`` on a free port) is migrated and served by an app
 instance; the shared cluster on 5432 is never touched. During the outage pages answer the
 friendly 503 page, the API its error envelope with 503, ``/readyz`` 503 with the reason; once
-the cluster is back the same app answers 200 again without a restart (``pool_pre_ping``).
+the cluster is back the same app answers 200 again without a restart (idle pooled
+connections are pinged before use, ``portal.core.db.ping_idle_connections``).
 """
 
 from __future__ import annotations
@@ -28,11 +29,8 @@ def served(throwaway_postgres, own_database):
     application = create_app(
         make_config(
             SQLALCHEMY_DATABASE_URI=url,
-            # As production (pool_pre_ping), plus a short connect timeout for the outage.
-            SQLALCHEMY_ENGINE_OPTIONS={
-                "pool_pre_ping": True,
-                "connect_args": {"connect_timeout": 2},
-            },
+            # As production, plus a short connect timeout for the outage.
+            SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}},
             RATELIMIT_ENABLED=False,
         )
     )

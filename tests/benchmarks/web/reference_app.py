@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from flask import Flask
 
 from portal.config import normalise_database_url
+from portal.core.db import ping_idle_connections
 
 app = Flask(__name__)
-engine = sa.create_engine(
-    normalise_database_url(os.environ["QH_DATABASE_URL"]), pool_size=10, pool_pre_ping=True
-)
+engine = sa.create_engine(normalise_database_url(os.environ["QH_DATABASE_URL"]), pool_size=10)
+ping_idle_connections(engine)  # the portal's pool settings
 PAGE = app.jinja_env.from_string(
     """<!doctype html><html lang="en"><head><title>Apps</title></head><body>
 <p>Signed in as {{ user.username }}</p><table>
