@@ -208,12 +208,13 @@ def ceilings(seconds: int, rounds: int = 3) -> dict:
     return results
 
 
-def _cpu_seconds(portal_pgid: int, locust_pid: int) -> dict[str, float]:
-    """CPU time (user + system) so far of each process group: the portal's gunicorn, the
-    PostgreSQL and Redis servers, locust. The machine's speed swings; CPU per request does
-    not, so runs minutes apart compare by it."""
+def _cpu_seconds(portal_pgid: int, locust_pid: int) -> tuple[dict, dict]:
+    """CPU time (user + system) so far of each process group (the portal's gunicorn, the
+    PostgreSQL and Redis servers, locust) and of each of the portal's processes. The
+    machine's speed swings; CPU per request does not, so runs minutes apart compare by it."""
     tick = os.sysconf("SC_CLK_TCK")
     totals = dict.fromkeys(("portal", "PostgreSQL", "Redis", "locust"), 0.0)
+    workers: dict[str, float] = {}  # the portal's processes, by pid
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/stat") as handle:
@@ -226,8 +227,11 @@ def _cpu_seconds(portal_pgid: int, locust_pid: int) -> dict[str, float]:
                  else "PostgreSQL" if comm == "postgres" else "Redis" if comm == "redis-server"
                  else None)  # fmt: skip
         if group:
-            totals[group] += (int(fields[11]) + int(fields[12])) / tick
-    return totals
+            used = (int(fields[11]) + int(fields[12])) / tick
+            totals[group] += used
+            if group == "portal":
+                workers[pid] = used
+    return totals, workers
 
 
 def load(env: dict[str, str], users: int, ramp: int, seconds: int, portal_pgid: int) -> list[dict]:
@@ -242,9 +246,12 @@ def load(env: dict[str, str], users: int, ramp: int, seconds: int, portal_pgid: 
     )  # fmt: skip
     # CPU over the measured part only: from the end of the ramp-up to just before the stop.
     time.sleep(ramp)
-    before, started = _cpu_seconds(portal_pgid, locust.pid), time.monotonic()
+    (before, workers_before), started = _cpu_seconds(portal_pgid, locust.pid), time.monotonic()
     time.sleep(max(1, seconds - 1))
-    after, elapsed = _cpu_seconds(portal_pgid, locust.pid), time.monotonic() - started
+    (after, workers_after), elapsed = (
+        _cpu_seconds(portal_pgid, locust.pid),
+        time.monotonic() - started,
+    )
     try:
         locust.wait(timeout=60)
     except subprocess.TimeoutExpired:
@@ -267,6 +274,12 @@ def load(env: dict[str, str], users: int, ramp: int, seconds: int, portal_pgid: 
     print("CPU per request (ms, all of its processes): " + ", ".join(
         f"{group} {1000 * used / elapsed / rate:.2f}" for group, used in cpu.items()
     ) + f"; cores busy {sum(cpu.values()) / elapsed:.2f} of {os.cpu_count()}")  # fmt: skip
+    # Each worker accepts and keeps its own connections; one with most of them queues first.
+    shares = sorted(used - workers_before.get(pid, 0) for pid, used in workers_after.items())
+    busy = [used for used in shares if used > 0.01 * elapsed]  # not the idle master
+    print("Portal workers' share of its CPU: " + " / ".join(
+        f"{100 * used / sum(busy):.0f} %" for used in busy
+    ))  # fmt: skip
     failures = Path(f"{prefix}_failures.csv")
     if failures.exists():
         lines = failures.read_text().splitlines()[1:6]
