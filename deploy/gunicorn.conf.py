@@ -26,8 +26,25 @@ errorlog = "-"
 loglevel = os.environ.get("QH_LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("QH_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
+# Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new
+# connections over them. With one shared socket, which worker accepts is a race, and a
+# worker keeps the connections it accepted: under load one worker often held most of them
+# and queued behind the GIL while the other idled (README, "Web load benchmark", run H).
+reuse_port = os.environ.get("QH_WEB_REUSE_PORT", "1") == "1"
+
 # Young collections run after this many new container objects (Python's default is 700).
 GC_THRESHOLD = 10_000
+
+
+def post_fork(server, worker):
+    """gunicorn opens a worker's own socket before the worker loads the app (~2 s with
+    Qiskit), so connections the kernel hands to a restarting worker would wait that long.
+    Closed here, it is opened again in ``post_worker_init``, once the worker can serve."""
+    if reuse_port and worker.sockets:
+        from gunicorn import sock
+
+        sock.close_sockets(worker.sockets, unlink=False)
+        worker.sockets = []
 
 
 def post_worker_init(worker):
@@ -39,3 +56,7 @@ def post_worker_init(worker):
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD, 10, 10)
+    if reuse_port and not worker.sockets:
+        from gunicorn import sock
+
+        worker.sockets = sock.create_sockets(worker.cfg, worker.log)
