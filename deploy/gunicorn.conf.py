@@ -4,6 +4,8 @@ import gc
 import os
 import sys
 
+from gunicorn import sock
+
 # Each gthread worker has one thread that accepts and hands out connections and several that
 # run requests. Under load the request threads hold the GIL for the default 5 ms switch
 # interval, so every hand-off waited that long: 1 ms halves the median under load
@@ -41,8 +43,6 @@ def post_fork(server, worker):
     Qiskit), so connections the kernel hands to a restarting worker would wait that long.
     Closed here, it is opened again in ``post_worker_init``, once the worker can serve."""
     if reuse_port and worker.sockets:
-        from gunicorn import sock
-
         sock.close_sockets(worker.sockets, unlink=False)
         worker.sockets = []
 
@@ -57,6 +57,4 @@ def post_worker_init(worker):
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD, 10, 10)
     if reuse_port and not worker.sockets:
-        from gunicorn import sock
-
         worker.sockets = sock.create_sockets(worker.cfg, worker.log)

@@ -101,70 +101,75 @@ def test_gunicorn_config_is_valid_python_with_gthread():
     assert 'worker_class = "gthread"' in source
 
 
+def _gunicorn_settings() -> dict:
+    """deploy/gunicorn.conf.py loaded as gunicorn loads it."""
+    import runpy
+
+    return runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+
+
+@pytest.fixture
+def gc_calls(monkeypatch):
+    """gc.collect/freeze recorded instead of run; the collector's thresholds restored."""
+    import gc
+
+    calls: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "collect", lambda: calls.append("collect"))
+    before = gc.get_threshold()
+    yield calls
+    gc.set_threshold(*before)
+
+
 def test_gunicorn_config_shortens_the_gil_switch_interval(monkeypatch):
     """Loaded as gunicorn loads it; the workers fork from that process and inherit it."""
-    import runpy
     import sys
 
     monkeypatch.setattr(sys, "setswitchinterval", lambda value: seen.append(value))
     seen: list[float] = []
-    settings = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    settings = _gunicorn_settings()
     assert seen == [0.001]
     assert settings["workers"] >= 1 and settings["threads"] > 1
 
 
-def test_gunicorn_workers_freeze_the_loaded_app_out_of_garbage_collection(monkeypatch):
+def test_gunicorn_workers_freeze_the_loaded_app_out_of_garbage_collection(gc_calls):
     """After a worker loads the app, a full collection no longer walks the app's objects."""
     import gc
-    import runpy
     from types import SimpleNamespace
 
-    settings = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
-    before = gc.get_threshold()
-    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
-    monkeypatch.setattr(gc, "collect", lambda: calls.append("collect"))
-    calls: list[str] = []
-    try:
-        settings["post_worker_init"](SimpleNamespace(sockets=["listening"]))
-        assert calls == ["collect", "freeze"]  # garbage first, so none of it is kept forever
-        assert gc.get_threshold() == (settings["GC_THRESHOLD"], 10, 10)
-        assert settings["GC_THRESHOLD"] > before[0]
-    finally:
-        gc.set_threshold(*before)
+    settings = _gunicorn_settings()
+    default_threshold = gc.get_threshold()[0]
+    settings["post_worker_init"](SimpleNamespace(sockets=["listening"]))
+    assert gc_calls == ["collect", "freeze"]  # garbage first, so none of it is kept forever
+    assert gc.get_threshold() == (settings["GC_THRESHOLD"], 10, 10)
+    assert settings["GC_THRESHOLD"] > default_threshold
 
 
-def test_workers_listen_on_their_own_socket_only_once_the_app_is_loaded(monkeypatch):
+def test_workers_listen_on_their_own_socket_only_once_the_app_is_loaded(monkeypatch, gc_calls):
     """gunicorn opens a worker's SO_REUSEPORT socket at fork; the config closes it then and
     opens it after the app has loaded, so no connection waits on a loading worker."""
-    import runpy
     from types import SimpleNamespace
 
     from gunicorn import sock
 
     monkeypatch.delenv("QH_WEB_REUSE_PORT", raising=False)
-    settings = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    settings = _gunicorn_settings()
     assert settings["reuse_port"] is True
     closed, opened = [], []
     monkeypatch.setattr(sock, "close_sockets", lambda listeners, unlink: closed.extend(listeners))
     monkeypatch.setattr(sock, "create_sockets", lambda cfg, log: opened.append(cfg) or ["new"])
-    monkeypatch.setattr("gc.freeze", lambda: None)
-    before = __import__("gc").get_threshold()
     worker = SimpleNamespace(sockets=["at fork"], cfg="cfg", log="log")
-    try:
-        settings["post_fork"](server=None, worker=worker)
-        assert closed == ["at fork"] and worker.sockets == []
-        settings["post_worker_init"](worker)
-        assert opened == ["cfg"] and worker.sockets == ["new"]
-    finally:
-        __import__("gc").set_threshold(*before)
+    settings["post_fork"](server=None, worker=worker)
+    assert closed == ["at fork"] and worker.sockets == []
+    settings["post_worker_init"](worker)
+    assert opened == ["cfg"] and worker.sockets == ["new"]
 
 
 def test_one_shared_socket_when_reuse_port_is_off(monkeypatch):
-    import runpy
     from types import SimpleNamespace
 
     monkeypatch.setenv("QH_WEB_REUSE_PORT", "0")
-    settings = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    settings = _gunicorn_settings()
     worker = SimpleNamespace(sockets=["shared"], cfg=None, log=None)
     settings["post_fork"](server=None, worker=worker)
     assert settings["reuse_port"] is False and worker.sockets == ["shared"]
