@@ -8,6 +8,8 @@ from typing import Any
 
 from flask import Flask
 
+from portal.core.uow import PortalFlask
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -20,7 +22,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal.core import errors, jobmetrics, ops, tracing, web
     from portal.extensions import csrf, db, htmx, login_manager, migrate
 
-    app = Flask(
+    app = PortalFlask(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
+from portal.core.uow import unit_of_work
 from portal.extensions import db
 
 
@@ -13,8 +14,8 @@ def demo_data_command() -> None:
     """Create demo accounts, the simulator catalogue and sample apps (idempotent)."""
     from portal.demo import load_demo_data
 
-    created = load_demo_data()
-    db.session.commit()
+    with unit_of_work():
+        created = load_demo_data()
     if created:
         click.echo("Demo accounts created (shown once; change them on a shared machine):")
         for username, password in created.items():
@@ -28,8 +29,8 @@ def rotate_encryption_command() -> None:
     """Re-encrypt every encrypted value with the newest key of QH_ENCRYPTION_KEYS."""
     from portal.core.crypto import rotate_all
 
-    changed = rotate_all(db.session, db.metadata)
-    db.session.commit()
+    with unit_of_work():
+        changed = rotate_all(db.session, db.metadata)
     click.echo(f"Re-encrypted {changed} value(s) with the newest key.")
 
 

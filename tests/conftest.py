@@ -1,12 +1,23 @@
 """Test fixtures: one migrated PostgreSQL database per run, each test in a transaction that
 is rolled back, Redis flushed between tests, factories, a login helper and a live server.
 
-Tests marked ``e2e`` (and tests using ``committed_db``) talk to the database from other
-threads or processes, so they commit for real and the tables are emptied afterwards.
+A test sees what a user sees: every request of the test client runs in its own application
+and request context with its own session, as in production, so a write is visible to a later
+request only if its unit of work committed (a route that only flushes loses its write, and
+``tests/integration/core/test_unit_of_work.py`` proves the suite sees that). The test body
+has its own context and session for factories and checks.
+
+Isolation: all sessions of a test share one connection inside an outer transaction that is
+rolled back at the end; each session works in its own savepoint, so a commit releases the
+savepoint (visible to later requests) and a session closed without committing rolls its
+savepoint back (lost, as in production). Tests marked ``e2e`` (and tests using
+``committed_db``) talk to the database from other threads or processes, so they commit for
+real and the tables are emptied afterwards.
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 from contextlib import contextmanager
@@ -15,6 +26,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 import sqlalchemy as sa
+from flask import has_app_context
+from flask.testing import FlaskClient
+from flask_sqlalchemy.session import _app_ctx_id
 from redis import Redis
 from sqlalchemy.orm import scoped_session, sessionmaker
 from werkzeug.serving import make_server
@@ -60,12 +74,31 @@ def make_config(**overrides) -> dict:
     return config
 
 
+class RequestClient(FlaskClient):
+    """A test client whose every request runs in a fresh ``contextvars`` context, so it
+    pushes its own application context and gets its own session, never the test body's.
+    Before a request the test body's work is committed, as set-up data would be in
+    production (and so no savepoint of the body's is open beneath the request's); after
+    it the body's objects are expired, so what the test reads next comes from the
+    database: only what the request committed."""
+
+    def open(self, *args, **kwargs):
+        body_session = db.session() if has_app_context() else None
+        if body_session is not None:
+            body_session.commit()
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if body_session is not None:
+            body_session.expire_all()
+        return response
+
+
 @pytest.fixture(scope="session")
 def app():
     from flask_migrate import upgrade
 
     recreate_database(database_url())
     application = create_app(make_config())
+    application.test_client_class = RequestClient
     with application.app_context():
         upgrade(revision="heads")
     yield application
@@ -75,6 +108,8 @@ def app():
 
 @pytest.fixture(autouse=True)
 def _app_context(app):
+    """The test body's own context (factories, services called directly, checks). Requests
+    never run in it: ``RequestClient`` gives each its own."""
     with app.app_context():
         yield
 
@@ -99,15 +134,18 @@ def _wants_commits(request) -> bool:
 
 @pytest.fixture(autouse=True)
 def db_session(request, app, monkeypatch):
-    """Run the test inside one outer transaction that is rolled back afterwards. Code under
-    test may commit: with ``create_savepoint`` its commits only release savepoints."""
+    """Run the test inside one outer transaction that is rolled back afterwards. Sessions are
+    scoped to the application context as Flask-SQLAlchemy's are (one per request, one for
+    the test body), all on this connection; with ``create_savepoint`` a commit only releases
+    the session's savepoint and closing an uncommitted session rolls it back."""
     if _wants_commits(request):
         yield db.session
         return
     connection = db.engine.connect()
     outer = connection.begin()
     session = scoped_session(
-        sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+        scopefunc=_app_ctx_id,
     )
     monkeypatch.setattr(db, "session", session)
     try:

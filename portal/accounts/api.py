@@ -34,7 +34,6 @@ from portal.accounts.tokens import issue_tokens, refresh_tokens, revoke_session
 from portal.api.docs import error_responses
 from portal.api.paging import PageArgs
 from portal.core.errors import Forbidden, ValidationFailed
-from portal.extensions import db
 
 auth_blp = Blueprint(
     "auth_api", __name__, url_prefix="/auth", description="Register, sign in, tokens, resets"
@@ -71,7 +70,6 @@ def register(data):
     """Create an account; a verification link is e-mailed"""
     user = services.register_user(**data)
     services.send_verification(user, mail_link_base())
-    db.session.commit()
     return user
 
 
@@ -85,7 +83,6 @@ def login(data):
     limit_attempts("sign-in", request.remote_addr, data["login"])
     user = services.authenticate(data["login"], data["password"])
     pair = issue_tokens(user, request.remote_addr, request.user_agent.string)
-    db.session.commit()
     return _token_body(pair)
 
 
@@ -96,7 +93,6 @@ def login(data):
 def refresh(data):
     """A new access token for a valid refresh token"""
     pair = refresh_tokens(data["refresh_token"])
-    db.session.commit()
     return _token_body(pair)
 
 
@@ -110,7 +106,6 @@ def logout():
     if session_id is None:
         raise ValidationFailed("Log out needs a bearer token; API keys are revoked instead.")
     revoke_session(services.get_session(g.api_user, session_id))
-    db.session.commit()
 
 
 @auth_blp.route("/me", methods=["GET"])
@@ -132,7 +127,6 @@ def reset_request(data):
     has an account)"""
     limit_attempts("reset", request.remote_addr, data["email"])
     services.request_password_reset(data["email"], mail_link_base())
-    db.session.commit()
     return {"message": "If an account uses this address, a reset link is on its way."}
 
 
@@ -144,7 +138,6 @@ def reset_confirm(data, token):
     """Set a new password with a reset link's token; every session is signed out"""
     limit_attempts("reset", request.remote_addr, None)
     services.reset_password(token, data["password"])
-    db.session.commit()
     return {"message": "Password changed; sign in with the new one."}
 
 
@@ -154,7 +147,6 @@ def reset_confirm(data, token):
 def verify(token):
     """Confirm an e-mail address from the link that was mailed"""
     user = services.verify_email(token)
-    db.session.commit()
     return {"message": f"E-mail {user.email} confirmed; you can sign in."}
 
 
@@ -204,7 +196,6 @@ class UserDetail(MethodView):
             services.set_roles(actor, user, admin_fields["roles"])
         if "is_active" in admin_fields:
             services.set_active(actor, user, admin_fields["is_active"])
-        db.session.commit()
         return user
 
     @users_blp.response(204)
@@ -214,7 +205,6 @@ class UserDetail(MethodView):
         """Delete the account and everything it owns"""
         user = services.get_user(g.api_user, user_id)
         services.delete_account(user)
-        db.session.commit()
 
 
 @users_blp.route("/<uuid:user_id>/profile")
@@ -225,7 +215,6 @@ class ProfileView(MethodView):
     def get(self, user_id):
         """A user's profile"""
         profile = services.profile_of(services.get_user(g.api_user, user_id))
-        db.session.commit()
         return profile
 
     @users_blp.arguments(ProfileSchema)
@@ -235,7 +224,6 @@ class ProfileView(MethodView):
     def put(self, data, user_id):
         """Change profile fields (only those sent)"""
         profile = services.update_profile(services.get_user(g.api_user, user_id), **data)
-        db.session.commit()
         return profile
 
 
@@ -255,7 +243,6 @@ class UserPreferences(MethodView):
     def put(self, data, user_id):
         """Change preferences (only those sent)"""
         prefs = services.update_preferences(services.get_user(g.api_user, user_id), **data)
-        db.session.commit()
         return prefs
 
 
@@ -277,7 +264,6 @@ class UserSessionDetail(MethodView):
     def delete(self, user_id, session_id):
         """Revoke a session: that browser or token is signed out at once"""
         services.end_session(services.get_user(g.api_user, user_id), session_id)
-        db.session.commit()
 
 
 # --- /api-keys ----------------------------------------------------------------------------
@@ -292,7 +278,6 @@ class ApiKeys(MethodView):
     def get(self, args):
         """Your API keys (never the keys themselves: prefix, status, last use)"""
         keys = services.list_api_keys(g.api_user)
-        db.session.commit()
         start = (args["page"] - 1) * args["per_page"]
         return _paged(
             keys[start : start + args["per_page"]], len(keys), args["page"], args["per_page"]
@@ -305,7 +290,6 @@ class ApiKeys(MethodView):
     def post(self, data):
         """Create a key; the full key is in this response only"""
         key, plaintext = services.create_api_key(g.api_user, **data)
-        db.session.commit()
         key.key = plaintext  # dumped once, never stored
         return key
 
@@ -326,7 +310,6 @@ class ApiKeyDetail(MethodView):
     def put(self, data, key_id):
         """Rename a key or change its scopes, rate limit or expiry"""
         key = services.update_api_key(g.api_user, key_id, **data)
-        db.session.commit()
         return key
 
     @keys_blp.response(204)
@@ -335,7 +318,6 @@ class ApiKeyDetail(MethodView):
     def delete(self, key_id):
         """Revoke a key: it stops working at once"""
         services.revoke_api_key(g.api_user, key_id)
-        db.session.commit()
 
 
 blueprints = [auth_blp, users_blp, keys_blp]

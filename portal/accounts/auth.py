@@ -21,7 +21,7 @@ from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import ApiKeyStatus, Role, User, UserApiKey
-from portal.core.db import commit_without_expiring, utcnow
+from portal.core.db import utcnow
 from portal.core.errors import Forbidden, RateLimited, Unauthorized
 from portal.core.security import hash_token, token_matches
 from portal.extensions import db, login_manager
@@ -58,8 +58,7 @@ def load_user(user_id: str) -> User | None:
     user = db.session.get(User, user_key)  # loaded with the session row: no query
     if user is None or not user.is_active:
         return None
-    if touch_web_session(row):
-        commit_without_expiring()  # only last_seen_at was written: keep the user loaded
+    touch_web_session(row)  # committed with the request
     return user
 
 
@@ -177,8 +176,6 @@ def api_auth(scope: str = "read", roles: tuple[Role, ...] = ()):
                     details={"needed_scope": scope, "key_scopes": key.scopes},
                 )
             require_roles(user, roles)
-            if key is not None and (db.session.dirty or db.session.new or db.session.deleted):
-                commit_without_expiring()  # keep last_used_at even if the route only reads
             g.api_user, g.api_key = user, key
             return view(*args, **kwargs)
 

@@ -15,7 +15,8 @@ from portal.accounts.auth import WEB_SESSION_KEY, limit_attempts, mail_link_base
 from portal.accounts.models import Role
 from portal.accounts.tokens import revoke_session
 from portal.core.errors import PortalError, ValidationFailed
-from portal.extensions import db, htmx
+from portal.core.web import FORM_ERROR_STATUS
+from portal.extensions import htmx
 
 bp = Blueprint("accounts", __name__)
 
@@ -38,10 +39,10 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def _form_error(template: str, exc: PortalError, **context):
-    """Re-render a form with the service's message and field errors. HTMX gets 200 because
-    htmx does not swap error responses; a full page gets the real status. Nothing is
-    committed on this path, so whatever the service flushed is discarded with the request."""
-    status = 200 if htmx else exc.status
+    """Re-render a form with the service's message and field errors. HTMX gets 422 (swapped
+    like a success, see base.html); a full page gets the real status. Either way the
+    request's unit of work is rolled back: whatever the service flushed is discarded."""
+    status = FORM_ERROR_STATUS if htmx else exc.status
     return render_template(template, error=exc.message, errors=exc.details or {}, **context), status
 
 
@@ -75,7 +76,6 @@ def login():
                 unverified=exc.code == "email_unverified",
             )
         _sign_in(user)
-        db.session.commit()
         flash(f"Welcome back, {user.full_name or user.username}.", "success")
         return redirect(next_url or url_for("core.home"))
     return render_template("accounts/login.html", form=form, next_url=next_url, errors={})
@@ -88,7 +88,6 @@ def logout():
         if sid:
             with suppress(PortalError):  # already revoked elsewhere: nothing to end
                 revoke_session(services.get_session(current_user, sid))
-        db.session.commit()
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
@@ -106,7 +105,6 @@ def register():
             services.send_verification(user, mail_link_base())
         except PortalError as exc:
             return _form_error("accounts/register.html", exc, form=form)
-        db.session.commit()
         return render_template("accounts/registered.html", email=user.email), 201
     return render_template("accounts/register.html", form=form, errors={})
 
@@ -114,7 +112,6 @@ def register():
 @bp.get("/verify/<token>")
 def verify(token):
     user = services.verify_email(token)
-    db.session.commit()
     flash(f"E-mail {user.email} confirmed. You can sign in now.", "success")
     return redirect(url_for("accounts.login"))
 
@@ -154,7 +151,6 @@ def reset_password(token):
             services.reset_password(token, password)
         except PortalError as exc:
             return _form_error("accounts/reset_password.html", exc, token=token)
-        db.session.commit()
         flash("Password changed. Sign in with your new password.", "success")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/reset_password.html", token=token, errors={})
@@ -183,7 +179,6 @@ SOCIAL_NETWORKS = ("website", "github", "linkedin", "mastodon")
 @page_auth()
 def profile():
     prof = services.profile_of(current_user)
-    db.session.commit()
     if htmx:  # "Cancel" in the inline editor
         return render_template("accounts/_profile_view.html", profile=prof)
     return render_template("accounts/profile.html", profile=prof)
@@ -214,7 +209,6 @@ def profile_update():
             editing=True,
             networks=SOCIAL_NETWORKS,
         )
-    db.session.commit()
     if htmx:
         return render_template("accounts/_profile_view.html", profile=prof, saved=True)
     flash("Profile saved.", "success")
@@ -260,7 +254,6 @@ def update_preferences():
             exc,
             **{k: v for k, v in context.items() if k != "errors"},
         )
-    db.session.commit()
     if htmx:
         return render_template("accounts/_preferences.html", saved=True, **context)
     flash("Preferences saved.", "success")
@@ -288,7 +281,6 @@ def change_password():
             exc,
             **{k: v for k, v in context.items() if k != "errors"},
         )
-    db.session.commit()
     if htmx:
         return render_template("accounts/_password.html", saved=True, **context)
     flash("Password changed; your other sessions were signed out.", "success")
@@ -299,7 +291,6 @@ def change_password():
 @page_auth()
 def revoke_user_session(session_id):
     services.end_session(current_user, session_id)
-    db.session.commit()
     if str(session_id) == session.get(WEB_SESSION_KEY):
         logout_user()
         session.clear()
@@ -327,7 +318,6 @@ def delete_account():
             )
             return _form_error("accounts/delete_account.html", exc)
         services.delete_account(current_user._get_current_object())
-        db.session.commit()
         logout_user()
         session.clear()
         flash("Your account and everything it owned have been deleted.", "info")
@@ -353,7 +343,6 @@ def _parse_expiry(value: str | None) -> datetime | None:
 @page_auth()
 def api_keys():
     keys = services.list_api_keys(current_user)
-    db.session.commit()
     template = "accounts/_key_list.html" if htmx else "accounts/api_keys.html"
     return render_template(template, keys=keys, form={}, errors={})
 
@@ -378,7 +367,6 @@ def create_api_key():
             form=form,
             keys=services.list_api_keys(current_user),
         )
-    db.session.commit()
     keys = services.list_api_keys(current_user)
     template = "accounts/_key_created.html" if htmx else "accounts/api_keys.html"
     return render_template(
@@ -390,7 +378,6 @@ def create_api_key():
 @page_auth()
 def revoke_api_key(key_id):
     key = services.revoke_api_key(current_user, key_id)
-    db.session.commit()
     if htmx:
         return render_template("accounts/_key_list.html", keys=services.list_api_keys(current_user))
     flash(f"Key “{key.name}” revoked.", "success")
@@ -408,7 +395,6 @@ def become_provider():
             services.become_provider(current_user, request.form.get("accept_terms") == "on")
         except PortalError as exc:
             return _form_error("accounts/become_provider.html", exc)
-        db.session.commit()
         flash("You are a provider now: you can publish apps.", "success")
         return redirect(url_for("accounts.become_provider"))
     return render_template("accounts/become_provider.html", errors={})
@@ -430,7 +416,6 @@ def payout():
             return _form_error(
                 "accounts/payout.html", exc, summary=services.payout_summary(current_user)
             )
-        db.session.commit()
         flash("Payout details saved.", "success")
         return redirect(url_for("accounts.payout"))
     return render_template(

@@ -9,8 +9,10 @@ from flask_login import current_user
 from portal.accounts import services
 from portal.accounts.auth import page_auth
 from portal.accounts.models import Role
+from portal.core import uow
 from portal.core.errors import NotFound, PortalError
-from portal.extensions import db, htmx
+from portal.core.web import FORM_ERROR_STATUS
+from portal.extensions import htmx
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 20
@@ -46,11 +48,11 @@ def users():
 
 def _row_response(user, error: str | None = None):
     if htmx:
-        status = 200
         return render_template(
             "admin/_user_row.html", user=user, roles=[r.value for r in Role], error=error
-        ), status
+        ), (FORM_ERROR_STATUS if error else 200)
     if error:
+        uow.refuse()
         flash(error, "error")
     return redirect(url_for("admin.users", q=request.args.get("q", "")))
 
@@ -63,7 +65,6 @@ def set_active(user_id):
         services.set_active(current_user, user, request.form.get("active") == "1")
     except PortalError as exc:
         return _row_response(_user(user_id), exc.message)
-    db.session.commit()
     return _row_response(user)
 
 
@@ -75,5 +76,4 @@ def set_roles(user_id):
         services.set_roles(current_user, user, request.form.getlist("roles"))
     except PortalError as exc:
         return _row_response(_user(user_id), exc.message)
-    db.session.commit()
     return _row_response(user)

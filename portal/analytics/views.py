@@ -12,7 +12,7 @@ from portal.accounts.models import Role
 from portal.analytics import services
 from portal.analytics.charts import bar_chart
 from portal.core.errors import PortalError
-from portal.extensions import db
+from portal.core.uow import unit_of_work
 
 bp = Blueprint("analytics", __name__, url_prefix="/dashboard")
 log = structlog.get_logger("portal.analytics")
@@ -39,7 +39,6 @@ def index():
 
     period, error = _range()
     current_bill(current_user)  # this month's charges are counted before they are shown
-    db.session.commit()
     data = services.consumer_dashboard(current_user, period)
     return _render("analytics/consumer.html", period=period, error=error, data=data)
 
@@ -62,7 +61,9 @@ def admin():
 
 @bp.after_app_request
 def count_api_key_request(response):
-    """Every API request made with a key adds one to the caller's usage for the day."""
+    """Every API request made with a key adds one to the caller's usage for the day, refused
+    ones too. This runs after the request's unit of work has ended, so the count is its own
+    small one (or, usually, an increment buffered in Redis)."""
     key = g.get("api_key")
     user = g.get("api_user")
     if key is None or user is None or response.status_code >= 500:
@@ -71,13 +72,8 @@ def count_api_key_request(response):
 
     rule = request.url_rule.rule if request.url_rule else request.path
     try:
-        if response.status_code >= 400:
-            # A refused request must leave nothing behind: drop whatever it had pending
-            # before this commit, so only the usage count is written.
-            db.session.rollback()
-        count_api_request(user.id, f"{request.method} {rule}")  # buffered in Redis, or here
-        db.session.commit()
+        with unit_of_work():
+            count_api_request(user.id, f"{request.method} {rule}")
     except Exception as exc:  # counting must never break the answer
-        db.session.rollback()
         log.warning("usage not recorded", error=type(exc).__name__)
     return response

@@ -32,7 +32,6 @@ from portal.apps.schemas import (
 )
 from portal.core import cache
 from portal.core.errors import NotFound, ValidationFailed
-from portal.extensions import db
 
 blp = Blueprint(
     "apps_api",
@@ -67,12 +66,10 @@ def _page(result: services.Page) -> dict:
 
 def _saved(value=None):
     """Commit at the request boundary; services only flush."""
-    db.session.commit()
     return value
 
 
 def _zip(version, data: bytes, filename: str):
-    db.session.commit()
     response = send_file(
         io.BytesIO(data), mimetype="application/zip", as_attachment=True, download_name=filename
     )

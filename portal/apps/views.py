@@ -27,8 +27,8 @@ from portal.apps.models import AppType, AppVisibility, LicenseType, SDKType, Ver
 from portal.apps.packages import MAX_PACKAGE_BYTES
 from portal.core import cache
 from portal.core.errors import NotFound, PortalError
-from portal.core.web import user_timezone
-from portal.extensions import db, htmx
+from portal.core.web import FORM_ERROR_STATUS, flash_refusal, user_timezone
+from portal.extensions import htmx
 
 bp = Blueprint("apps", __name__, url_prefix="/apps")
 registry_bp = Blueprint("registry", __name__, url_prefix="/registry")
@@ -65,8 +65,7 @@ def _done(url: str):
 
 
 def _form_error(template: str, exc: PortalError, **context):
-    db.session.rollback()
-    status = 200 if htmx else exc.status
+    status = FORM_ERROR_STATUS if htmx else exc.status
     return render_template(
         template, error=exc.message, errors=exc.details or {}, **CHOICES, **context
     ), status
@@ -94,7 +93,6 @@ def new():
             app = services.create_app(current_user, tags=form["tags"], **fields)
         except PortalError as exc:
             return _form_error("apps/form.html", exc, form=form, app=None)
-        db.session.commit()
         flash(f"App “{app.name}” created. Add a first version next.", "success")
         return _done(url_for("apps.detail", app_id=app.id))
     form.update(type="CIRCUIT", visibility="PRIVATE", license_type="MIT")
@@ -125,7 +123,6 @@ def settings(app_id):
             services.update_app(app, tags=form["tags"], **fields)
         except PortalError as exc:
             return _form_error("apps/form.html", exc, form=form, app=app)
-        db.session.commit()
         flash("Settings saved.", "success")
         return _done(url_for("apps.detail", app_id=app.id))
     form = {k: getattr(app, k) for k in APP_FIELDS}
@@ -142,7 +139,6 @@ def delete(app_id):
     if request.method == "POST":
         name = app.name
         services.delete_app(app)
-        db.session.commit()
         flash(f"App “{name}” deleted.", "success")
         return _done(url_for("apps.mine"))
     return render_template("apps/delete.html", app=app)
@@ -155,10 +151,8 @@ def publish(app_id):
     try:
         services.publish_to_registry(app)
     except PortalError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        flash_refusal(exc)
         return _done(url_for("apps.detail", app_id=app_id))
-    db.session.commit()
     flash("Published to the Registry.", "success")
     return _done(url_for("apps.detail", app_id=app.id))
 
@@ -168,7 +162,6 @@ def publish(app_id):
 def unpublish(app_id):
     app = services.get_app_for_change(app_id, current_user)
     services.remove_from_registry(app)
-    db.session.commit()
     flash("Removed from the Registry. Existing downloads are unaffected.", "success")
     return _done(url_for("apps.detail", app_id=app.id))
 
@@ -178,7 +171,6 @@ def unpublish(app_id):
 def feature(app_id):
     app = services.get_app_for_change(app_id, current_user)
     services.set_featured(app, current_user, request.form.get("featured") == "1")
-    db.session.commit()
     return _done(url_for("registry.app", app_id=app.id))
 
 
@@ -206,7 +198,6 @@ def new_version(app_id):
             return _form_error(
                 "apps/version_new.html", exc, app=app, form=form, max_bytes=MAX_PACKAGE_BYTES
             )
-        db.session.commit()
         flash(f"Version {version.version_number} created ({version.status.value}).", "success")
         return _done(url_for("apps.detail", app_id=app.id))
     form["sdk"] = "OPENQASM3"
@@ -230,10 +221,8 @@ def version(app_id, version_id):
                 yank_reason=request.form.get("yank_reason"),
             )
         except PortalError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+            flash_refusal(exc)
             return _done(url_for("apps.version", app_id=app_id, version_id=version_id))
-        db.session.commit()
         flash(f"Version {version.version_number} saved ({version.status.value}).", "success")
         return _done(url_for("apps.detail", app_id=app.id))
     return render_template("apps/version.html", app=app, version=version)
@@ -247,10 +236,8 @@ def delete_version(app_id, version_id):
     try:
         services.delete_version(version)
     except PortalError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        flash_refusal(exc)
         return _done(url_for("apps.detail", app_id=app_id))
-    db.session.commit()
     flash("Draft deleted.", "success")
     return _done(url_for("apps.detail", app_id=app_id))
 
@@ -271,7 +258,6 @@ def edit_doc(app_id, doc_id=None):
                 services.update_doc(doc, **form)
         except PortalError as exc:
             return _form_error("apps/doc_form.html", exc, app=app, doc=doc, form=form)
-        db.session.commit()
         flash("Documentation page saved.", "success")
         return _done(url_for("apps.detail", app_id=app.id) + "#docs")
     return render_template("apps/doc_form.html", app=app, doc=doc, form=form, errors={})
@@ -282,7 +268,6 @@ def edit_doc(app_id, doc_id=None):
 def delete_doc(app_id, doc_id):
     app = services.get_app_for_change(app_id, current_user)
     services.delete_doc(app, services.get_doc(app, doc_id))
-    db.session.commit()
     flash("Documentation page deleted.", "success")
     return _done(url_for("apps.detail", app_id=app.id) + "#docs")
 
@@ -292,7 +277,6 @@ def delete_doc(app_id, doc_id):
 def move_doc(app_id, doc_id):
     app = services.get_app_for_change(app_id, current_user)
     services.move_doc(app, services.get_doc(app, doc_id), request.form.get("direction", "up"))
-    db.session.commit()
     return _done(url_for("apps.detail", app_id=app.id) + "#docs")
 
 
@@ -353,7 +337,6 @@ def app(app_id):
     # Reached on a 200 only (the id is a Registry app's); counted after rendering, so the
     # page shows the count before this view and no commit expires the app mid-render.
     services.record_view(app_id)
-    db.session.commit()
     return response
 
 
@@ -414,7 +397,6 @@ def download(app_id):
         if version.status is VersionStatus.DRAFT:
             raise NotFound("No such version of this app.")
     version, data, filename = services.download(app, version)
-    db.session.commit()
     response = send_file(
         io.BytesIO(data), mimetype="application/zip", as_attachment=True, download_name=filename
     )
@@ -433,7 +415,6 @@ def stats(app_id):
 def like(app_id):
     app = registry.get_registry_app(app_id)
     liked = services.toggle_like(app, current_user)
-    db.session.commit()
     context = {"app": app, "liked": liked, "metrics": metrics.app_metrics(app.id)}
     if htmx:
         return render_template("registry/_like.html", **context)

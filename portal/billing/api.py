@@ -11,7 +11,6 @@ from flask_smorest import Blueprint
 from portal.accounts.auth import api_auth
 from portal.billing import pdf, services
 from portal.billing.schemas import BillListArgs, BillPageSchema, BillSchema
-from portal.extensions import db
 
 blp = Blueprint("bills_api", __name__, url_prefix="/bills", description="Bills and invoices")
 
@@ -25,7 +24,6 @@ class BillList(MethodView):
     def get(self, args):
         """Your bills, newest period first (this month's open bill is brought up to date)"""
         items, total = services.list_bills(g.api_user, args["page"], args["per_page"])
-        db.session.commit()
         return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
 
 
@@ -38,7 +36,6 @@ class BillDetail(MethodView):
     def get(self, bill_id):
         """One bill with its lines; each line names the job or subscription it came from"""
         bill = services.get_bill(g.api_user, bill_id)
-        db.session.commit()
         return bill
 
 
@@ -51,7 +48,6 @@ class BillDownload(MethodView):
     def get(self, bill_id):
         """The bill as a PDF invoice (seller, buyer, period, lines, totals, currency)"""
         bill = services.get_bill(g.api_user, bill_id)
-        db.session.commit()
         return send_file(
             io.BytesIO(pdf.render_invoice(bill, g.api_user)),
             mimetype="application/pdf",

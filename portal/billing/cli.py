@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from portal.core.errors import PortalError
-from portal.extensions import db
+from portal.core.uow import unit_of_work
 
 billing_cli = AppGroup("billing", help="Bills and billing periods.")
 
@@ -18,12 +18,11 @@ def close_period_command(period: str | None) -> None:
     from portal.billing import services
 
     try:
-        bounds = services.parse_period(period)
-        report = services.close_period(bounds[0] if bounds else None)
+        with unit_of_work():
+            bounds = services.parse_period(period)
+            report = services.close_period(bounds[0] if bounds else None)
     except PortalError as exc:
-        db.session.rollback()
         raise click.ClickException(exc.message) from None
-    db.session.commit()
     click.echo(
         f"Period {report.period_start:%Y-%m}: closed {report.closed} bill(s) totalling "
         f"{report.total} {services.CURRENCY}; {report.already_closed} already closed."

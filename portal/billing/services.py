@@ -40,6 +40,7 @@ from portal.accounts.models import User
 from portal.billing.models import BillingItem, UserBill
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, PaymentRequired, ValidationFailed
+from portal.core.uow import unit_of_work
 from portal.execution.models import Job, JobStatus
 from portal.extensions import db
 from portal.marketplace.models import Subscription, SubscriptionStatus, SubscriptionType
@@ -449,10 +450,9 @@ def close_period(period_start: datetime | None = None, now: datetime | None = No
 
 def scheduled_close(now: datetime | None = None) -> CloseReport:
     """Worker schedule hook: close last month's bills. Safe to call on every tick (closing is
-    idempotent and cheap once done); commits its own transaction."""
-    report = close_period(now=now)
-    db.session.commit()
-    return report
+    idempotent and cheap once done); its own unit of work."""
+    with unit_of_work():
+        return close_period(now=now)
 
 
 # -- payment ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from portal.accounts.auth import page_auth
 from portal.billing import pdf, services
 from portal.billing.payments import LocalTestProvider, provider
 from portal.core.errors import PortalError
-from portal.extensions import db
+from portal.core.web import flash_refusal
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")
 PER_PAGE = 12
@@ -32,7 +32,6 @@ def index():
     bills, total = services.list_bills(current_user, page, PER_PAGE)
     current = services.current_bill(current_user)
     spent = services.month_spend(current_user.id)
-    db.session.commit()
     return render_template(
         "billing/index.html",
         bills=bills,
@@ -50,7 +49,6 @@ def index():
 @page_auth()
 def detail(bill_id):
     bill = services.get_bill(current_user, bill_id)
-    db.session.commit()
     return render_template(
         "billing/bill.html",
         bill=bill,
@@ -67,7 +65,6 @@ def detail(bill_id):
 @page_auth()
 def download(bill_id):
     bill = services.get_bill(current_user, bill_id)
-    db.session.commit()
     return send_file(
         io.BytesIO(pdf.render_invoice(bill, current_user)),
         mimetype="application/pdf",
@@ -82,10 +79,8 @@ def pay(bill_id):
     try:
         services.pay_locally(current_user, bill_id)
     except PortalError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        flash_refusal(exc)
     else:
-        db.session.commit()
         flash("Payment received (test provider). Thank you.", "success")
     return redirect(url_for("billing.detail", bill_id=bill_id))
 
@@ -99,10 +94,8 @@ def budget():
         try:
             services.set_monthly_budget(current_user, value)
         except PortalError as exc:
-            db.session.rollback()
             error = exc.message
         else:
-            db.session.commit()
             if current_user.monthly_budget is None:
                 flash("Monthly budget removed: jobs are no longer limited.", "success")
             else:

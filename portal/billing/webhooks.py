@@ -113,7 +113,6 @@ def stripe_webhook():
     event_type = str(event.get("type") or "unknown")
     try:
         applied = process_event(event, "stripe")
-        db.session.commit()
     except Exception:
         WEBHOOK_EVENTS.labels("stripe", event_type, "error").inc()
         raise

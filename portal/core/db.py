@@ -125,18 +125,3 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
     if type_ == "column" and reflected and compare_to is None:
         return (obj.table.name, name) not in UNMAPPED_COLUMNS
     return True
-
-
-def commit_without_expiring() -> None:
-    """Commit the request's transaction but keep its loaded objects as they are: when
-    everything it wrote was set in Python (a new job, a key's last use), the reload a
-    normal commit triggers on the next attribute access is a wasted query."""
-    from portal.extensions import db
-
-    session = db.session()
-    keep = session.expire_on_commit
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = keep

@@ -11,6 +11,8 @@ from flask import Flask, current_app, g, render_template, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from portal.core.uow import rollback
+
 log = structlog.get_logger("portal.errors")
 
 
@@ -150,9 +152,7 @@ def handle_http_exception(exc: HTTPException):
 def handle_database_down(exc: DBAPIError):
     """A lost database is an outage, not a bug: 503 and a reason, and the pool recovers."""
     log.error("database unavailable", error=type(exc.orig).__name__ if exc.orig else str(exc))
-    from portal.extensions import db
-
-    db.session.rollback()
+    rollback()
     message = "The database is unavailable right now. Please retry in a moment."
     if is_api_request():
         return envelope(503, "service_unavailable", message, headers={"Retry-After": "5"})
@@ -166,9 +166,7 @@ def handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):  # pragma: no cover - routed to its own handler
         return handle_http_exception(exc)
     log.exception("unhandled error", error=type(exc).__name__)
-    from portal.extensions import db
-
-    db.session.rollback()  # the error page must not run on a failed transaction
+    rollback()  # the error page must not run on a failed transaction
     message = "Something went wrong on our side. The error was logged; please retry."
     if is_api_request():
         return envelope(500, "internal_error", message)

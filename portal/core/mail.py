@@ -18,6 +18,7 @@ import structlog
 from flask import Flask, current_app
 
 from portal.core.db import utcnow
+from portal.core.uow import after_commit
 
 log = structlog.get_logger("portal.mail")
 OUTBOX_SIZE = 200
@@ -85,9 +86,11 @@ def mailer(app: Flask | None = None):
 
 
 def send_mail(to: str, subject: str, text: str, html: str | None = None) -> Mail:
-    """Send one message now (SMTP or the outbox, chosen by configuration)."""
+    """Send one message (SMTP or the outbox, chosen by configuration) once the current unit
+    of work commits: a rolled-back sign-up or job never mails anyone."""
     mail = Mail(to=to, subject=subject, text=text, html=html)
-    mailer().send(mail)
+    transport = mailer()
+    after_commit(lambda: transport.send(mail))
     return mail
 
 

@@ -6,8 +6,22 @@ import functools
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, Response, current_app, has_request_context, request, url_for
+from flask import Flask, Response, current_app, flash, has_request_context, request, url_for
 from flask_login import current_user
+
+from portal.core import uow
+
+# A form re-rendered with its errors answers this status, so its unit of work is rolled back;
+# htmx is configured (base.html) to swap it like a success.
+FORM_ERROR_STATUS = 422
+
+
+def flash_refusal(exc) -> None:
+    """Show a refused action's message on the page the view redirects to, and roll the
+    request back: a refusal stores nothing."""
+    uow.refuse()
+    flash(exc.message, "error")
+
 
 # (label, endpoint, who sees it) shown when the endpoint exists, so the menu grows with the
 # domains: None = everyone, "user" = signed-in users, "PROVIDER"/"ADMIN" = that role.

@@ -8,10 +8,9 @@ from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth
 from portal.api.docs import error_responses
-from portal.core.db import commit_without_expiring
 from portal.core.errors import NotFound
 from portal.execution import services
-from portal.execution.models import JobRunMode, JobStatus
+from portal.execution.models import JobRunMode
 from portal.execution.programs import resource_figures
 from portal.execution.schemas import (
     EstimateArgs,
@@ -45,11 +44,9 @@ def _doc(blp: Blueprint, *statuses: int):
     return error_responses(blp, *statuses, descriptions=JOB_ERRORS)
 
 
-def _present(job, position: int | None = None):
-    """The job with its queue position (from the enqueue when known: no count query)."""
-    if position is None or job.status is not JobStatus.QUEUED:
-        position = services.queue_position(job)
-    job.queue_position = position
+def _present(job):
+    """The job with its queue position."""
+    job.queue_position = services.queue_position(job)
     job.result_url = f"/api/v1/jobs/{job.id}/result"
     return job
 
@@ -138,12 +135,9 @@ class JobList(MethodView):
             notification_email=data.get("notification_email"),
             name=data.get("name"),
         )
-        commit_without_expiring()  # every column of a new job is set in Python
-        position = services.dispatch(job)
         if job.run_mode is JobRunMode.BLOCKING:
             services.wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])
-            position = None
-        return _present(job, position)
+        return _present(job)
 
 
 @jobs_blp.route("/estimate", methods=["POST"])
@@ -188,7 +182,6 @@ class JobDetail(MethodView):
     def delete(self, job_id):
         """Cancel a queued or running job"""
         job = services.cancel_job(g.api_user, job_id)
-        db.session.commit()
         return _present(job)
 
 

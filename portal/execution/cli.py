@@ -15,32 +15,24 @@ log = structlog.get_logger("portal.execution.worker")
 
 def _reconcile_once(app) -> dict:
     from portal.execution.services import reconcile
-    from portal.extensions import db
 
     with app.app_context():
         try:
             return reconcile().as_dict()
         except Exception:  # a failed pass is retried at the next tick
             log.exception("reconcile failed")
-            db.session.rollback()
             return {}
-        finally:
-            db.session.remove()
 
 
 def _close_billing_period(app) -> None:
     """Close last month's bills once the month is over (idempotent, cheap once done)."""
     from portal.billing.services import scheduled_close
-    from portal.extensions import db
 
     with app.app_context():
         try:
             scheduled_close()
         except Exception:  # retried at the next tick
             log.exception("closing the billing period failed")
-            db.session.rollback()
-        finally:
-            db.session.remove()
 
 
 def _flush_counters(app) -> None:

@@ -33,9 +33,11 @@ import structlog
 from flask import current_app
 from sqlalchemy.orm import defer, joinedload
 
+from portal.core import uow
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, ValidationFailed
 from portal.core.paging import MAX_PAGE
+from portal.core.uow import after_commit
 from portal.execution.models import (
     Hardware,
     HardwareStatus,
@@ -255,7 +257,8 @@ def submit_job(
     subscription: Any = None,
     name: str | None = None,
 ) -> Job:
-    """Validate and write a QUEUED job (flushed). The caller commits, then ``dispatch(job)``.
+    """Validate and write a QUEUED job (flushed); it is handed to the queue once the unit of
+    work commits (a worker must never see a job that is not in the database).
 
     Everything that can be wrong is checked here, before anything is queued: the device
     exists and is online, the shots fit its bounds, the program parses (ProgramError with
@@ -305,6 +308,8 @@ def submit_job(
     )
     db.session.add(job)
     db.session.flush()
+    job_id = job.id
+    after_commit(lambda: dispatch(job_id))
     log.info("job queued", job_id=str(job.id), device=hardware.name, shots=shots)
     return job
 
@@ -358,7 +363,7 @@ def rq_job_id(job_id: uuid.UUID | str) -> str:
     return f"qh-{job_id}"
 
 
-def dispatch(job: Job) -> int | None:
+def dispatch(job_id: uuid.UUID) -> int | None:
     """Hand a committed QUEUED job to the queue, or run it inline without Redis.
 
     Call only after the transaction that wrote the job has committed. If enqueueing fails
@@ -369,7 +374,7 @@ def dispatch(job: Job) -> int | None:
     from portal.core.queue import job_queue, uses_queue
 
     if not uses_queue():
-        run_job(job.id)
+        run_job(job_id)
         return None
     timeout = current_app.config["JOB_TIMEOUT_SECONDS"]
     try:
@@ -379,9 +384,9 @@ def dispatch(job: Job) -> int | None:
         carrier = inject_context()  # empty unless tracing is on
         rq_job = queue.create_job(
             "workers.jobs.run",
-            args=(str(job.id),),
+            args=(str(job_id),),
             kwargs={"trace": carrier} if carrier else None,
-            job_id=rq_job_id(job.id),
+            job_id=rq_job_id(job_id),
             timeout=timeout + TIMEOUT_GRACE_SECONDS,
             result_ttl=60,
             failure_ttl=24 * 3600,
@@ -392,18 +397,20 @@ def dispatch(job: Job) -> int | None:
             pipe.llen(queue.key)
             return int(pipe.execute()[-1])
     except Exception as exc:  # Redis down: the reconciler retries
-        log.warning("enqueue failed; the reconciler will retry", job_id=str(job.id), error=str(exc))
+        log.warning("enqueue failed; the reconciler will retry", job_id=str(job_id), error=str(exc))
         return None
 
 
 def wait_for(job: Job, seconds: float) -> Job:
-    """BLOCKING run mode: wait up to ``seconds`` for the job to reach a terminal state."""
+    """BLOCKING run mode: commit the submission (which enqueues the job), then wait up to
+    ``seconds`` for a worker to bring it to a terminal state."""
+    uow.commit()
     deadline = time.monotonic() + seconds
     delay = 0.01
     while not job.status.is_terminal and time.monotonic() < deadline:
         time.sleep(delay)
         delay = min(delay * 1.5, 0.2)
-        db.session.commit()  # end the snapshot so the next read sees the worker's commit
+        uow.commit()  # end the snapshot so the next read sees the worker's commit
         db.session.refresh(job)
     return job
 
@@ -904,7 +911,7 @@ def reconcile(now: datetime | None = None) -> ReconcileReport:
         db.session.commit()
         report.requeued += 1
         log.warning("job re-enqueued", job_id=str(job_id), attempts=job.attempts)
-        dispatch(job)
+        dispatch(job.id)
 
     running = (
         db.session.execute(db.select(Job.id).where(Job.status == JobStatus.RUNNING)).scalars().all()

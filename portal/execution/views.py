@@ -13,9 +13,10 @@ from markupsafe import Markup
 from portal.accounts.auth import page_auth
 from portal.core.errors import PortalError
 from portal.core.queue import uses_queue
+from portal.core.web import FORM_ERROR_STATUS
 from portal.execution import services, svg
 from portal.execution.models import JobStatus
-from portal.extensions import db, htmx
+from portal.extensions import htmx
 
 jobs_bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 hardware_bp = Blueprint("hardware", __name__, url_prefix="/devices")
@@ -101,12 +102,8 @@ def new():
             name=form["name"] or None,
         )
     except PortalError as exc:
-        db.session.rollback()
-        # 200 like every re-rendered form here: the page shows the error, not the status.
         context = _form_context(form, exc.message, exc.details)
-        return render_template("execution/new.html", **context)
-    db.session.commit()
-    services.dispatch(job)
+        return render_template("execution/new.html", **context), FORM_ERROR_STATUS
     return redirect(url_for("jobs.detail", job_id=job.id))
 
 
@@ -157,7 +154,6 @@ def estimate():
             context["figures"] = resource_figures(circuit)
             services.check_fits(hardware, context["figures"])
     except PortalError as exc:
-        db.session.rollback()
         context["problem"] = exc.message
     return render_template("execution/_estimate.html", **context)
 
@@ -208,7 +204,6 @@ def _drawing(source: str, program_format: str | None, inputs: dict | None) -> st
 @page_auth()
 def cancel(job_id):
     services.cancel_job(current_user, job_id)
-    db.session.commit()
     job = services.get_job(current_user, job_id)
     if htmx:
         return render_template("execution/_job_status.html", **_detail_context(job))

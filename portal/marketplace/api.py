@@ -13,7 +13,6 @@ from portal.api.docs import error_responses
 from portal.api.paging import PageArgs
 from portal.core.errors import Forbidden, PaymentRequired, ValidationFailed
 from portal.execution.models import JobRunMode
-from portal.extensions import db
 from portal.marketplace import keys, services
 from portal.marketplace.schemas import (
     BrowseArgs,
@@ -96,7 +95,6 @@ def _errors(blp_: Blueprint, *statuses: int):
 def publish(data, app_id):
     """Put an app on the Marketplace (or update and re-activate its listing)"""
     listing = services.publish_listing(app_id, g.api_user, **data)
-    db.session.commit()
     return listing
 
 
@@ -137,7 +135,6 @@ class Listing(MethodView):
         """Pause, resume or delist (the provider); existing subscriptions keep running"""
         listing = services.get_listing_for_change(listing_id, g.api_user)
         services.set_listing_status(listing, data["status"])
-        db.session.commit()
         return listing
 
 
@@ -149,7 +146,6 @@ def trial(listing_id):
     """Start the free trial (one per user per app)"""
     listing = services.get_listing(listing_id, g.api_user)
     sub = services.start_trial(g.api_user, listing)
-    db.session.commit()
     return sub
 
 
@@ -173,7 +169,6 @@ def subscribe(data, listing_id):
         or f"{base}/marketplace/subscriptions/{{SUBSCRIPTION_ID}}?checkout=done",
         cancel_url=data.get("cancel_url") or f"{base}/marketplace/{listing.id}",
     )
-    db.session.commit()
     return {
         "subscription": sub,
         "checkout_url": checkout.url,
@@ -200,7 +195,6 @@ class Reviews(MethodView):
         """Review the app: 1–5 stars; one per user; only subscribers or downloaders"""
         listing = services.get_listing(listing_id, g.api_user)
         review = services.add_review(g.api_user, listing, **data)
-        db.session.commit()
         return review
 
 
@@ -216,7 +210,6 @@ class OwnReview(MethodView):
         review = services.update_review(
             services.get_own_review(g.api_user, listing, review_id), **data
         )
-        db.session.commit()
         return review
 
     @api_auth(scope="full")
@@ -226,17 +219,14 @@ class OwnReview(MethodView):
         """Delete your review"""
         listing = services.get_listing(listing_id, g.api_user)
         services.delete_review(services.get_own_review(g.api_user, listing, review_id))
-        db.session.commit()
 
 
 # -- running an app ---------------------------------------------------------------------------
 
 
 def _finish(job):
-    from portal.execution.services import dispatch, wait_for
+    from portal.execution.services import wait_for
 
-    db.session.commit()
-    dispatch(job)
     if job.run_mode is JobRunMode.BLOCKING:
         wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])
     return job
@@ -342,7 +332,6 @@ class SubscriptionItem(MethodView):
     def put(self, data, sub_id):
         """Change a subscription: ``{"status": "CANCELLED"}`` cancels it"""
         sub = services.cancel_subscription(services.get_subscription(g.api_user, sub_id))
-        db.session.commit()
         return sub
 
     @api_auth(scope="full")
@@ -351,7 +340,6 @@ class SubscriptionItem(MethodView):
     def delete(self, sub_id):
         """Cancel now (also at Stripe); its keys stop working at once"""
         sub = services.cancel_subscription(services.get_subscription(g.api_user, sub_id))
-        db.session.commit()
         return sub
 
 
@@ -372,7 +360,6 @@ class SubscriptionKeys(MethodView):
         """Create a key: the answer is the only time the key is shown"""
         sub = services.get_subscription(g.api_user, sub_id)
         key, plaintext = keys.create_key(sub, **data)
-        db.session.commit()
         key.key = plaintext
         return key
 
@@ -384,7 +371,6 @@ class SubscriptionKeys(MethodView):
 def revoke_key(sub_id, key_id):
     """Revoke a key; it stops working at once"""
     key = keys.revoke_key(keys.get_key(services.get_subscription(g.api_user, sub_id), key_id))
-    db.session.commit()
     return key
 
 

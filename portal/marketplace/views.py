@@ -26,6 +26,7 @@ from portal.billing.webhooks import process_event
 from portal.core import cache
 from portal.core.errors import NotFound, PortalError
 from portal.core.paging import MAX_PAGE
+from portal.core.web import flash_refusal
 from portal.extensions import db, htmx
 from portal.marketplace import keys, services
 from portal.marketplace.models import MarketplaceListingStatus, SubscriptionStatus
@@ -186,10 +187,8 @@ def trial(listing_id):
     item = services.get_listing(listing_id, current_user)
     try:
         sub = services.start_trial(current_user, item)
-        db.session.commit()
     except PortalError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        flash_refusal(exc)
         return _redirect(url_for("marketplace.listing", listing_id=item.id))
     flash("Your trial is active. Create a key to run the app.", "success")
     return _redirect(url_for("marketplace.subscription", sub_id=sub.id))
@@ -208,10 +207,8 @@ def subscribe(listing_id):
             success_url=f"{base}/marketplace/subscriptions/{{SUBSCRIPTION_ID}}?checkout=done",
             cancel_url=f"{base}{url_for('marketplace.listing', listing_id=item.id)}",
         )
-        db.session.commit()
     except PortalError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        flash_refusal(exc)
         return _redirect(url_for("marketplace.listing", listing_id=item.id))
     return _redirect(checkout.url)
 
@@ -222,10 +219,8 @@ def set_status(listing_id):
     item = services.get_listing_for_change(listing_id, current_user)
     try:
         services.set_listing_status(item, request.form.get("status", ""))
-        db.session.commit()
     except PortalError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        flash_refusal(exc)
     else:
         labels = {
             MarketplaceListingStatus.ACTIVE: "active again",
@@ -252,10 +247,8 @@ def review(listing_id):
             services.update_review(
                 existing, rating=rating, title=form["title"], content=form["content"]
             )
-        db.session.commit()
     except PortalError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        flash_refusal(exc)
     else:
         flash("Thanks — your review is saved.", "success")
     return _redirect(url_for("marketplace.listing", listing_id=item.id) + "#reviews")
@@ -269,7 +262,6 @@ def delete_review(listing_id):
     if existing is None:
         raise NotFound("You have no review of this app.")
     services.delete_review(existing)
-    db.session.commit()
     flash("Your review was deleted.", "success")
     return _redirect(url_for("marketplace.listing", listing_id=item.id) + "#reviews")
 
@@ -331,9 +323,7 @@ def publish(app_id):
                 support_url=form["support_url"],
                 preview_enabled=form["preview_enabled"],
             )
-            db.session.commit()
         except PortalError as exc:
-            db.session.rollback()
             error = exc.message
         else:
             flash(f"{app.name} is on the Marketplace.", "success")
@@ -397,10 +387,8 @@ def create_key(sub_id):
     new_key = None
     try:
         _key, new_key = keys.create_key(sub, name=request.form.get("name", ""))
-        db.session.commit()
     except PortalError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        flash_refusal(exc)
     context = _subscription_context(sub, new_key)
     if htmx:
         return render_template("marketplace/_keys.html", **context)
@@ -412,7 +400,6 @@ def create_key(sub_id):
 def revoke_key(sub_id, key_id):
     sub = services.get_subscription(current_user, sub_id)
     keys.revoke_key(keys.get_key(sub, key_id))
-    db.session.commit()
     if htmx:
         return render_template("marketplace/_keys.html", **_subscription_context(sub))
     flash("The key was revoked.", "success")
@@ -440,7 +427,6 @@ def _form_inputs(schema: dict | None) -> dict:
 @page_auth()
 def run(sub_id):
     """Run the subscription's app from the page (one run), as a key does over the API."""
-    from portal.execution import services as execution
 
     sub = services.get_subscription(current_user, sub_id)
     try:
@@ -449,12 +435,9 @@ def run(sub_id):
         job = services.run_app(
             current_user, sub, inputs=_form_inputs(version.input_schema), shots=shots
         )
-        db.session.commit()
     except PortalError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        flash_refusal(exc)
         return redirect(url_for("marketplace.subscription", sub_id=sub.id))
-    execution.dispatch(job)
     return redirect(url_for("jobs.detail", job_id=job.id))
 
 
@@ -464,10 +447,8 @@ def cancel(sub_id):
     sub = services.get_subscription(current_user, sub_id)
     try:
         services.cancel_subscription(sub)
-        db.session.commit()
     except PortalError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        flash_refusal(exc)
     else:
         flash("The subscription is cancelled; its keys no longer run jobs.", "success")
     return _redirect(url_for("marketplace.subscription", sub_id=sub.id))
@@ -494,7 +475,6 @@ def checkout(session_id):
                 recurring=sub.subscription_type.name in ("MONTHLY", "ANNUAL"),
             )
             process_event(event, "local")
-            db.session.commit()
             flash("Payment received (test). Your subscription is active.", "success")
         return redirect(url_for("marketplace.subscription", sub_id=sub.id, checkout="done"))
     return render_template(

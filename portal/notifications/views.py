@@ -8,7 +8,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from portal.accounts.auth import page_auth
-from portal.extensions import db, htmx
+from portal.extensions import htmx
 from portal.notifications import services
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -58,7 +58,6 @@ def badge():
 @page_auth()
 def mark_read(notification_id):
     row = services.mark_read(current_user, notification_id)
-    db.session.commit()
     if htmx:
         return render_template(
             "notifications/_notification.html",
@@ -75,7 +74,6 @@ def mark_read(notification_id):
 @page_auth()
 def mark_all_read():
     services.mark_all_read(current_user)
-    db.session.commit()
     if htmx:
         return render_template("notifications/_list.html", oob_badge=True, **_list_context())
     return redirect(url_for("notifications.index"))

@@ -24,6 +24,7 @@ from portal.accounts.auth import page_auth
 from portal.apps.models import AppType, AppVisibility, LicenseType
 from portal.core.errors import PortalError
 from portal.core.paging import MAX_PAGE
+from portal.core.web import FORM_ERROR_STATUS, flash_refusal
 from portal.extensions import db, htmx
 from portal.projects import services
 from portal.projects.starters import DEFAULT_STARTER, STARTERS
@@ -72,9 +73,7 @@ def create():
                 repo=form["repo"],
                 starter=form["template"] or DEFAULT_STARTER,
             )
-            db.session.commit()
         except PortalError as exc:
-            db.session.rollback()
             error = exc.message
         else:
             flash(f"Project “{project.name}” created. Press Run to simulate it.", "success")
@@ -98,9 +97,7 @@ def settings(project_id):
                 description=request.form.get("description"),
                 repo=request.form.get("repo"),
             )
-            db.session.commit()
         except PortalError as exc:
-            db.session.rollback()
             project = _project(project_id)
             error = exc.message
         else:
@@ -118,7 +115,6 @@ def delete(project_id):
     if request.method == "POST":
         name = project.name
         services.delete_project(project)
-        db.session.commit()
         flash(f"Project “{name}” deleted.", "success")
         return redirect(url_for("projects.index"))
     return render_template("projects/delete.html", project=project)
@@ -185,9 +181,7 @@ def save_file(project_id, path):
         return {"error": {"message": 'Send JSON {"content": "..."}.'}}, 400
     try:
         file = services.write_file(project, path, body["content"])
-        db.session.commit()
     except PortalError as exc:
-        db.session.rollback()
         return {"error": {"code": exc.code, "message": exc.message}}, exc.status
     return {"path": file.path, "size": file.size, "updated_at": file.updated_at.isoformat()}
 
@@ -210,10 +204,8 @@ def new_file(project_id):
     path = request.form.get("path", "")
     try:
         file = services.create_file(project, path, "")
-        db.session.commit()
     except PortalError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        flash_refusal(exc)
         return _back_to_ide(_project(project_id))
     return _back_to_ide(project, file.path)
 
@@ -224,10 +216,8 @@ def rename_file(project_id, path):
     project = _project(project_id)
     try:
         file = services.rename_file(project, path, request.form.get("new_path", ""))
-        db.session.commit()
     except PortalError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        flash_refusal(exc)
         return _back_to_ide(_project(project_id), path)
     flash(f"Renamed {path} to {file.path}.", "success")
     return _back_to_ide(project, file.path)
@@ -238,7 +228,6 @@ def rename_file(project_id, path):
 def delete_file(project_id, path):
     project = _project(project_id)
     services.delete_file(project, path)
-    db.session.commit()
     flash(f"Deleted {path}.", "success")
     return _back_to_ide(project)
 
@@ -278,13 +267,10 @@ def run(project_id):
             device=request.form.get("device") or None,
             shots=shots,
         )
-        db.session.commit()
     except PortalError as exc:
-        db.session.rollback()
-        return render_template("projects/_run.html", project=project, job=None, error=exc)
-    from portal.execution.services import dispatch
-
-    dispatch(job)  # after the commit: a worker must be able to read the job
+        return render_template(
+            "projects/_run.html", project=project, job=None, error=exc
+        ), FORM_ERROR_STATUS
     db.session.refresh(job)
     return _run_fragment(project, job)
 
@@ -353,7 +339,9 @@ def build(project_id):
     try:
         result = services.build(project, version=version, entry=entry)
     except PortalError as exc:
-        return render_template("projects/_build.html", project=project, result=None, error=exc)
+        return render_template(
+            "projects/_build.html", project=project, result=None, error=exc
+        ), FORM_ERROR_STATUS
     return render_template("projects/_build.html", project=project, result=result, error=None)
 
 
@@ -393,10 +381,10 @@ def release(project_id):
             release_notes=form.get("release_notes") or None,
             entry=form.get("entry") or None,
         )
-        db.session.commit()
     except PortalError as exc:
-        db.session.rollback()
-        return render_template("projects/_release.html", released=None, error=exc)
+        return render_template(
+            "projects/_release.html", released=None, error=exc
+        ), FORM_ERROR_STATUS
     return render_template(
         "projects/_release.html",
         released=released,

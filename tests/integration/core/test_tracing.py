@@ -74,7 +74,7 @@ def test_dispatch_carries_the_request_trace_to_the_queue(app):
     _traced_app()
     job = JobFactory()
     with tracing.tracer().start_as_current_span("POST /api/v1/jobs") as parent:
-        dispatch(job)
+        dispatch(job.id)
     queued = RQJob.fetch(rq_job_id(job.id), connection=redis_connection())
     trace_id = format(parent.get_span_context().trace_id, "032x")
     assert queued.kwargs["trace"]["traceparent"].split("-")[1] == trace_id

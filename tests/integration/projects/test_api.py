@@ -188,9 +188,10 @@ def test_deleting_the_project_keeps_files_out_of_the_database(api_headers, clien
     from portal.extensions import db
     from portal.projects.models import ProjectFile
 
-    client.delete(f"{BASE}/{project.id}", headers=api_headers(owner))
-    assert db.session.get(Project, project.id) is None
-    assert db.session.query(ProjectFile).filter_by(project_id=project.id).count() == 0
+    project_id = project.id  # the object is gone once the request has deleted its row
+    client.delete(f"{BASE}/{project_id}", headers=api_headers(owner))
+    assert db.session.get(Project, project_id) is None
+    assert db.session.query(ProjectFile).filter_by(project_id=project_id).count() == 0
 
 
 @pytest.mark.parametrize("method", ["post", "put"])

@@ -68,8 +68,9 @@ def test_delete_asks_for_confirmation(client, login_as, owner, project):
     login_as(owner)
     confirm = client.get(f"/projects/{project.id}/delete").get_data(as_text=True)
     assert "cannot be undone" in confirm
-    assert client.post(f"/projects/{project.id}/delete").status_code == 302
-    assert db.session.get(Project, project.id) is None
+    project_id = project.id  # the object is gone once the request has deleted its row
+    assert client.post(f"/projects/{project_id}/delete").status_code == 302
+    assert db.session.get(Project, project_id) is None
 
 
 def test_other_users_get_404_on_every_page(client, login_as, stranger, project):
