@@ -295,7 +295,7 @@ def set_tags(app: QuantumApp, names: list[str] | str | None) -> None:
             tag = Tag(name=name, category="topic")
             db.session.add(tag)
         tags.append(tag)
-    app.tags = tags
+    app.tags = sorted(tags, key=lambda t: t.name)  # as the relationship loads them
 
 
 def _apply_fields(app: QuantumApp, fields: dict[str, Any]) -> None:

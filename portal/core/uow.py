@@ -38,7 +38,10 @@ def after_commit(hook: Callable[[], object]) -> None:
     Hooks run inside SQLAlchemy's ``after_commit`` event, whoever commits, in registration
     order. The session cannot run SQL there, so a hook must use only values it captured
     (ids, not ORM objects, whose attributes a commit may have expired)."""
-    _session().info.setdefault(_HOOKS, []).append(hook)
+    session = _session()
+    if not session.in_transaction():
+        session.begin()  # so that a rollback, which drops the hook, has a transaction to end
+    session.info.setdefault(_HOOKS, []).append(hook)
 
 
 @event.listens_for(Session, "after_commit")

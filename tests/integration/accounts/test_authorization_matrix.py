@@ -147,8 +147,9 @@ def test_delete_account_removes_user_and_keys(client, user, api_headers):
     from portal.extensions import db
 
     _key, raw = make_api_key(user)
-    assert client.delete(f"/api/v1/users/{user.id}", headers=api_headers(user)).status_code == 204
-    assert db.session.get(User, user.id) is None
+    user_id = user.id  # the object is gone once the request has deleted its row
+    assert client.delete(f"/api/v1/users/{user_id}", headers=api_headers(user)).status_code == 204
+    assert db.session.get(User, user_id) is None
     error_of(client.get("/api/v1/auth/me", headers={"X-API-Key": raw}), 401)
 
 

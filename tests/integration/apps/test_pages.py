@@ -132,9 +132,10 @@ def test_provider_flow_through_the_pages(client, login_as):
     assert doc.status_code == 302
     assert "Intro" in client.get(f"/apps/{app.id}").get_data(as_text=True)
     assert client.get(f"/apps/{app.id}/delete").status_code == 200
-    deleted = client.post(f"/apps/{app.id}/delete", headers={"HX-Request": "true"})
+    app_id = app.id  # the object is gone once the request has deleted its row
+    deleted = client.post(f"/apps/{app_id}/delete", headers={"HX-Request": "true"})
     assert deleted.headers["HX-Redirect"].endswith("/apps/")
-    assert db.session.get(QuantumApp, app.id) is None
+    assert db.session.get(QuantumApp, app_id) is None
 
 
 def test_provider_pages_refuse_other_users(client, login_as):

@@ -141,6 +141,7 @@ def test_budget_warning_at_80_percent_once_a_month(outbox):
     services.check_budget(user, Decimal("0.15"))  # still warned only once
     notes = db.session.query(Notification).filter_by(user_id=user.id).all()
     assert [(n.type, n.title) for n in notes] == [(NotificationType.BUDGET, "Budget warning")]
+    db.session.commit()  # mail leaves with the commit
     assert [m.subject for m in outbox()] == ["Quantum Hub: Budget warning"]
 
 

@@ -150,6 +150,7 @@ def test_invoice_failure_marks_failed_notifies_and_never_undoes_a_payment(outbox
     assert bill.payment_status == services.FAILED
     note = db.session.query(Notification).filter_by(user_id=user.id).one()
     assert note.title == "Payment failed" and note.link == f"/billing/{bill.id}"
+    db.session.commit()  # mail leaves with the commit
     assert [m.subject for m in outbox()] == ["Quantum Hub: Payment failed"]
     assert process_event(failed, "stripe") is False  # replay: no second effect
     paid = {**failed, "id": "evt_paid_1", "type": "invoice.paid"}

@@ -1,11 +1,21 @@
 """The mail interface: the outbox by default, SMTP when configured."""
 
 from portal.core import mail
+from portal.extensions import db
 
 
 def test_outbox_keeps_messages(app, outbox):
     sent = mail.send_mail("a@example.com", "Hello", "Body")
+    assert outbox() == []  # mail leaves once the unit of work commits, never before
+    db.session.commit()
     assert outbox() == [sent]
+
+
+def test_a_rolled_back_unit_of_work_sends_nothing(app, outbox):
+    mail.send_mail("a@example.com", "Hello", "Body")
+    db.session.rollback()
+    db.session.commit()
+    assert outbox() == []
 
 
 def test_smtp_is_used_when_configured(app, outbox, monkeypatch):
@@ -34,6 +44,7 @@ def test_smtp_is_used_when_configured(app, outbox, monkeypatch):
     monkeypatch.setitem(app.config, "SMTP_HOST", "smtp.example.com")
     monkeypatch.setitem(app.config, "SMTP_USERNAME", "portal")
     mail.send_mail("b@example.com", "Subject", "Text", html="<p>Text</p>")
+    db.session.commit()
     assert sent == [
         ("connect", "smtp.example.com", 587),
         ("starttls",),
