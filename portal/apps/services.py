@@ -171,10 +171,6 @@ def _apply_filters(statement, *, type=None, sdk=None, tag=None, license=None,
     return statement
 
 
-def _is_postgresql() -> bool:
-    return db.session.get_bind().dialect.name == "postgresql"
-
-
 def _search_vector():
     # The stored, indexed document (PostgreSQL's generated column; see SEARCH_VECTOR_SQL),
     # qualified with the table so it also works when other tables are joined.
@@ -189,32 +185,17 @@ def _prefix_query(text: str) -> str | None:
 
 
 def search_filter(statement, text: str):
-    """Full-text search on PostgreSQL (websearch syntax, plus prefix matching for the word
-    being typed); a case-insensitive LIKE over name, description and README elsewhere."""
+    """Full-text search (websearch syntax: quoted phrases, -exclusions, OR; plus prefix
+    matching for the word being typed) over the stored, indexed document."""
     text = text.strip()[:200]
     if not text:
         return statement
-    if _is_postgresql():
-        vector = _search_vector()
-        matches = vector.op("@@")(sa.func.websearch_to_tsquery("english", text))
-        prefix = _prefix_query(text)
-        if prefix:
-            matches = sa.or_(matches, vector.op("@@")(sa.func.to_tsquery("english", prefix)))
-        return statement.where(matches)
-    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern += "%"
-    return statement.where(
-        sa.or_(
-            *(
-                sa.func.lower(column).like(pattern, escape="\\")
-                for column in (
-                    QuantumApp.name,
-                    QuantumApp.description,
-                    QuantumApp.readme_content,
-                )
-            )
-        )
-    )
+    vector = _search_vector()
+    matches = vector.op("@@")(sa.func.websearch_to_tsquery("english", text))
+    prefix = _prefix_query(text)
+    if prefix:
+        matches = sa.or_(matches, vector.op("@@")(sa.func.to_tsquery("english", prefix)))
+    return statement.where(matches)
 
 
 def _apply_sort(statement, sort: str, search: str | None = None):
@@ -226,7 +207,7 @@ def _apply_sort(statement, sort: str, search: str | None = None):
         ).order_by(sa.func.coalesce(column, 0).desc(), QuantumApp.name)
     elif sort == "name":
         statement = statement.order_by(sa.func.lower(QuantumApp.name), QuantumApp.id)
-    elif sort == "relevance" and search and _is_postgresql():
+    elif sort == "relevance" and search:
         rank = sa.func.ts_rank(_search_vector(), sa.func.websearch_to_tsquery("english", search))
         statement = statement.order_by(rank.desc(), QuantumApp.name)
     elif sort in ("newest", "relevance"):
