@@ -178,10 +178,17 @@ def _search_vector():
 
 
 def _prefix_query(text: str) -> str | None:
-    """'bell pa' -> 'bell:* & pa:*' so search-as-you-type matches words being typed."""
-    words = ["".join(ch for ch in word if ch.isalnum()) for word in text.split()]
-    words = [w for w in words if w]
-    return " & ".join(f"{w}:*" for w in words) if words else None
+    """'bell pa' -> 'bell:* & pa:*' so search-as-you-type matches words being typed. An
+    excluded word stays excluded ('-marked' -> '!marked'): this query is OR-ed with the
+    websearch one, so without that it would bring back the apps the user excluded."""
+    terms = []
+    for word in text.split():
+        clean = "".join(ch for ch in word if ch.isalnum())
+        if clean:
+            terms.append(f"!{clean}" if word.startswith("-") else f"{clean}:*")
+    if not any(not term.startswith("!") for term in terms):
+        return None  # nothing to match, only exclusions
+    return " & ".join(terms)
 
 
 def search_filter(statement, text: str):
