@@ -1,4 +1,4 @@
-"""Alembic environment for Flask-Migrate: one history for PostgreSQL and SQLite."""
+"""Alembic environment for Flask-Migrate (PostgreSQL)."""
 
 import logging
 
@@ -27,7 +27,6 @@ def configure_args() -> dict:
     return {
         "target_metadata": target_db.metadata,
         "compare_type": True,
-        "render_as_batch": True,  # SQLite needs batch mode for ALTERs
         "render_item": render_item,
         "include_object": include_object,
     }

@@ -20,6 +20,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal.accounts import auth  # noqa: F401 - registers the user loader
     from portal.config import load_config
     from portal.core import errors, jobmetrics, ops, tracing, web
+    from portal.core.db import ping_idle_connections
     from portal.extensions import csrf, db, htmx, login_manager, migrate
 
     app = PortalFlask(
@@ -32,11 +33,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ops.configure_logging(app.config["LOG_LEVEL"], app.config["LOG_JSON"])
 
     db.init_app(app)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        from portal.core.db import ping_idle_connections
-
-        with app.app_context():
-            ping_idle_connections(db.engine)
+    with app.app_context():
+        ping_idle_connections(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -1,7 +1,9 @@
 """Settings from the environment (``QH_*``), in one place, validated at start-up.
 
-Every setting has a safe default so ``make run`` needs nothing installed: SQLite in the
-instance folder, no Redis (jobs run inline), a generated development secret key.
+Every setting has a safe default except the two servers: ``QH_DATABASE_URL`` (PostgreSQL)
+and ``QH_REDIS_URL`` (Redis or Valkey) are required, because every mode runs the same code
+on them (``make run`` starts embedded ones and sets both). Development gets a generated
+secret key kept in the instance folder.
 """
 
 from __future__ import annotations
@@ -72,7 +74,6 @@ def load_config(
         raise ConfigError(f"QH_ENV must be one of {', '.join(ENVIRONMENTS)}, got {qh_env!r}")
     production = qh_env == "production"
 
-    database_url = env.get("QH_DATABASE_URL") or f"sqlite:///{instance_path / 'quantum_hub.db'}"
     secret_key = env.get("QH_SECRET_KEY", "")
     if not secret_key and not production and "SECRET_KEY" not in overrides:
         secret_key = _dev_secret_key(instance_path)
@@ -80,7 +81,7 @@ def load_config(
     config: dict[str, Any] = {
         "ENV_NAME": qh_env,
         "SECRET_KEY": secret_key,
-        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_DATABASE_URI": env.get("QH_DATABASE_URL") or None,
         "SQLALCHEMY_ENGINE_OPTIONS": {},  # idle connections are pinged (core/db.py)
         "REDIS_URL": env.get("QH_REDIS_URL") or None,
         "BASE_URL": env.get("QH_BASE_URL", "http://127.0.0.1:5000"),
@@ -142,30 +143,48 @@ def load_config(
         "OPENAPI_JSON_PATH": "openapi.json",
     }
     config.update(overrides)
+    _require_servers(config)
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
-    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        # At least one pooled connection per gunicorn thread: with fewer, the extra threads
-        # use overflow connections that are closed on return, i.e. a new PostgreSQL backend
-        # (fork + authentication) for almost every request under load.
-        options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-        options.setdefault("pool_size", _int(env, "QH_DB_POOL_SIZE", 10))
-        config["SQLALCHEMY_ENGINE_OPTIONS"] = options
-    config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or (
-        config["REDIS_URL"] or "memory://"
-    )
+    # At least one pooled connection per gunicorn thread: with fewer, the extra threads use
+    # overflow connections that are closed on return, i.e. a new PostgreSQL backend (fork +
+    # authentication) for almost every request under load.
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options.setdefault("pool_size", _int(env, "QH_DB_POOL_SIZE", 10))
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or config["REDIS_URL"]
     if config["ENV_NAME"] == "testing":
         config.setdefault("TESTING", True)
     validate(config)
     return config
 
 
+def _require_servers(config: Mapping[str, Any]) -> None:
+    """No fallback database, no running jobs without Redis: say how to get both servers."""
+    missing = [
+        name
+        for name, key in (
+            ("QH_DATABASE_URL", "SQLALCHEMY_DATABASE_URI"),
+            ("QH_REDIS_URL", "REDIS_URL"),
+        )
+        if not config.get(key)
+    ]
+    if missing:
+        raise ConfigError(
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set. Run "
+            "`make run` (it starts embedded PostgreSQL and Valkey servers and sets "
+            "QH_DATABASE_URL and QH_REDIS_URL), or set them to your PostgreSQL and Redis "
+            "servers, e.g. QH_DATABASE_URL=postgresql://user@host:5432/quantum_hub "
+            "QH_REDIS_URL=redis://host:6379/0."
+        )
+
+
 def validate(config: Mapping[str, Any]) -> None:
     """Refuse to start with settings that cannot work, saying which one to fix."""
-    if config["ENV_NAME"] == "production":
-        if not config.get("SECRET_KEY") or len(config["SECRET_KEY"]) < 32:
-            raise ConfigError("QH_SECRET_KEY must be set to at least 32 characters in production")
-        if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-            raise ConfigError("QH_DATABASE_URL must point at PostgreSQL in production")
+    if not config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        raise ConfigError("QH_DATABASE_URL must point at PostgreSQL (postgresql://...)")
+    production = config["ENV_NAME"] == "production"
+    if production and (not config.get("SECRET_KEY") or len(config["SECRET_KEY"]) < 32):
+        raise ConfigError("QH_SECRET_KEY must be set to at least 32 characters in production")
     if bool(config.get("STRIPE_SECRET_KEY")) != bool(config.get("STRIPE_WEBHOOK_SECRET")):
         raise ConfigError("Set both QH_STRIPE_SECRET_KEY and QH_STRIPE_WEBHOOK_SECRET, or neither")
     for key in (config.get("ENCRYPTION_KEYS") or "").split(","):

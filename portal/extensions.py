@@ -11,7 +11,7 @@ from flask_wtf import CSRFProtect
 from portal.core.db import Base
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate(compare_type=True, render_as_batch=True)
+migrate = Migrate(compare_type=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = HTMX()

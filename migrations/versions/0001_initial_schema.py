@@ -41,12 +41,12 @@ def upgrade():
     sa.Column('description', sa.Text(), nullable=True),
     sa.Column('status', sa.Enum('ONLINE', 'OFFLINE', 'MAINTENANCE', 'RETIRED', name='hardwarestatus', native_enum=False, length=32), nullable=False),
     sa.Column('qubits', sa.Integer(), nullable=True),
-    sa.Column('connectivity_map', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
-    sa.Column('gate_set', sa.JSON().with_variant(postgresql.ARRAY(sa.String()), 'postgresql'), nullable=True),
+    sa.Column('connectivity_map', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    sa.Column('gate_set', postgresql.ARRAY(sa.String()), nullable=True),
     sa.Column('average_queue_time', sa.Integer(), nullable=True),
     sa.Column('cost_per_hour', sa.Numeric(precision=12, scale=2), nullable=True),
     sa.Column('documentation_url', sa.String(length=255), nullable=True),
-    sa.Column('backend_config', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('backend_config', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('cost_per_shot', sa.Numeric(precision=12, scale=6), nullable=True),
     sa.Column('cost_per_job', sa.Numeric(precision=12, scale=2), nullable=True),
     sa.Column('min_shots', sa.Integer(), nullable=False),
@@ -57,8 +57,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_hardware')),
     sa.UniqueConstraint('name', name=op.f('uq_hardware_name'))
     )
-    with op.batch_alter_table('hardware', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_hardware_status'), ['status'], unique=False)
+    op.create_index(op.f('ix_hardware_status'), 'hardware', ['status'], unique=False)
 
     op.create_table('payment_events',
     sa.Column('event_id', sa.String(length=255), nullable=False),
@@ -85,21 +84,20 @@ def upgrade():
     sa.Column('email', sa.String(length=100), nullable=False),
     sa.Column('hashed_password', sa.String(length=255), nullable=False),
     sa.Column('full_name', sa.String(length=100), nullable=True),
-    sa.Column('roles', sa.JSON().with_variant(postgresql.ARRAY(sa.String()), 'postgresql'), nullable=False),
+    sa.Column('roles', postgresql.ARRAY(sa.String()), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('is_provider', sa.Boolean(), nullable=False),
     sa.Column('last_login', sa.DateTime(timezone=True), nullable=True),
     sa.Column('email_verified_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('preferences', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('preferences', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('monthly_budget', sa.Numeric(precision=12, scale=2), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users'))
     )
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_users_email'), ['email'], unique=True)
-        batch_op.create_index(batch_op.f('ix_users_username'), ['username'], unique=True)
+    op.create_index(op.f('ix_users_email'), 'users', ['email'], unique=True)
+    op.create_index(op.f('ix_users_username'), 'users', ['username'], unique=True)
 
     op.create_table('notifications',
     sa.Column('user_id', sa.Uuid(), nullable=False),
@@ -114,15 +112,14 @@ def upgrade():
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notifications_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications'))
     )
-    with op.batch_alter_table('notifications', schema=None) as batch_op:
-        batch_op.create_index('ix_notifications_user_id_read_created_at', ['user_id', 'read', 'created_at'], unique=False)
+    op.create_index('ix_notifications_user_id_read_created_at', 'notifications', ['user_id', 'read', 'created_at'], unique=False)
 
     op.create_table('quantum_apps',
     sa.Column('developer_id', sa.Uuid(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('description', sa.Text(), nullable=True),
     sa.Column('type', sa.Enum('CIRCUIT', 'ALGORITHM', 'HYBRID', 'LIBRARY', 'SERVICE', name='apptype', native_enum=False, length=32), nullable=False),
-    sa.Column('status', sa.JSON().with_variant(postgresql.ARRAY(sa.String()), 'postgresql'), nullable=False),
+    sa.Column('status', postgresql.ARRAY(sa.String()), nullable=False),
     sa.Column('visibility', sa.Enum('PRIVATE', 'UNLISTED', 'PUBLIC', name='appvisibility', native_enum=False, length=32), nullable=False),
     sa.Column('latest_version_id', sa.Uuid(), nullable=True),
     sa.Column('api_url', sa.String(length=255), nullable=True),
@@ -141,18 +138,17 @@ def upgrade():
     sa.ForeignKeyConstraint(['developer_id'], ['users.id'], name=op.f('fk_quantum_apps_developer_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_quantum_apps'))
     )
-    with op.batch_alter_table('quantum_apps', schema=None) as batch_op:
-        batch_op.create_index('ix_quantum_apps_created_at', ['created_at'], unique=False)
-        batch_op.create_index('ix_quantum_apps_developer_id', ['developer_id'], unique=False)
-        batch_op.create_index('ix_quantum_apps_name', ['name'], unique=False)
-        batch_op.create_index('ix_quantum_apps_registry', ['is_in_registry', 'visibility'], unique=False)
+    op.create_index('ix_quantum_apps_created_at', 'quantum_apps', ['created_at'], unique=False)
+    op.create_index('ix_quantum_apps_developer_id', 'quantum_apps', ['developer_id'], unique=False)
+    op.create_index('ix_quantum_apps_name', 'quantum_apps', ['name'], unique=False)
+    op.create_index('ix_quantum_apps_registry', 'quantum_apps', ['is_in_registry', 'visibility'], unique=False)
 
     op.create_table('user_api_keys',
     sa.Column('user_id', sa.Uuid(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('value', sa.String(length=255), nullable=False),
     sa.Column('prefix', sa.String(length=16), nullable=False),
-    sa.Column('scopes', sa.JSON().with_variant(postgresql.ARRAY(sa.String()), 'postgresql'), nullable=False),
+    sa.Column('scopes', postgresql.ARRAY(sa.String()), nullable=False),
     sa.Column('status', sa.Enum('ACTIVE', 'REVOKED', 'EXPIRED', name='apikeystatus', native_enum=False, length=32), nullable=False),
     sa.Column('rate_limit', sa.String(length=50), nullable=True),
     sa.Column('expire_at', sa.DateTime(timezone=True), nullable=True),
@@ -163,9 +159,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_user_api_keys_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user_api_keys'))
     )
-    with op.batch_alter_table('user_api_keys', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_user_api_keys_user_id'), ['user_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_user_api_keys_value'), ['value'], unique=True)
+    op.create_index(op.f('ix_user_api_keys_user_id'), 'user_api_keys', ['user_id'], unique=False)
+    op.create_index(op.f('ix_user_api_keys_value'), 'user_api_keys', ['value'], unique=True)
 
     op.create_table('user_bills',
     sa.Column('user_id', sa.Uuid(), nullable=False),
@@ -186,16 +181,15 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user_bills')),
     sa.UniqueConstraint('user_id', 'period_start', name=op.f('uq_user_bills_user_id_period_start'))
     )
-    with op.batch_alter_table('user_bills', schema=None) as batch_op:
-        batch_op.create_index('ix_user_bills_user_id_billing_date', ['user_id', 'billing_date'], unique=False)
+    op.create_index('ix_user_bills_user_id_billing_date', 'user_bills', ['user_id', 'billing_date'], unique=False)
 
     op.create_table('user_profiles',
     sa.Column('user_id', sa.Uuid(), nullable=False),
     sa.Column('organization', sa.String(length=100), nullable=True),
     sa.Column('bio', sa.Text(), nullable=True),
     sa.Column('avatar_url', sa.String(length=255), nullable=True),
-    sa.Column('contact_info', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
-    sa.Column('social_links', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('contact_info', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    sa.Column('social_links', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
@@ -220,8 +214,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user_sessions')),
     sa.UniqueConstraint('token', name=op.f('uq_user_sessions_token'))
     )
-    with op.batch_alter_table('user_sessions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_user_sessions_user_id'), ['user_id'], unique=False)
+    op.create_index(op.f('ix_user_sessions_user_id'), 'user_sessions', ['user_id'], unique=False)
 
     op.create_table('app_metrics',
     sa.Column('quantum_app_id', sa.Uuid(), nullable=False),
@@ -245,15 +238,14 @@ def upgrade():
     sa.ForeignKeyConstraint(['tag_id'], ['tags.id'], name=op.f('fk_app_tags_tag_id_tags'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('quantum_app_id', 'tag_id', name=op.f('pk_app_tags'))
     )
-    with op.batch_alter_table('app_tags', schema=None) as batch_op:
-        batch_op.create_index('ix_app_tags_tag_id', ['tag_id'], unique=False)
+    op.create_index('ix_app_tags_tag_id', 'app_tags', ['tag_id'], unique=False)
 
     op.create_table('app_versions',
     sa.Column('quantum_app_id', sa.Uuid(), nullable=False),
     sa.Column('version_number', sa.String(length=20), nullable=False),
     sa.Column('sdk_used', sa.Enum('OPENQASM2', 'OPENQASM3', 'QISKIT', 'CIRQ', 'PENNYLANE', 'BRAKET', 'OTHER', name='sdktype', native_enum=False, length=32), nullable=False),
-    sa.Column('input_schema', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
-    sa.Column('output_schema', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('input_schema', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    sa.Column('output_schema', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('built_on_quantum_sdk_version', sa.String(length=50), nullable=True),
     sa.Column('preferred_platform', sa.String(length=50), nullable=True),
     sa.Column('preferred_device_id', sa.String(length=50), nullable=True),
@@ -265,12 +257,12 @@ def upgrade():
     sa.Column('package_data', sa.LargeBinary(), nullable=True),
     sa.Column('ir_type', sa.String(length=50), nullable=True),
     sa.Column('ir_path', sa.String(length=255), nullable=True),
-    sa.Column('resource_estimate', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
-    sa.Column('cost_estimate', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
-    sa.Column('benchmark_results', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
-    sa.Column('finetune_params', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
-    sa.Column('validation_results', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
-    sa.Column('security_scan_results', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('resource_estimate', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    sa.Column('cost_estimate', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    sa.Column('benchmark_results', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    sa.Column('finetune_params', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    sa.Column('validation_results', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    sa.Column('security_scan_results', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('release_notes', sa.Text(), nullable=True),
     sa.Column('is_latest', sa.Boolean(), nullable=False),
     sa.Column('status', sa.Enum('DRAFT', 'PUBLISHED', 'DEPRECATED', 'YANKED', name='versionstatus', native_enum=False, length=32), nullable=False),
@@ -285,13 +277,11 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_app_versions')),
     sa.UniqueConstraint('quantum_app_id', 'version_number', name=op.f('uq_app_versions_quantum_app_id_version_number'))
     )
-    with op.batch_alter_table('app_versions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_app_versions_quantum_app_id'), ['quantum_app_id'], unique=False)
+    op.create_index(op.f('ix_app_versions_quantum_app_id'), 'app_versions', ['quantum_app_id'], unique=False)
 
     # quantum_apps.latest_version_id and app_versions.quantum_app_id point at each other,
     # so this key is added once both tables exist (and dropped first on the way down).
-    with op.batch_alter_table('quantum_apps', schema=None) as batch_op:
-        batch_op.create_foreign_key(batch_op.f('fk_quantum_apps_latest_version_id_app_versions'), 'app_versions', ['latest_version_id'], ['id'], ondelete='SET NULL')
+    op.create_foreign_key(op.f('fk_quantum_apps_latest_version_id_app_versions'), 'quantum_apps', 'app_versions', ['latest_version_id'], ['id'], ondelete='SET NULL')
 
 
     op.create_table('documentation',
@@ -305,8 +295,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['quantum_app_id'], ['quantum_apps.id'], name=op.f('fk_documentation_quantum_app_id_quantum_apps'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_documentation'))
     )
-    with op.batch_alter_table('documentation', schema=None) as batch_op:
-        batch_op.create_index('ix_documentation_app_order', ['quantum_app_id', 'order'], unique=False)
+    op.create_index('ix_documentation_app_order', 'documentation', ['quantum_app_id', 'order'], unique=False)
 
     op.create_table('marketplace_listings',
     sa.Column('quantum_app_id', sa.Uuid(), nullable=False),
@@ -319,7 +308,7 @@ def upgrade():
     sa.Column('preview_enabled', sa.Boolean(), nullable=False),
     sa.Column('support_email', sa.String(length=100), nullable=True),
     sa.Column('support_url', sa.String(length=255), nullable=True),
-    sa.Column('subscription_types', sa.JSON().with_variant(postgresql.ARRAY(sa.String()), 'postgresql'), nullable=False),
+    sa.Column('subscription_types', postgresql.ARRAY(sa.String()), nullable=False),
     sa.Column('trial_usage_limit', sa.Integer(), nullable=False),
     sa.Column('trial_days', sa.Integer(), nullable=False),
     sa.Column('paid_usage_limit', sa.Integer(), nullable=True),
@@ -331,8 +320,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_marketplace_listings')),
     sa.UniqueConstraint('quantum_app_id', name=op.f('uq_marketplace_listings_quantum_app_id'))
     )
-    with op.batch_alter_table('marketplace_listings', schema=None) as batch_op:
-        batch_op.create_index('ix_marketplace_listings_status_rating', ['status', 'rating'], unique=False)
+    op.create_index('ix_marketplace_listings_status_rating', 'marketplace_listings', ['status', 'rating'], unique=False)
 
     op.create_table('projects',
     sa.Column('name', sa.String(length=100), nullable=False),
@@ -347,8 +335,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_projects_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_projects'))
     )
-    with op.batch_alter_table('projects', schema=None) as batch_op:
-        batch_op.create_index('ix_projects_user_id_updated_at', ['user_id', 'updated_at'], unique=False)
+    op.create_index('ix_projects_user_id_updated_at', 'projects', ['user_id', 'updated_at'], unique=False)
 
     op.create_table('reviews',
     sa.Column('quantum_app_id', sa.Uuid(), nullable=False),
@@ -365,8 +352,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reviews')),
     sa.UniqueConstraint('quantum_app_id', 'user_id', name=op.f('uq_reviews_quantum_app_id_user_id'))
     )
-    with op.batch_alter_table('reviews', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_reviews_user_id'), ['user_id'], unique=False)
+    op.create_index(op.f('ix_reviews_user_id'), 'reviews', ['user_id'], unique=False)
 
     op.create_table('subscriptions',
     sa.Column('user_id', sa.Uuid(), nullable=False),
@@ -387,11 +373,10 @@ def upgrade():
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_subscriptions_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscriptions'))
     )
-    with op.batch_alter_table('subscriptions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_subscriptions_checkout_session_id'), ['checkout_session_id'], unique=False)
-        batch_op.create_index('ix_subscriptions_quantum_app_id', ['quantum_app_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_subscriptions_stripe_subscription_id'), ['stripe_subscription_id'], unique=False)
-        batch_op.create_index('ix_subscriptions_user_id_status', ['user_id', 'status'], unique=False)
+    op.create_index(op.f('ix_subscriptions_checkout_session_id'), 'subscriptions', ['checkout_session_id'], unique=False)
+    op.create_index('ix_subscriptions_quantum_app_id', 'subscriptions', ['quantum_app_id'], unique=False)
+    op.create_index(op.f('ix_subscriptions_stripe_subscription_id'), 'subscriptions', ['stripe_subscription_id'], unique=False)
+    op.create_index('ix_subscriptions_user_id_status', 'subscriptions', ['user_id', 'status'], unique=False)
 
     op.create_table('usage_analytics',
     sa.Column('user_id', sa.Uuid(), nullable=False),
@@ -407,21 +392,20 @@ def upgrade():
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_usage_analytics_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_usage_analytics'))
     )
-    with op.batch_alter_table('usage_analytics', schema=None) as batch_op:
-        batch_op.create_index('ix_usage_analytics_app_date', ['quantum_app_id', 'date'], unique=False)
-        batch_op.create_index('ix_usage_analytics_key', ['user_id', 'quantum_app_id', 'endpoint', 'date'], unique=True)
+    op.create_index('ix_usage_analytics_app_date', 'usage_analytics', ['quantum_app_id', 'date'], unique=False)
+    op.create_index('ix_usage_analytics_key', 'usage_analytics', ['user_id', 'quantum_app_id', 'endpoint', 'date'], unique=True)
 
     op.create_table('jobs',
     sa.Column('subscription_id', sa.Uuid(), nullable=True),
     sa.Column('platform', sa.String(length=50), nullable=False),
     sa.Column('device_id', sa.String(length=50), nullable=True),
     sa.Column('run_mode', sa.Enum('BLOCKING', 'ASYNC', name='jobrunmode', native_enum=False, length=32), nullable=False),
-    sa.Column('scaling_config', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('scaling_config', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('platform_job_id', sa.String(length=100), nullable=True),
     sa.Column('status', sa.Enum('PROVISIONING', 'QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', name='jobstatus', native_enum=False, length=32), nullable=False),
     sa.Column('results_storage_path', sa.String(length=255), nullable=True),
     sa.Column('notification_email', sa.String(length=100), nullable=True),
-    sa.Column('tags', sa.JSON().with_variant(postgresql.ARRAY(sa.String()), 'postgresql'), nullable=True),
+    sa.Column('tags', postgresql.ARRAY(sa.String()), nullable=True),
     sa.Column('estimated_cost', sa.Numeric(precision=12, scale=2), nullable=True),
     sa.Column('actual_cost', sa.Numeric(precision=12, scale=2), nullable=True),
     sa.Column('user_id', sa.Uuid(), nullable=False),
@@ -430,7 +414,7 @@ def upgrade():
     sa.Column('name', sa.String(length=100), nullable=True),
     sa.Column('program_format', sa.String(length=10), nullable=True),
     sa.Column('program_source', sa.Text(), nullable=True),
-    sa.Column('inputs', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('inputs', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('shots', sa.Integer(), nullable=False),
     sa.Column('queued_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
@@ -446,10 +430,9 @@ def upgrade():
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_jobs_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_jobs'))
     )
-    with op.batch_alter_table('jobs', schema=None) as batch_op:
-        batch_op.create_index('ix_jobs_status_updated_at', ['status', 'updated_at'], unique=False)
-        batch_op.create_index('ix_jobs_subscription_id', ['subscription_id'], unique=False)
-        batch_op.create_index('ix_jobs_user_id_created_at', ['user_id', 'created_at'], unique=False)
+    op.create_index('ix_jobs_status_updated_at', 'jobs', ['status', 'updated_at'], unique=False)
+    op.create_index('ix_jobs_subscription_id', 'jobs', ['subscription_id'], unique=False)
+    op.create_index('ix_jobs_user_id_created_at', 'jobs', ['user_id', 'created_at'], unique=False)
 
     op.create_table('project_files',
     sa.Column('project_id', sa.Uuid(), nullable=False),
@@ -463,8 +446,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_project_files')),
     sa.UniqueConstraint('project_id', 'path', name=op.f('uq_project_files_project_id_path'))
     )
-    with op.batch_alter_table('project_files', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_project_files_project_id'), ['project_id'], unique=False)
+    op.create_index(op.f('ix_project_files_project_id'), 'project_files', ['project_id'], unique=False)
 
     op.create_table('subscription_keys',
     sa.Column('subscription_id', sa.Uuid(), nullable=False),
@@ -484,8 +466,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscription_keys')),
     sa.UniqueConstraint('value', name=op.f('uq_subscription_keys_value'))
     )
-    with op.batch_alter_table('subscription_keys', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_subscription_keys_subscription_id'), ['subscription_id'], unique=False)
+    op.create_index(op.f('ix_subscription_keys_subscription_id'), 'subscription_keys', ['subscription_id'], unique=False)
 
     op.create_table('billing_items',
     sa.Column('bill_id', sa.Uuid(), nullable=False),
@@ -505,16 +486,15 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_items')),
     sa.UniqueConstraint('job_id', name=op.f('uq_billing_items_job_id'))
     )
-    with op.batch_alter_table('billing_items', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_billing_items_bill_id'), ['bill_id'], unique=False)
+    op.create_index(op.f('ix_billing_items_bill_id'), 'billing_items', ['bill_id'], unique=False)
 
     op.create_table('job_results',
     sa.Column('job_id', sa.Uuid(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('counts', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('counts', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('status', sa.String(length=50), nullable=True),
     sa.Column('execution_time', sa.Float(), nullable=True),
-    sa.Column('result_data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('result_data', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
@@ -525,97 +505,77 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('quantum_apps', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_quantum_apps_latest_version_id_app_versions'), type_='foreignkey')
+    op.drop_constraint(op.f('fk_quantum_apps_latest_version_id_app_versions'), 'quantum_apps', type_='foreignkey')
     op.drop_table('job_results')
-    with op.batch_alter_table('billing_items', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_billing_items_bill_id'))
 
+    op.drop_index(op.f('ix_billing_items_bill_id'), table_name='billing_items')
     op.drop_table('billing_items')
-    with op.batch_alter_table('subscription_keys', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_subscription_keys_subscription_id'))
 
+    op.drop_index(op.f('ix_subscription_keys_subscription_id'), table_name='subscription_keys')
     op.drop_table('subscription_keys')
-    with op.batch_alter_table('project_files', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_project_files_project_id'))
 
+    op.drop_index(op.f('ix_project_files_project_id'), table_name='project_files')
     op.drop_table('project_files')
-    with op.batch_alter_table('jobs', schema=None) as batch_op:
-        batch_op.drop_index('ix_jobs_user_id_created_at')
-        batch_op.drop_index('ix_jobs_subscription_id')
-        batch_op.drop_index('ix_jobs_status_updated_at')
 
+    op.drop_index('ix_jobs_user_id_created_at', table_name='jobs')
+    op.drop_index('ix_jobs_subscription_id', table_name='jobs')
+    op.drop_index('ix_jobs_status_updated_at', table_name='jobs')
     op.drop_table('jobs')
-    with op.batch_alter_table('usage_analytics', schema=None) as batch_op:
-        batch_op.drop_index('ix_usage_analytics_key')
-        batch_op.drop_index('ix_usage_analytics_app_date')
 
+    op.drop_index('ix_usage_analytics_key', table_name='usage_analytics')
+    op.drop_index('ix_usage_analytics_app_date', table_name='usage_analytics')
     op.drop_table('usage_analytics')
-    with op.batch_alter_table('subscriptions', schema=None) as batch_op:
-        batch_op.drop_index('ix_subscriptions_user_id_status')
-        batch_op.drop_index(batch_op.f('ix_subscriptions_stripe_subscription_id'))
-        batch_op.drop_index('ix_subscriptions_quantum_app_id')
-        batch_op.drop_index(batch_op.f('ix_subscriptions_checkout_session_id'))
 
+    op.drop_index('ix_subscriptions_user_id_status', table_name='subscriptions')
+    op.drop_index(op.f('ix_subscriptions_stripe_subscription_id'), table_name='subscriptions')
+    op.drop_index('ix_subscriptions_quantum_app_id', table_name='subscriptions')
+    op.drop_index(op.f('ix_subscriptions_checkout_session_id'), table_name='subscriptions')
     op.drop_table('subscriptions')
-    with op.batch_alter_table('reviews', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_reviews_user_id'))
 
+    op.drop_index(op.f('ix_reviews_user_id'), table_name='reviews')
     op.drop_table('reviews')
-    with op.batch_alter_table('projects', schema=None) as batch_op:
-        batch_op.drop_index('ix_projects_user_id_updated_at')
 
+    op.drop_index('ix_projects_user_id_updated_at', table_name='projects')
     op.drop_table('projects')
-    with op.batch_alter_table('marketplace_listings', schema=None) as batch_op:
-        batch_op.drop_index('ix_marketplace_listings_status_rating')
 
+    op.drop_index('ix_marketplace_listings_status_rating', table_name='marketplace_listings')
     op.drop_table('marketplace_listings')
-    with op.batch_alter_table('documentation', schema=None) as batch_op:
-        batch_op.drop_index('ix_documentation_app_order')
 
+    op.drop_index('ix_documentation_app_order', table_name='documentation')
     op.drop_table('documentation')
-    with op.batch_alter_table('app_versions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_app_versions_quantum_app_id'))
 
+    op.drop_index(op.f('ix_app_versions_quantum_app_id'), table_name='app_versions')
     op.drop_table('app_versions')
-    with op.batch_alter_table('app_tags', schema=None) as batch_op:
-        batch_op.drop_index('ix_app_tags_tag_id')
 
+    op.drop_index('ix_app_tags_tag_id', table_name='app_tags')
     op.drop_table('app_tags')
     op.drop_table('app_metrics')
-    with op.batch_alter_table('user_sessions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
 
+    op.drop_index(op.f('ix_user_sessions_user_id'), table_name='user_sessions')
     op.drop_table('user_sessions')
     op.drop_table('user_profiles')
-    with op.batch_alter_table('user_bills', schema=None) as batch_op:
-        batch_op.drop_index('ix_user_bills_user_id_billing_date')
 
+    op.drop_index('ix_user_bills_user_id_billing_date', table_name='user_bills')
     op.drop_table('user_bills')
-    with op.batch_alter_table('user_api_keys', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_user_api_keys_value'))
-        batch_op.drop_index(batch_op.f('ix_user_api_keys_user_id'))
 
+    op.drop_index(op.f('ix_user_api_keys_value'), table_name='user_api_keys')
+    op.drop_index(op.f('ix_user_api_keys_user_id'), table_name='user_api_keys')
     op.drop_table('user_api_keys')
-    with op.batch_alter_table('quantum_apps', schema=None) as batch_op:
-        batch_op.drop_index('ix_quantum_apps_registry')
-        batch_op.drop_index('ix_quantum_apps_name')
-        batch_op.drop_index('ix_quantum_apps_developer_id')
-        batch_op.drop_index('ix_quantum_apps_created_at')
 
+    op.drop_index('ix_quantum_apps_registry', table_name='quantum_apps')
+    op.drop_index('ix_quantum_apps_name', table_name='quantum_apps')
+    op.drop_index('ix_quantum_apps_developer_id', table_name='quantum_apps')
+    op.drop_index('ix_quantum_apps_created_at', table_name='quantum_apps')
     op.drop_table('quantum_apps')
-    with op.batch_alter_table('notifications', schema=None) as batch_op:
-        batch_op.drop_index('ix_notifications_user_id_read_created_at')
 
+    op.drop_index('ix_notifications_user_id_read_created_at', table_name='notifications')
     op.drop_table('notifications')
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_users_username'))
-        batch_op.drop_index(batch_op.f('ix_users_email'))
 
+    op.drop_index(op.f('ix_users_username'), table_name='users')
+    op.drop_index(op.f('ix_users_email'), table_name='users')
     op.drop_table('users')
     op.drop_table('tags')
     op.drop_table('payment_events')
-    with op.batch_alter_table('hardware', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_hardware_status'))
 
+    op.drop_index(op.f('ix_hardware_status'), table_name='hardware')
     op.drop_table('hardware')

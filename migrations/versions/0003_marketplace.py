@@ -30,26 +30,28 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("subscriptions", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("usage_limit", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("remaining_usage_count", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("usage_resets_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(
-            sa.Column("payment_event_at", sa.DateTime(timezone=True), nullable=True)
-        )
-        batch_op.create_index(
-            "ux_subscriptions_one_trial",
-            ["user_id", "quantum_app_id"],
-            unique=True,
-            postgresql_where=sa.text("subscription_type = 'TRIAL'"),
-            sqlite_where=sa.text("subscription_type = 'TRIAL'"),
-        )
+    op.add_column("subscriptions", sa.Column("usage_limit", sa.Integer(), nullable=True))
+    op.add_column(
+        "subscriptions", sa.Column("remaining_usage_count", sa.Integer(), nullable=True)
+    )
+    op.add_column(
+        "subscriptions", sa.Column("usage_resets_at", sa.DateTime(timezone=True), nullable=True)
+    )
+    op.add_column(
+        "subscriptions", sa.Column("payment_event_at", sa.DateTime(timezone=True), nullable=True)
+    )
+    op.create_index(
+        "ux_subscriptions_one_trial",
+        "subscriptions",
+        ["user_id", "quantum_app_id"],
+        unique=True,
+        postgresql_where=sa.text("subscription_type = 'TRIAL'"),
+    )
 
 
 def downgrade():
-    with op.batch_alter_table("subscriptions", schema=None) as batch_op:
-        batch_op.drop_index("ux_subscriptions_one_trial")
-        batch_op.drop_column("payment_event_at")
-        batch_op.drop_column("usage_resets_at")
-        batch_op.drop_column("remaining_usage_count")
-        batch_op.drop_column("usage_limit")
+    op.drop_index("ux_subscriptions_one_trial", table_name="subscriptions")
+    op.drop_column("subscriptions", "payment_event_at")
+    op.drop_column("subscriptions", "usage_resets_at")
+    op.drop_column("subscriptions", "remaining_usage_count")
+    op.drop_column("subscriptions", "usage_limit")

@@ -19,10 +19,8 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("payout_details", sa.Text(), nullable=True))
+    op.add_column("users", sa.Column("payout_details", sa.Text(), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("payout_details")
+    op.drop_column("users", "payout_details")

@@ -1,11 +1,11 @@
 """Registry search reads a stored tsvector instead of computing one per row.
 
-quantum_apps.search_vector (PostgreSQL only) is a generated column holding the weighted
-document the search matches and ranks (name A, description B, README C): the database keeps
-it current on every insert and update. A search then rechecks and ranks with the stored
-vector, where before it ran to_tsvector over each matching README (about 60 ms for a word
-matching 900 of 10,000 apps; a few ms now). It is not mapped on the model (SQLite has no
-tsvector; it searches with LIKE). Replaces the expression index ix_quantum_apps_search.
+quantum_apps.search_vector is a generated column holding the weighted document the search
+matches and ranks (name A, description B, README C): the database keeps it current on every
+insert and update. A search then rechecks and ranks with the stored vector, where before it
+ran to_tsvector over each matching README (about 60 ms for a word matching 900 of 10,000
+apps; a few ms now). It is not mapped on the model (the database computes it). Replaces the
+expression index ix_quantum_apps_search.
 
 Revision ID: 0005_search_vector
 Revises: 0004_payout
@@ -31,8 +31,6 @@ depends_on = None
 
 
 def upgrade():
-    if op.get_bind().dialect.name != "postgresql":
-        return
     op.execute(
         "ALTER TABLE quantum_apps ADD COLUMN search_vector tsvector "
         f"GENERATED ALWAYS AS ({SEARCH_VECTOR_SQL}) STORED"
@@ -42,8 +40,6 @@ def upgrade():
 
 
 def downgrade():
-    if op.get_bind().dialect.name != "postgresql":
-        return
     op.drop_index("ix_quantum_apps_search", table_name="quantum_apps")
     op.execute("ALTER TABLE quantum_apps DROP COLUMN search_vector")
     op.execute(f"CREATE INDEX ix_quantum_apps_search ON quantum_apps USING gin ({SEARCH_VECTOR_SQL})")

@@ -25,7 +25,6 @@ def upgrade():
         "jobs",
         ["queued_at"],
         postgresql_where=sa.text("status = 'QUEUED'"),
-        sqlite_where=sa.text("status = 'QUEUED'"),
     )
 
 

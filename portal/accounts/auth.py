@@ -70,8 +70,8 @@ def key_grants(key_scopes: list[str], needed: str) -> bool:
 
 
 def _rate_storage():
-    """This app's ``limits`` storage (Redis, or memory on the embedded default), built once
-    per app from RATELIMIT_STORAGE_URI. Limits are counted only where a view asks
+    """This app's ``limits`` storage (Redis), built once per app from RATELIMIT_STORAGE_URI
+    (``REDIS_URL`` unless set). Limits are counted only where a view asks
     (``check_rate_limit``): no per-request extension runs on every page."""
     from flask import current_app
 
@@ -220,8 +220,8 @@ ATTEMPT_LIMITS = {
 
 def limit_attempts(action: str, ip: str | None, account: str | None) -> None:
     """Count a sign-in or reset attempt by address and by account; 429 past the limits.
-    Uses the ``limits`` storage (Redis, or memory on the embedded default). Limits can be
-    changed with ``RATELIMIT_SIGN_IN`` / ``RATELIMIT_RESET`` = (per address, per account)."""
+    Uses the ``limits`` storage (Redis). Limits can be changed with ``RATELIMIT_SIGN_IN`` /
+    ``RATELIMIT_RESET`` = (per address, per account)."""
     from flask import current_app
 
     if not current_app.config.get("RATELIMIT_ENABLED", True):

@@ -10,8 +10,8 @@ so quiet periods are flushed as well.
 The hand-over is atomic (``RENAME`` to a batch key), so two flushers never count the same
 increment twice; if the database refuses the batch, its counts go back into the buffer. A
 Redis crash loses at most one interval of these counters (never jobs, bills or payments,
-which are written to PostgreSQL first). Without Redis, or with an interval of 0 (tests),
-each count joins the request's own transaction instead.
+which are written to PostgreSQL first). With an interval of 0 (tests), each count joins
+the request's own transaction instead.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _interval() -> int:
 
 
 def _client():
-    if not has_app_context() or not current_app.config.get("REDIS_URL") or _interval() <= 0:
+    if not has_app_context() or _interval() <= 0:
         return None
     from portal.core.queue import redis_connection
 

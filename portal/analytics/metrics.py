@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from portal.analytics.models import AppMetrics
@@ -24,8 +24,6 @@ COUNTERS = {"views": "views", "downloads": "downloads", "likes": "registry_likes
 def ensure_app_metrics(app_id: uuid.UUID, session: Session | None = None) -> None:
     """Create the app's metrics row if it does not exist yet (race-safe)."""
     session = session or db.session
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = utcnow()
     statement = (
         insert(AppMetrics)

@@ -75,18 +75,12 @@ def parse_range(start: str | None, end: str | None, today: date | None = None) -
 
 
 def _day(column):
-    """The UTC calendar day of a timestamp column, on PostgreSQL and SQLite."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return sa.cast(sa.func.timezone("UTC", column), sa.Date)
-    return sa.func.date(column)
+    """The UTC calendar day of a timestamp column."""
+    return sa.cast(sa.func.timezone("UTC", column), sa.Date)
 
 
 def _series(rows, period: DateRange, money: bool = False) -> list[tuple[date, Any]]:
-    values: dict[date, Any] = {}
-    for day, value in rows:
-        if isinstance(day, str):
-            day = date.fromisoformat(day)
-        values[day] = value
+    values: dict[date, Any] = dict(rows)
     zero = Decimal("0.00") if money else 0
     return [
         (d, (Decimal(values[d]).quantize(Decimal("0.01")) if money else values[d]) if d in values
@@ -312,16 +306,15 @@ def consumer_dashboard(user, period: DateRange) -> dict[str, Any]:
 
 
 def queue_depth() -> dict[str, int | None]:
-    """Jobs waiting in the database, and in Redis when a queue is configured."""
+    """Jobs waiting in the database and in Redis."""
     queued = db.session.execute(
         sa.select(sa.func.count()).select_from(Job).where(Job.status == JobStatus.QUEUED)
     ).scalar_one()
     redis_depth = None
     try:
-        from portal.core.queue import job_queue, uses_queue
+        from portal.core.queue import job_queue
 
-        if uses_queue():
-            redis_depth = job_queue().count
+        redis_depth = job_queue().count
     except Exception:  # Redis down: the figure is unknown, the page still renders
         redis_depth = None
     return {"queued": queued, "redis": redis_depth}

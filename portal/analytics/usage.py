@@ -2,14 +2,10 @@
 
 Billing and the analytics charts read ``usage_analytics``; writers call ``record_usage``.
 Many workers and web processes increment the same row at once, so the increment happens in
-the database, never as read-modify-write in Python:
-
-- PostgreSQL: ``INSERT .. ON CONFLICT DO UPDATE`` on the unique key. The key includes the
-  nullable ``quantum_app_id`` and NULLs never conflict in a unique index, so rows without an
-  app (a user's own circuits) are serialised with a transaction-level advisory lock on the
-  key, then updated or inserted.
-- SQLite (embedded default): the same upsert where the key has an app; without one, an
-  ``UPDATE`` then ``INSERT`` — SQLite has one writer at a time, so this cannot race.
+the database, never as read-modify-write in Python: ``INSERT .. ON CONFLICT DO UPDATE`` on
+the unique key. The key includes the nullable ``quantum_app_id`` and NULLs never conflict in
+a unique index, so rows without an app (a user's own circuits) are serialised with a
+transaction-level advisory lock on the key, then updated or inserted.
 """
 
 from __future__ import annotations
@@ -19,6 +15,7 @@ import uuid
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from portal.analytics.models import UsageAnalytics
@@ -47,7 +44,6 @@ def record_usage(
     day = day or utcnow().date()
     endpoint = endpoint[:255]
     table = UsageAnalytics.__table__
-    dialect = session.get_bind().dialect.name
     now = utcnow()
     values = {
         "id": uuid.uuid4(),
@@ -60,11 +56,7 @@ def record_usage(
         "request_count": requests,
         "compute_time_seconds": compute_seconds,
     }
-    if quantum_app_id is not None and dialect in ("postgresql", "sqlite"):
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+    if quantum_app_id is not None:
         stmt = insert(table).values(**values)
         stmt = stmt.on_conflict_do_update(
             index_elements=["user_id", "quantum_app_id", "endpoint", "date"],
@@ -77,8 +69,7 @@ def record_usage(
         )
         session.execute(stmt)
         return
-    if dialect == "postgresql":
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(user_id, endpoint, day))))
+    session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(user_id, endpoint, day))))
     updated = session.execute(
         sa.update(table)
         .where(
@@ -99,14 +90,9 @@ def record_usage(
 
 def add_requests(counts: dict[tuple[uuid.UUID, str, date], int], session: Session) -> None:
     """Many (user, endpoint, day) request counts without an app — the buffered API-key
-    requests — in a few statements on PostgreSQL: every key's advisory lock in one sorted
-    pass (the same locks ``record_usage`` takes), one ``UPDATE .. FROM (VALUES ..)`` for the
-    rows that exist, one ``INSERT .. SELECT`` for the others (a deleted user's drop out).
-    Elsewhere, one ``record_usage`` each."""
-    if session.get_bind().dialect.name != "postgresql":
-        for (user_id, endpoint, day), count in sorted(counts.items()):
-            record_usage(user_id, endpoint, day=day, requests=count, session=session)
-        return
+    requests — in a few statements: every key's advisory lock in one sorted pass (the same
+    locks ``record_usage`` takes), one ``UPDATE .. FROM (VALUES ..)`` for the rows that
+    exist, one ``INSERT .. SELECT`` for the others (a deleted user's drop out)."""
     from portal.accounts.models import User
 
     table, now = UsageAnalytics.__table__, utcnow()

@@ -5,8 +5,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from portal.core.queue import uses_queue
-
 blp = Blueprint("meta", __name__, url_prefix="/", description="About this API")
 
 
@@ -14,7 +12,7 @@ class MetaSchema(Schema):
     name = fields.String(metadata={"example": "Quantum Hub API"})
     version = fields.String(metadata={"example": "v1"})
     execution_mode = fields.String(
-        metadata={"description": "`queue` (Redis + workers) or `inline` (embedded default)"}
+        metadata={"description": "Always `queue`: jobs go through Redis to worker processes"}
     )
     openapi = fields.String(metadata={"example": "/api/v1/openapi.json"})
     docs = fields.String(metadata={"example": "/api/v1/docs"})
@@ -28,7 +26,7 @@ class Meta(MethodView):
         return {
             "name": current_app.config["API_TITLE"],
             "version": current_app.config["API_VERSION"],
-            "execution_mode": "queue" if uses_queue() else "inline",
+            "execution_mode": "queue",
             "openapi": "/api/v1/openapi.json",
             "docs": "/api/v1/docs",
         }

@@ -91,12 +91,8 @@ class QuantumApp(Timestamped, db.Model):
         sa.Index("ix_quantum_apps_created_at", "created_at"),
         sa.Index("ix_quantum_apps_name", "name"),
         # Registry search: a GIN index over the stored ``search_vector`` column, generated
-        # from SEARCH_VECTOR_SQL (PostgreSQL only, migration 0005; SQLite uses LIKE).
-        sa.Index(
-            "ix_quantum_apps_search",
-            sa.text("search_vector"),
-            postgresql_using="gin",
-        ).ddl_if(dialect="postgresql"),
+        # from SEARCH_VECTOR_SQL (migration 0005).
+        sa.Index("ix_quantum_apps_search", sa.text("search_vector"), postgresql_using="gin"),
     )
 
     developer_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
@@ -151,7 +147,6 @@ class AppVersion(Timestamped, db.Model):
             "quantum_app_id",
             unique=True,
             postgresql_where=sa.text("is_latest"),
-            sqlite_where=sa.text("is_latest"),
         ),
     )
 

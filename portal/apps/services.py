@@ -171,10 +171,6 @@ def _apply_filters(statement, *, type=None, sdk=None, tag=None, license=None,
     return statement
 
 
-def _is_postgresql() -> bool:
-    return db.session.get_bind().dialect.name == "postgresql"
-
-
 def _search_vector():
     # The stored, indexed document (PostgreSQL's generated column; see SEARCH_VECTOR_SQL),
     # qualified with the table so it also works when other tables are joined.
@@ -182,39 +178,31 @@ def _search_vector():
 
 
 def _prefix_query(text: str) -> str | None:
-    """'bell pa' -> 'bell:* & pa:*' so search-as-you-type matches words being typed."""
-    words = ["".join(ch for ch in word if ch.isalnum()) for word in text.split()]
-    words = [w for w in words if w]
-    return " & ".join(f"{w}:*" for w in words) if words else None
+    """'bell pa' -> 'bell:* & pa:*' so search-as-you-type matches words being typed. An
+    excluded word stays excluded ('-marked' -> '!marked'): this query is OR-ed with the
+    websearch one, so without that it would bring back the apps the user excluded."""
+    terms = []
+    for word in text.split():
+        clean = "".join(ch for ch in word if ch.isalnum())
+        if clean:
+            terms.append(f"!{clean}" if word.startswith("-") else f"{clean}:*")
+    if not any(not term.startswith("!") for term in terms):
+        return None  # nothing to match, only exclusions
+    return " & ".join(terms)
 
 
 def search_filter(statement, text: str):
-    """Full-text search on PostgreSQL (websearch syntax, plus prefix matching for the word
-    being typed); a case-insensitive LIKE over name, description and README elsewhere."""
+    """Full-text search (websearch syntax: quoted phrases, -exclusions, OR; plus prefix
+    matching for the word being typed) over the stored, indexed document."""
     text = text.strip()[:200]
     if not text:
         return statement
-    if _is_postgresql():
-        vector = _search_vector()
-        matches = vector.op("@@")(sa.func.websearch_to_tsquery("english", text))
-        prefix = _prefix_query(text)
-        if prefix:
-            matches = sa.or_(matches, vector.op("@@")(sa.func.to_tsquery("english", prefix)))
-        return statement.where(matches)
-    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern += "%"
-    return statement.where(
-        sa.or_(
-            *(
-                sa.func.lower(column).like(pattern, escape="\\")
-                for column in (
-                    QuantumApp.name,
-                    QuantumApp.description,
-                    QuantumApp.readme_content,
-                )
-            )
-        )
-    )
+    vector = _search_vector()
+    matches = vector.op("@@")(sa.func.websearch_to_tsquery("english", text))
+    prefix = _prefix_query(text)
+    if prefix:
+        matches = sa.or_(matches, vector.op("@@")(sa.func.to_tsquery("english", prefix)))
+    return statement.where(matches)
 
 
 def _apply_sort(statement, sort: str, search: str | None = None):
@@ -226,7 +214,7 @@ def _apply_sort(statement, sort: str, search: str | None = None):
         ).order_by(sa.func.coalesce(column, 0).desc(), QuantumApp.name)
     elif sort == "name":
         statement = statement.order_by(sa.func.lower(QuantumApp.name), QuantumApp.id)
-    elif sort == "relevance" and search and _is_postgresql():
+    elif sort == "relevance" and search:
         rank = sa.func.ts_rank(_search_vector(), sa.func.websearch_to_tsquery("english", search))
         statement = statement.order_by(rank.desc(), QuantumApp.name)
     elif sort in ("newest", "relevance"):

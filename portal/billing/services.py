@@ -35,6 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from flask import current_app
+from sqlalchemy.dialects.postgresql import insert
 
 from portal.accounts.models import User
 from portal.billing.models import BillingItem, UserBill
@@ -117,11 +118,6 @@ def _bill_for(user_id: uuid.UUID, period_start: datetime) -> UserBill:
     """The user's bill for the period, created if missing (race-safe on the unique key) and
     locked for this transaction so concurrent syncs of the same bill take turns."""
     start, end = period_bounds(period_start)
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     now = utcnow()
     db.session.execute(
         insert(UserBill)
@@ -189,11 +185,6 @@ def _add_job_items(bill: UserBill) -> list[UserBill]:
     period ends. Each goes on the bill of the month it finished in; if that bill is already
     closed (a job that finished just before the close committed after it), on ``bill``.
     Returns the other open bills that received lines."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     jobs = (
         db.session.execute(
             sa.select(Job)

@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 from flask import request
 from flask_smorest import Blueprint
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import insert
 
 from portal.api import accepts
 from portal.billing import services as billing_services
@@ -59,8 +59,6 @@ blp = Blueprint(
 
 def _record(event_id: str, event_type: str, provider_name: str) -> bool:
     """Claim the event id; False when it was already processed (a replay)."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = utcnow()
     claimed = db.session.execute(
         insert(PaymentEvent)

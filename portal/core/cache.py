@@ -9,7 +9,7 @@ visitor. So ids and totals, and the rendered fragment, are cached (JSON, never p
 Every commit that changed an app, version, tag, doc or listing bumps a generation counter
 that is part of each key, so a publish, edit or delisting shows at once; counters that
 change on every view (metrics) lag by about the TTL (a stale entry is served while one
-request refreshes it). Without Redis, or with a TTL of 0, every call computes. A Redis
+request refreshes it). With a TTL of 0, every call computes. A Redis
 failure never fails a page: the value is then computed.
 """
 
@@ -41,7 +41,7 @@ WATCHED = frozenset(
 
 
 def _client():
-    if not has_app_context() or not current_app.config.get("REDIS_URL"):
+    if not has_app_context():
         return None
     if int(current_app.config.get("LISTING_CACHE_SECONDS") or 0) <= 0:
         return None

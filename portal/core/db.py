@@ -1,8 +1,7 @@
-"""The declarative base, the common columns and the cross-database column types.
+"""The declarative base, the common columns and the column types of the models.
 
-PostgreSQL is the system of record; SQLite is the embedded default. The types here let one
-set of models and one migration history serve both: JSONB/ARRAY on PostgreSQL, JSON on SQLite,
-and timestamps that are always timezone-aware UTC in Python whatever the database returns.
+PostgreSQL is the only database, so the models use its types directly: JSONB, ARRAY and
+``TIMESTAMP WITH TIME ZONE`` read back as timezone-aware UTC.
 """
 
 from __future__ import annotations
@@ -58,7 +57,8 @@ def utcnow() -> datetime:
 
 
 class UTCDateTime(sa.types.TypeDecorator):
-    """``TIMESTAMP WITH TIME ZONE`` that always comes back aware (SQLite drops the zone)."""
+    """``TIMESTAMP WITH TIME ZONE`` written as UTC: a naive value is taken as UTC, not as the
+    server's local time. PostgreSQL returns these columns aware."""
 
     impl = sa.DateTime(timezone=True)
     cache_ok = True
@@ -68,26 +68,18 @@ class UTCDateTime(sa.types.TypeDecorator):
             return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        value = value.astimezone(UTC)
-        # SQLite stores text; keep it naive-UTC so string comparison orders correctly.
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
+        return value.astimezone(UTC)
 
 
-# JSONB on PostgreSQL (indexable, compact), JSON elsewhere.
-JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-# A list of strings: ARRAY on PostgreSQL, a JSON list on SQLite.
-StringArray = sa.JSON().with_variant(postgresql.ARRAY(sa.String()), "postgresql")
+# JSONB (indexable, compact) and a text array, under the names the models use.
+JSONType = postgresql.JSONB()
+StringArray = postgresql.ARRAY(sa.String())
 Money = sa.Numeric(12, 2)
 
 
 def enum_column(enum_cls, **kwargs):
-    """Enums stored as their member names in a VARCHAR: no native type to migrate on
-    PostgreSQL, identical on SQLite, and adding a member needs no ALTER TYPE."""
+    """Enums stored as their member names in a VARCHAR: no native type to migrate, and
+    adding a member needs no ALTER TYPE."""
     return sa.Enum(
         enum_cls,
         native_enum=False,
@@ -116,7 +108,7 @@ class Timestamped:
         return f"<{type(self).__name__} {self.id} {label}>".replace(" >", ">")
 
 
-# Columns the database maintains itself and the models do not map (PostgreSQL only).
+# Columns the database maintains itself and the models do not map.
 UNMAPPED_COLUMNS = {("quantum_apps", "search_vector")}
 
 

@@ -37,7 +37,7 @@ class JobCollector:
         ]
 
     def collect(self):
-        from portal.core.queue import job_queue, uses_queue
+        from portal.core.queue import job_queue
         from portal.execution.models import Job, JobStatus
         from portal.extensions import db
 
@@ -82,10 +82,7 @@ class JobCollector:
                 for q in (0.5, 0.95, 0.99):
                     value = seconds[min(len(seconds) - 1, int(q * len(seconds)))] if seconds else 0
                     duration.add_metric([str(q)], value)
-                if uses_queue():
-                    depth.add_metric([], job_queue().count)
-                else:
-                    depth.add_metric([], 0)
+                depth.add_metric([], job_queue().count)
             except Exception:  # a scrape must never fail the whole /metrics page
                 db.session.rollback()
                 return

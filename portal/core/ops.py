@@ -10,7 +10,7 @@ import uuid
 
 import sqlalchemy as sa
 import structlog
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -148,32 +148,29 @@ def healthz():
 
 
 def readiness_problems() -> list[str]:
-    """What stops this instance from serving: the database and, if configured, Redis."""
+    """What stops this instance from serving: the database or Redis not answering."""
     problems = []
     try:
         db.session.execute(sa.text("SELECT 1"))
     except Exception as exc:  # any driver error means not ready
         db.session.rollback()
         problems.append(f"database unreachable: {type(exc).__name__}")
-    if current_app.config.get("REDIS_URL"):
-        from portal.core.queue import redis_connection
+    from portal.core.queue import redis_connection
 
-        try:
-            redis_connection().ping()
-        except Exception as exc:
-            problems.append(f"redis unreachable: {type(exc).__name__}")
+    try:
+        redis_connection().ping()
+    except Exception as exc:
+        problems.append(f"redis unreachable: {type(exc).__name__}")
     return problems
 
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness: 200 when the database (and Redis, when configured) answer, else 503."""
+    """Readiness: 200 when the database and Redis answer, else 503."""
     problems = readiness_problems()
     checks = {
         "database": not any(p.startswith("database") for p in problems),
-        "redis": (not any(p.startswith("redis") for p in problems))
-        if current_app.config.get("REDIS_URL")
-        else "not configured (jobs run inline)",
+        "redis": not any(p.startswith("redis") for p in problems),
     }
     if problems:
         return jsonify(status="unavailable", reasons=problems, checks=checks), 503

@@ -1,4 +1,4 @@
-"""The Redis connection and RQ queue, or nothing on the embedded default."""
+"""The Redis connection and RQ queue (every job goes through them)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,6 @@ def redis_connection() -> Redis:
             current_app.config["REDIS_URL"], socket_timeout=5, socket_connect_timeout=2
         )
     return ext["client"]
-
-
-def uses_queue() -> bool:
-    """True when jobs go through Redis and workers; False when they run inline."""
-    return bool(current_app.config.get("REDIS_URL"))
 
 
 def job_queue() -> Queue:

@@ -76,15 +76,10 @@ def worker_command(burst: bool, name: str | None, reconcile_every: float, aer_th
     hangs its forked children, and a fork per job would re-pay the import otherwise. Portal
     jobs take the lean path of ``workers.worker.PortalWorker`` (see there)."""
     import portal.models  # noqa: F401 - every mapper, so relationships resolve in this process
-    from portal.core.queue import job_queue, redis_connection, uses_queue
+    from portal.core.queue import job_queue, redis_connection
     from portal.execution.backends import set_threads, warm_up
     from workers.worker import PortalWorker
 
-    if not uses_queue():
-        raise click.ClickException(
-            "QH_REDIS_URL is not set: without Redis jobs run inline in the web process and "
-            "no worker is needed."
-        )
     started = time.perf_counter()
     set_threads(aer_threads)
     warm_up()

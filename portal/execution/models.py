@@ -95,7 +95,6 @@ class Job(Timestamped, db.Model):
             "ix_jobs_queued_at_queued",
             "queued_at",
             postgresql_where=sa.text("status = 'QUEUED'"),
-            sqlite_where=sa.text("status = 'QUEUED'"),
         ),
         sa.Index("ix_jobs_subscription_id", "subscription_id"),
     )

@@ -3,13 +3,13 @@ reconciler. Pages, the API, the worker and the CLI all call these functions.
 
 Lifecycle: ``submit_job`` validates everything and writes the job QUEUED (flush only); the
 caller commits and then calls ``dispatch`` — so a worker never sees a job that is not in the
-database. ``run_job`` (the worker body, also used inline) moves it to RUNNING, runs it and
-writes COMPLETED or FAILED. ``reconcile`` makes sure nothing is lost or stuck.
+database. ``run_job`` (the worker body) moves it to RUNNING, runs it and writes COMPLETED or
+FAILED. ``reconcile`` makes sure nothing is lost or stuck.
 
-Liveness of RUNNING jobs on PostgreSQL: the worker holds a session-level advisory lock keyed
-by the job id on a dedicated connection while it runs the job. If the worker dies (even by
-SIGKILL) PostgreSQL drops the connection and the lock, so the reconciler can take it and
-knows the job is orphaned. A heartbeat thread would not do: Aer holds the GIL while it
+Liveness of RUNNING jobs: the worker holds a session-level advisory lock keyed by the job id
+on a dedicated connection while it runs the job. If the worker dies (even by SIGKILL)
+PostgreSQL drops the connection and the lock, so the reconciler can take it and knows the
+job is orphaned. A heartbeat thread would not do: Aer holds the GIL while it
 simulates.
 """
 
@@ -364,18 +364,15 @@ def rq_job_id(job_id: uuid.UUID | str) -> str:
 
 
 def dispatch(job_id: uuid.UUID) -> int | None:
-    """Hand a committed QUEUED job to the queue, or run it inline without Redis.
+    """Hand a committed QUEUED job to the queue.
 
     Call only after the transaction that wrote the job has committed. If enqueueing fails
     the job stays QUEUED and the reconciler enqueues it later. Returns the job's place in
     the queue (the queue's length right after the push, read in the same Redis round trip),
-    or None when it ran inline or was not enqueued.
+    or None when it was not enqueued.
     """
-    from portal.core.queue import job_queue, uses_queue
+    from portal.core.queue import job_queue
 
-    if not uses_queue():
-        run_job(job_id)
-        return None
     timeout = current_app.config["JOB_TIMEOUT_SECONDS"]
     try:
         from portal.core.tracing import inject_context
@@ -455,12 +452,7 @@ def list_jobs(
     if device:
         query = query.where(Job.device_id == device)
     if tag:
-        if db.session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import ARRAY
-
-            query = query.where(sa.literal(tag) == sa.any_(sa.cast(Job.tags, ARRAY(sa.String))))
-        else:
-            query = query.where(sa.cast(Job.tags, sa.String).contains(f'"{tag}"'))
+        query = query.where(Job.tags.any(tag))
     total = db.session.execute(query.with_only_columns(sa.func.count())).scalar_one()
     items = (
         db.session.execute(
@@ -527,10 +519,8 @@ def cancel_job(user, job_id: str | uuid.UUID) -> Job:
 
 
 def _drop_from_queue(job_id: uuid.UUID) -> None:
-    from portal.core.queue import redis_connection, uses_queue
+    from portal.core.queue import redis_connection
 
-    if not uses_queue():
-        return
     try:
         from rq.job import Job as RQJob
 
@@ -557,11 +547,10 @@ _kept = threading.local()  # a worker thread's lock connection, kept between job
 
 
 class _Liveness:
-    """Holds the job's advisory lock on its own connection while the job runs (PostgreSQL);
-    nothing on SQLite, where jobs run inline and only the timeout applies.
+    """Holds the job's advisory lock on its own connection while the job runs.
 
     The connection is in autocommit mode: lock, claim and unlock are one round trip each
-    (no BEGIN/COMMIT), and a worker's claim runs on it too (see ``_claim``). A worker
+    (no BEGIN/COMMIT), and the claim runs on it too (see ``_claim``). A worker
     (``keep=True``) keeps it between jobs, which saves a pool checkout and its pre-ping per
     job; it is dropped on any error, so the next job starts on a fresh one."""
 
@@ -584,18 +573,15 @@ class _Liveness:
         self.conn.close()
 
     def __enter__(self):
-        if db.engine.dialect.name == "postgresql":
-            self.conn = self._connection()
-            try:
-                self.conn.execute(sa.select(sa.func.pg_advisory_lock(self.key)))
-            except Exception:
-                self._drop()
-                raise
+        self.conn = self._connection()
+        try:
+            self.conn.execute(sa.select(sa.func.pg_advisory_lock(self.key)))
+        except Exception:
+            self._drop()
+            raise
         return self
 
     def __exit__(self, *exc):
-        if self.conn is None:
-            return
         try:
             self.conn.execute(sa.select(sa.func.pg_advisory_unlock(self.key)))
         except Exception:
@@ -627,8 +613,8 @@ class _Claimed:
 
 def _claim(key: uuid.UUID, conn) -> _Claimed | None:
     """QUEUED → RUNNING in one atomic UPDATE, returning what the run needs; None when the job
-    is no longer QUEUED (cancelled, or another worker took it). On PostgreSQL it runs on the
-    autocommit lock connection, so RUNNING is visible at once."""
+    is no longer QUEUED (cancelled, or another worker took it). It runs on the autocommit
+    lock connection, so RUNNING is visible at once."""
     jobs = Job.__table__
     hardware = Hardware.__table__
 
@@ -655,21 +641,18 @@ def _claim(key: uuid.UUID, conn) -> _Claimed | None:
             of_hardware(hardware.c.backend_config),
         )
     )
-    if conn is not None:
-        row = conn.execute(stmt).first()
-    else:
-        row = db.session.execute(stmt).first()
-        db.session.commit()
+    row = conn.execute(stmt).first()
     if row is None:
         return None
     return _Claimed(row[0] or "", row[1], row[2], row[3], row[4], row[5])
 
 
 def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | None:
-    """Run one job to a terminal state (the worker body; inline mode calls it too).
+    """Run one job to a terminal state (the worker body, ``workers.jobs.run``).
 
-    ``worker=True`` (``workers.jobs.run``) claims the job on the autocommit lock connection;
-    inline callers claim it in their session, which may hold the job's uncommitted row.
+    The job is claimed on the autocommit lock connection, so it must be committed first.
+    ``worker=True`` (a worker process) keeps that connection for the next job; other
+    callers (tests, one-off runs) close it.
 
     Commits its own transactions: RUNNING must be visible while the job runs. A job that
     is no longer QUEUED (cancelled, or already taken) is skipped. If the job was cancelled
@@ -684,7 +667,7 @@ def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | Non
 
     key = uuid.UUID(str(job_id))
     with _Liveness(key, keep=worker) as live:
-        claimed = _claim(key, live.conn if worker else None)
+        claimed = _claim(key, live.conn)
         if claimed is None:
             status = db.session.execute(
                 sa.select(Job.status).where(Job.id == key)
@@ -860,9 +843,7 @@ def _in_redis(job_id: uuid.UUID, waiting: set[bytes] | None = None) -> bool:
 
 
 def _worker_alive(job: Job) -> bool:
-    """Whether the process running ``job`` still holds its advisory lock (PostgreSQL)."""
-    if db.engine.dialect.name != "postgresql":
-        return True  # inline mode: only the timeout applies
+    """Whether the process running ``job`` still holds its advisory lock."""
     key = _lock_key(job.id)
     with db.engine.connect() as conn:
         got = conn.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar_one()
@@ -876,12 +857,10 @@ def reconcile(now: datetime | None = None) -> ReconcileReport:
     """Nothing lost, nothing stuck. Commits per job so one bad row cannot block the rest.
 
     - QUEUED jobs older than a grace period that Redis no longer has are enqueued again
-      (after ``MAX_ATTEMPTS`` losses they fail); without Redis they run inline.
+      (after ``MAX_ATTEMPTS`` losses they fail).
     - RUNNING jobs whose worker died (its advisory lock is free) fail with that reason.
     - RUNNING jobs past ``JOB_TIMEOUT_SECONDS`` fail as timed out.
     """
-    from portal.core.queue import uses_queue
-
     now = now or utcnow()
     report = ReconcileReport()
     timeout = current_app.config["JOB_TIMEOUT_SECONDS"]
@@ -893,9 +872,9 @@ def reconcile(now: datetime | None = None) -> ReconcileReport:
         .scalars()
         .all()
     )
-    waiting = _waiting_ids() if queued and uses_queue() else None
+    waiting = _waiting_ids() if queued else None
     for job_id in queued:
-        if uses_queue() and _in_redis(job_id, waiting):
+        if _in_redis(job_id, waiting):
             continue
         job = db.session.get(Job, job_id, with_for_update=True)
         if job is None or job.status is not JobStatus.QUEUED:

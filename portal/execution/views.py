@@ -12,7 +12,6 @@ from markupsafe import Markup
 
 from portal.accounts.auth import page_auth
 from portal.core.errors import PortalError
-from portal.core.queue import uses_queue
 from portal.core.web import FORM_ERROR_STATUS
 from portal.execution import services, svg
 from portal.execution.models import JobStatus
@@ -60,7 +59,6 @@ def index():
         "status": status_filter.value if status_filter else "",
         "statuses": [s.value for s in JobStatus],
         "active": any(not j.status.is_terminal for j in jobs),
-        "inline": not uses_queue(),
     }
     if htmx:
         return render_template("execution/_job_rows.html", **context)
@@ -73,7 +71,6 @@ def _form_context(form: dict, error=None, errors=None):
         "devices": services.online_devices(),
         "error": error,
         "errors": errors or {},
-        "inline": not uses_queue(),
     }
 
 
@@ -179,7 +176,6 @@ def _detail_context(job) -> dict:
         "histogram": Markup(svg.histogram(counts, job.shots)) if counts else None,  # noqa: S704
         "result": services.result_document(job) if job.result else None,
         "drawing": drawing,
-        "inline": not uses_queue(),
     }
 
 

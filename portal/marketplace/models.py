@@ -78,7 +78,6 @@ class Subscription(Timestamped, db.Model):
             "quantum_app_id",
             unique=True,
             postgresql_where=sa.text("subscription_type = 'TRIAL'"),
-            sqlite_where=sa.text("subscription_type = 'TRIAL'"),
         ),
     )
 

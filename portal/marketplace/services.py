@@ -285,7 +285,7 @@ def browse(
         .options(joinedload(MarketplaceListing.app))
     )
     if q and q.strip():
-        # The Registry's search (full text with prefixes on PostgreSQL, over the stored,
+        # The Registry's search (full text with prefixes, over the stored,
         # indexed document): a substring match scanned every app's name and description.
         statement = search_filter(statement, q)
     if app_type:
@@ -301,14 +301,9 @@ def browse(
             raise ValidationFailed(
                 f"Unknown plan {offers!r}.", details={"offers": list(SubscriptionType.__members__)}
             )
-        if db.session.get_bind().dialect.name == "postgresql":
-            statement = statement.where(
-                sa.literal(name) == sa.func.any(MarketplaceListing.subscription_types)
-            )
-        else:
-            statement = statement.where(
-                sa.cast(MarketplaceListing.subscription_types, sa.String).contains(f'"{name}"')
-            )
+        statement = statement.where(
+            sa.literal(name) == sa.func.any(MarketplaceListing.subscription_types)
+        )
     if max_price is not None:
         statement = statement.where(MarketplaceListing.price <= max_price)
     if min_rating is not None:

@@ -90,7 +90,7 @@ def _copy(cur, table: str, columns: list[str], rows) -> int:
 
 
 def generate(database_url: str, secret_key: str, out: Path, *, n_apps: int, n_users: int,
-             n_jobs: int, seed: int = 7) -> dict:  # fmt: skip
+             n_jobs: int, redis_url: str, seed: int = 7) -> dict:  # fmt: skip
     """Fill the (migrated, empty) database; return and write the load generator's file."""
     from flask_login.utils import _create_identifier
 
@@ -221,7 +221,9 @@ def generate(database_url: str, secret_key: str, out: Path, *, n_apps: int, n_us
         conn.execute("VACUUM ANALYZE")
 
     os.environ.setdefault("QH_SECRET_KEY", secret_key)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": secret_key})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "SECRET_KEY": secret_key}
+    )
     serializer = app.session_interface.get_signing_serializer(app)
     with app.test_request_context(
         "/", environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers={"User-Agent": "qh-bench"}

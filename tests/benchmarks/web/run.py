@@ -104,6 +104,7 @@ def prepare(env: dict[str, str]) -> dict:
         n_apps=int(os.environ.get("BENCH_APPS", "10000")),
         n_users=int(os.environ.get("BENCH_USERS", "1000")),
         n_jobs=int(os.environ.get("BENCH_JOBS", "100000")),
+        redis_url=env["QH_REDIS_URL"],
     )  # fmt: skip
     print(f"Data: {sizes} in {time.perf_counter() - started:.1f} s")
     return sizes

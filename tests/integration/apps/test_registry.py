@@ -36,6 +36,25 @@ def test_full_text_search_uses_stems_phrases_prefixes_and_readme():
     assert _names(registry.browse(q="'); drop table users; --")) == []
 
 
+def test_search_exclusions_case_symbols_and_tags(client):
+    oracle = TagFactory(name="oracle")
+    registry_app(name="Bell Pair", description="Entangles two qubits.")
+    registry_app(name="Grover_Search", description="100% amplitude amplification",
+                 readme_content="Finds marked items with an oracle.", tags=[oracle])  # fmt: skip
+    registry_app(name="Deutsch Jozsa", description="Decides with one oracle query.")
+    assert set(_names(registry.browse(q="oracle"))) == {"Grover_Search", "Deutsch Jozsa"}
+    assert _names(registry.browse(q="oracle -marked")) == ["Deutsch Jozsa"]  # exclusion
+    assert _names(registry.browse(q="MARKED")) == ["Grover_Search"]  # any case
+    assert _names(registry.browse(q="100%")) == ["Grover_Search"]  # symbols are no syntax
+    assert _names(registry.browse(q="_")) == []  # nor wildcards
+    assert _names(registry.browse(q="grover_search")) == ["Grover_Search"]
+    # Words and a tag together: the search narrows the tag's apps.
+    assert _names(registry.browse(q="oracle", tag="oracle")) == ["Grover_Search"]
+    assert _names(registry.browse(q="decides", tag="oracle")) == []
+    html = client.get("/registry/?q=grover").get_data(as_text=True)
+    assert "Grover_Search" in html and "Bell Pair" not in html
+
+
 def test_search_reads_the_stored_vector_kept_current_by_the_database():
     indexes = db.session.execute(sa.text(
         "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_quantum_apps_search'"

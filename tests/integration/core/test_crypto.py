@@ -3,10 +3,12 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from portal import create_app
-from portal.config import ConfigError, load_config
+from portal.config import ConfigError, load_config, normalise_database_url
 from portal.core import crypto
 from portal.core.errors import ServiceUnavailable
-from tests.conftest import make_config
+from tests.conftest import database_url, make_config, redis_url
+
+SERVERS = {"QH_DATABASE_URL": database_url(), "QH_REDIS_URL": redis_url()}
 
 
 def _app(keys: list[str]):
@@ -33,32 +35,38 @@ def test_rotation_keeps_old_data_readable_then_moves_it_to_the_new_key():
             crypto.decrypt(token)
 
 
-def test_rotate_all_re_encrypts_every_encrypted_column(own_database, tmp_path):
+def test_rotate_all_re_encrypts_every_encrypted_column(own_database):
     metadata = sa.MetaData()
     vault = sa.Table(
         "vault",
         metadata,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("secret", crypto.EncryptedText),
+        prefixes=["TEMPORARY"],  # this connection's own table, gone when it closes
     )
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    url = f"sqlite:///{tmp_path / 'vault.db'}"
-    engine = sa.create_engine(url)
-    metadata.create_all(engine)
-    with _app([old]).app_context(), engine.begin() as conn:
-        conn.execute(vault.insert(), [{"id": 1, "secret": "a"}, {"id": 2, "secret": None}])
-    with _app([new, old]).app_context(), sa.orm.Session(engine) as session:
-        assert crypto.rotate_all(session, metadata) == 1
-        session.commit()
-    with _app([new]).app_context(), engine.connect() as conn:
-        assert conn.execute(sa.select(vault.c.secret).where(vault.c.id == 1)).scalar() == "a"
+    engine = sa.create_engine(normalise_database_url(database_url()))
+    try:
+        with engine.connect() as conn:
+            metadata.create_all(conn)
+            with _app([old]).app_context():
+                conn.execute(vault.insert(), [{"id": 1, "secret": "a"}, {"id": 2, "secret": None}])
+            with _app([new, old]).app_context(), sa.orm.Session(conn) as session:
+                assert crypto.rotate_all(session, metadata) == 1
+                session.commit()
+            with _app([new]).app_context():
+                query = sa.select(vault.c.secret).where(vault.c.id == 1)
+                assert conn.execute(query).scalar() == "a"
+            conn.rollback()
+    finally:
+        engine.dispose()
 
 
 def test_default_key_is_derived_from_the_secret_key(tmp_path):
-    config = load_config(tmp_path, env={"QH_SECRET_KEY": "s" * 40})
+    config = load_config(tmp_path, env={**SERVERS, "QH_SECRET_KEY": "s" * 40})
     assert crypto.keys_from_config(config) == [crypto.derive_key("s" * 40)]
 
 
 def test_bad_keys_are_refused_at_start_up(tmp_path):
     with pytest.raises(ConfigError, match="Fernet"):
-        load_config(tmp_path, env={"QH_ENCRYPTION_KEYS": "short"})
+        load_config(tmp_path, env={**SERVERS, "QH_ENCRYPTION_KEYS": "short"})

@@ -1,5 +1,5 @@
-"""One Alembic history upgrades empty PostgreSQL and SQLite databases to head and back to
-base, and the models and the migrations agree (autogenerate finds nothing to do)."""
+"""The Alembic history upgrades an empty PostgreSQL database to head and back to base, and
+the models and the migrations agree (autogenerate finds nothing to do)."""
 
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,14 +24,11 @@ def _user_tables(engine) -> set[str]:
     return set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def scratch_app(request, tmp_path, own_database):
-    if request.param == "postgresql":
-        url = _pg_scratch_url()
-        recreate_database(url)
-    else:
-        url = f"sqlite:///{tmp_path / 'scratch.db'}"
-    application = create_app(make_config(SQLALCHEMY_DATABASE_URI=url, REDIS_URL=None))
+@pytest.fixture
+def scratch_app(own_database):
+    url = _pg_scratch_url()
+    recreate_database(url)
+    application = create_app(make_config(SQLALCHEMY_DATABASE_URI=url))
     with application.app_context():
         yield application
         db.session.remove()

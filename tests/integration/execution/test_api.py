@@ -1,10 +1,12 @@
-"""Execution API in one transaction: catalogue, validation, ownership, inline runs."""
+"""Execution API: catalogue, validation, ownership (in one transaction), and jobs run to
+their results the way a worker runs them (committed, so the worker's connection sees them)."""
 
 from __future__ import annotations
 
 import pytest
 
 from portal.execution.models import HardwareStatus, JobStatus
+from portal.execution.services import run_job
 from tests.factories.accounts import UserFactory
 from tests.factories.execution import BELL_QASM2, HardwareFactory, JobFactory
 
@@ -19,15 +21,15 @@ c[0] = measure q[0];
 
 
 @pytest.fixture
-def inline_app(app, monkeypatch):
-    """Jobs run inline (embedded mode) for tests that do not need a worker."""
-    monkeypatch.setitem(app.config, "REDIS_URL", None)
-    return app
+def user():
+    return UserFactory()
 
 
 @pytest.fixture
-def user():
-    return UserFactory()
+def committed_user(committed_db):
+    user = UserFactory()
+    committed_db.commit()
+    return user
 
 
 def submit(client, headers, **body):
@@ -55,11 +57,13 @@ def test_hardware_list_and_filters(client, api_headers, user, catalogue):
     assert client.get("/api/v1/hardware").status_code == 401
 
 
-def test_submit_runs_inline_and_returns_result(client, api_headers, user, catalogue, inline_app):
-    headers = api_headers(user)
+def test_submit_then_the_worker_runs_it_to_a_result(client, api_headers, committed_user, catalogue):
+    headers = api_headers(committed_user)
     resp = submit(client, headers, program={"source": BELL_QASM2}, tags=["demo"])
     assert resp.status_code == 201, resp.get_json()
-    job = resp.get_json()
+    assert resp.get_json()["status"] == "QUEUED"
+    assert run_job(resp.get_json()["id"], worker=True) is JobStatus.COMPLETED
+    job = client.get(f"/api/v1/jobs/{resp.get_json()['id']}", headers=headers).get_json()
     assert job["status"] == "COMPLETED" and job["estimated_cost"] == "0.01"
     result = client.get(job["result_url"], headers=headers).get_json()
     assert set(result["counts"]) <= {"00", "11"} and sum(result["counts"].values()) == 200
@@ -69,12 +73,13 @@ def test_submit_runs_inline_and_returns_result(client, api_headers, user, catalo
     assert client.get("/api/v1/jobs?status=FAILED", headers=headers).get_json()["total"] == 0
 
 
-def test_qasm3_inputs_and_estimate(client, api_headers, user, catalogue, inline_app):
-    headers = api_headers(user)
+def test_qasm3_inputs_and_estimate(client, api_headers, committed_user, catalogue):
+    headers = api_headers(committed_user)
     resp = submit(
         client, headers, program={"format": "qasm3", "source": QASM3}, inputs={"theta": 3.14159265}
     )
     assert resp.status_code == 201
+    run_job(resp.get_json()["id"], worker=True)
     counts = client.get(resp.get_json()["result_url"], headers=headers).get_json()["counts"]
     assert counts.get("1", 0) >= 195  # rx(pi) flips the qubit
     est = client.post(

@@ -126,10 +126,12 @@ def test_analysis_fragment(client, login_as, owner, project):
     assert '"line": 5' in match.group(1)
 
 
-def test_run_submits_a_job_and_polls_to_the_histogram(client, login_as, owner, project, catalogue):
+def test_run_submits_a_job_and_polls_to_the_histogram(
+    client, login_as, committed_db, owner, project, catalogue
+):
     from portal.execution.services import run_job
 
-    login_as(owner)
+    login_as(owner)  # commits the owner and project: the worker's connection must see them
     source = services.get_file(project, "main.qasm").content
     fragment = client.post(
         f"/projects/{project.id}/run",
@@ -137,7 +139,7 @@ def test_run_submits_a_job_and_polls_to_the_histogram(client, login_as, owner, p
     ).get_data(as_text=True)
     job_id = re.search(r"/runs/([0-9a-f-]{36})", fragment).group(1)
     assert 'hx-trigger="load delay:600ms"' in fragment  # still queued: the fragment polls
-    assert run_job(job_id) is JobStatus.COMPLETED
+    assert run_job(job_id, worker=True) is JobStatus.COMPLETED
     done = client.get(f"/projects/{project.id}/runs/{job_id}").get_data(as_text=True)
     assert "COMPLETED" in done and 'data-testid="histogram"' in done
     assert 'data-state="00"' in done and 'data-state="11"' in done
