@@ -868,7 +868,7 @@ def run_app(
     notification_email: str | None = None,
 ):
     """Submit a job of the subscription's app (latest published version) with ``inputs``,
-    spending one run. The caller commits, then ``portal.execution.services.dispatch(job)``."""
+    spending one run; the job is enqueued once the unit of work commits."""
     from portal.execution.services import submit_job
 
     if sub.user_id != user.id:

@@ -51,11 +51,9 @@ class World:
     # -- requests ------------------------------------------------------------------------
 
     def _send(self, method: str, url: str, **kwargs):
-        # A new app context per request: Flask-SQLAlchemy scopes the session to it and
-        # removes it on teardown, so whatever the request did not commit is rolled back,
-        # exactly as at the end of a real request.
-        with self.app.app_context():
-            return self.client.open(API + url, method=method, **kwargs)
+        # The suite's client runs each request in its own app context and session
+        # (tests/conftest.py ``RequestClient``): what a request did not commit is lost.
+        return self.client.open(API + url, method=method, **kwargs)
 
     def write(self, method: str, url: str, *, status: int | None = None, **kwargs):
         """Send the operation under test; it must answer ``status`` (any 2xx by default)."""
