@@ -50,7 +50,7 @@ def test_pages_list_submit_and_show_jobs(client, login_as, catalogue, app, monke
     db.session.commit()  # views roll back failed forms; keep the user outside that savepoint
     login_as(user)
     page = client.get("/jobs")
-    assert b"No jobs yet" in page.data and b"Embedded mode" in page.data
+    assert b"No jobs yet" in page.data and b"Jobs run on the queue" in page.data
     form = client.get("/jobs/new")
     assert b"OpenQASM program" in form.data
     est = client.post("/jobs/estimate", data={"device": "aer-simulator", "shots": "1000",
