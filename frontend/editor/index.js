@@ -193,7 +193,12 @@ function create(parent, options = {}) {
       lintGutter(),
       keymap.of([...defaultKeymap, ...historyKeymap, ...lintKeymap]),
       languageExt,
-      EditorView.contentAttributes.of({ "aria-label": opts.ariaLabel || "Code editor" }),
+      // tabindex: the text area is in the tab order explicitly, so a long file's scrolling
+      // region has keyboard access (axe: scrollable-region-focusable).
+      EditorView.contentAttributes.of({
+        "aria-label": opts.ariaLabel || "Code editor",
+        tabindex: "0",
+      }),
       EditorView.theme({
         "&": { height: "100%", fontSize: "14px" },
         ".cm-scroller": {

@@ -40,6 +40,8 @@
     var stateEl = document.getElementById("save-state");
     var analysisEl = document.getElementById("analysis");
     var runForm = document.getElementById("run-form");
+    var runButton = document.getElementById("run-button");
+    var runOutput = document.getElementById("run-output");
 
     var savedText = initial;
     var saving = null; // the in-flight save promise
@@ -49,6 +51,24 @@
       if (!stateEl) return;
       stateEl.dataset.state = state;
       stateEl.textContent = text;
+    }
+
+    // One run at a time: from the click until the job is final (the run panel polls for
+    // its status and marks itself data-in-flight meanwhile), Run is disabled and Ctrl-Enter
+    // or a second click sends nothing.
+    var runCanStart = !!runButton && !runButton.disabled;
+    var runPosting = false;
+
+    function runInFlight() {
+      return runPosting || !!(runOutput && runOutput.querySelector("[data-in-flight]"));
+    }
+
+    function syncRunButton() {
+      if (!runCanStart) return;
+      var busy = runInFlight();
+      runButton.disabled = busy;
+      if (busy) runButton.setAttribute("aria-busy", "true");
+      else runButton.removeAttribute("aria-busy");
     }
 
     function dirty() {
@@ -136,7 +156,7 @@
         save();
       },
       onRun: function () {
-        if (runForm && isProgram) runForm.requestSubmit();
+        if (runForm && isProgram && !runInFlight()) runForm.requestSubmit();
       },
     });
     window.qhIde = editor; // for tests and the browser console
@@ -154,6 +174,37 @@
       var form = event.detail.elt.closest && event.detail.elt.closest("form[data-ide-source]");
       if (form) event.detail.parameters.source = editor.getValue();
     });
+
+    if (runForm) {
+      runForm.addEventListener("htmx:confirm", function (event) {
+        if (event.detail.elt === runForm && runInFlight()) event.preventDefault();
+      });
+      runForm.addEventListener("htmx:beforeRequest", function (event) {
+        if (event.detail.elt !== runForm) return;
+        runPosting = true;
+        syncRunButton();
+      });
+      runForm.addEventListener("htmx:afterRequest", function (event) {
+        if (event.detail.elt !== runForm) return;
+        runPosting = false;
+        syncRunButton();
+      });
+    }
+    if (runOutput) {
+      // Each status poll replaces the panel; a final status re-enables Run.
+      new MutationObserver(syncRunButton).observe(runOutput, { childList: true, subtree: true });
+      // A poll that fails stops polling: let the user run again rather than wait forever.
+      ["htmx:responseError", "htmx:sendError"].forEach(function (name) {
+        runOutput.addEventListener(name, function (event) {
+          var elt = event.detail.elt;
+          if (elt && elt.hasAttribute && elt.hasAttribute("data-in-flight")) {
+            elt.removeAttribute("data-in-flight");
+            elt.removeAttribute("aria-busy");
+            syncRunButton();
+          }
+        });
+      });
+    }
 
     // Build and release read the saved files: save first, then send.
     document.body.addEventListener("htmx:confirm", function (event) {

@@ -1,5 +1,6 @@
-"""Browser-test helpers for the journeys: an inline-jobs live server, an accessibility check
-with the vendored axe-core, screenshots for the README tour, registration and sign-in helpers."""
+"""Browser-test helpers for the journeys: a live server with a real worker process (the set-up
+``make run`` starts), an accessibility check with the vendored axe-core, screenshots for the
+README tour, registration and sign-in helpers."""
 
 from __future__ import annotations
 
@@ -10,27 +11,28 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import portal.models  # noqa: F401 - every model mapped before any app is built
-from portal import create_app
-from tests.conftest import make_config, serve
 from tests.factories.accounts import DEFAULT_PASSWORD
+from tests.worker_process import start_worker  # noqa: F401 - fixture for the e2e tests
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 AXE_PATH = "/static/vendor/axe.min.js"
 BLOCKING_IMPACTS = {"serious", "critical"}
-
-
-@pytest.fixture(scope="session")
-def inline_live_app():
-    """CSRF on, as in production, and no Redis: jobs run inline in the request (the embedded
-    mode), so a journey's jobs complete without a worker process."""
-    return create_app(make_config(WTF_CSRF_ENABLED=True, REDIS_URL=None))
+# How long a page may take to show a job's next state (ms). Generous: the worker process
+# imports Qiskit when it starts, and two cores are shared with the browser and the server.
+JOB_TIMEOUT = 90_000
 
 
 @pytest.fixture
-def inline_live_server(inline_live_app, committed_db):
-    with serve(inline_live_app) as server:
-        yield server
+def worker_live_server(live_server, start_worker):  # noqa: F811 - the imported fixture
+    """The ``make run`` set-up: the live app (CSRF on, REDIS_URL set, so jobs go on the queue)
+    served from a thread, plus one real ``flask worker`` process on the same PostgreSQL and
+    Redis. Jobs complete asynchronously: a test waits on the page for the status to change
+    (``expect(...).to_have_text(..., timeout=JOB_TIMEOUT)``). ``server.worker`` is the
+    process. Tests that need a job to wait in the queue use ``live_server`` and
+    ``start_worker`` themselves."""
+    live_server.worker = start_worker()
+    yield live_server
 
 
 class Accessibility:

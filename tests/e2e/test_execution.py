@@ -1,24 +1,21 @@
 """Execution in a real browser: submit a circuit from the page, watch it reach COMPLETED
 with a histogram without reloading; the device pages draw their connectivity.
 
-The live server has QH_REDIS_URL set (as in production), so this test starts a real
-``flask worker`` process on the same database and Redis: the page is exercised on the
-queue path, which is the one that needs live updates (inline jobs finish before the
-redirect)."""
+The live server has QH_REDIS_URL set (as in production and ``make run``), so this test starts
+a real ``flask worker`` process on the same database and Redis once the job is queued."""
 
 import pytest
 from playwright.sync_api import expect
 
 from portal.execution.catalogue import ensure_catalogue
 from portal.extensions import db
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import JOB_TIMEOUT, sign_in
 from tests.factories.accounts import UserFactory
-from tests.integration.execution.conftest import start_worker  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 
-def test_submit_and_watch_a_job_complete(live_server, page, console_errors, start_worker):  # noqa: F811
+def test_submit_and_watch_a_job_complete(live_server, page, console_errors, start_worker):
     ensure_catalogue()
     user = UserFactory(username="grover")
     db.session.commit()
@@ -38,7 +35,7 @@ def test_submit_and_watch_a_job_complete(live_server, page, console_errors, star
     expect(page.get_by_test_id("job-status")).to_have_text("QUEUED")
     page.evaluate("window.__noReload = true")
     start_worker()
-    expect(page.get_by_test_id("job-status")).to_have_text("COMPLETED", timeout=60_000)
+    expect(page.get_by_test_id("job-status")).to_have_text("COMPLETED", timeout=JOB_TIMEOUT)
     expect(page.get_by_test_id("histogram").locator("rect")).to_have_count(2)
     assert page.evaluate("window.__noReload") is True  # updated in place by htmx
     expect(page.get_by_test_id("circuit-drawing")).to_contain_text("q_0")

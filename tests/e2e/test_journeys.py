@@ -8,7 +8,8 @@
 
 Each journey fails on any console error or failed request, runs axe-core on every main page
 it visits (no serious or critical violations) and takes the README tour's screenshots. Jobs
-run inline (no Redis) so a run completes within the request.
+go on the queue and a real worker process runs them (``worker_live_server``, as ``make run``):
+the pages show them finishing without a reload.
 """
 
 import re
@@ -17,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.extensions import db
-from tests.e2e.conftest import goto, register_and_verify, sign_in
+from tests.e2e.conftest import JOB_TIMEOUT, goto, register_and_verify, sign_in
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -34,12 +35,12 @@ def assert_fits_phone(page, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 800})
 
 
-def test_developer_journey(inline_live_server, page, console_errors, outbox, a11y, screenshot):
+def test_developer_journey(worker_live_server, page, console_errors, outbox, a11y, screenshot):
     from portal.execution.catalogue import ensure_catalogue
 
     ensure_catalogue()
     db.session.commit()
-    base = inline_live_server.url
+    base = worker_live_server.url
     page.set_viewport_size({"width": 1280, "height": 800})
     page.set_default_timeout(15_000)
     page.on("dialog", lambda dialog: dialog.accept())
@@ -89,7 +90,7 @@ def test_developer_journey(inline_live_server, page, console_errors, outbox, a11
     page.get_by_label("Shots").fill("500")
     page.get_by_role("button", name=re.compile("^Run")).click()
     output = page.get_by_test_id("run-output")
-    expect(output.get_by_test_id("job-status")).to_have_text("COMPLETED")
+    expect(output.get_by_test_id("job-status")).to_have_text("COMPLETED", timeout=JOB_TIMEOUT)
     expect(output.get_by_test_id("histogram").locator('[data-state="11111"]')).to_be_visible()
     a11y.check(page, "IDE")
     screenshot(page, "ide")
@@ -177,7 +178,7 @@ def _someone_subscribes_to(app_name: str) -> None:
     db.session.commit()
 
 
-def test_consumer_journey(inline_live_server, page, console_errors, a11y, screenshot):
+def test_consumer_journey(worker_live_server, page, console_errors, a11y, screenshot):
     from tests.factories.marketplace import listed_app, simulator
 
     simulator()
@@ -191,7 +192,7 @@ def test_consumer_journey(inline_live_server, page, console_errors, a11y, screen
     listed_app(name="Phase Estimator", description="Estimates an eigenphase to n bits.")
     UserFactory(username="ada", full_name="Ada Lovelace")
     db.session.commit()
-    base = inline_live_server.url
+    base = worker_live_server.url
     page.set_viewport_size({"width": 1280, "height": 800})
     page.set_default_timeout(15_000)
     page.on("dialog", lambda dialog: dialog.accept())
@@ -226,7 +227,7 @@ def test_consumer_journey(inline_live_server, page, console_errors, a11y, screen
     # Run a job from the page: the result and its histogram open.
     page.get_by_label("Shots").fill("400")
     page.get_by_test_id("run-app").click()
-    expect(page.get_by_test_id("job-status")).to_have_text("COMPLETED")
+    expect(page.get_by_test_id("job-status")).to_have_text("COMPLETED", timeout=JOB_TIMEOUT)
     expect(page.get_by_test_id("histogram").locator("rect")).to_have_count(2)
     a11y.check(page, "job detail")
     screenshot(page, "job-detail")
@@ -281,7 +282,7 @@ def test_consumer_journey(inline_live_server, page, console_errors, a11y, screen
     assert not a11y.violations, "\n".join(a11y.violations)
 
 
-def test_admin_journey(inline_live_server, page, console_errors, a11y):
+def test_admin_journey(worker_live_server, page, console_errors, a11y):
     from portal.billing.services import current_bill
     from portal.execution.models import JobStatus
     from tests.factories.billing import completed_job, subscription
@@ -297,7 +298,7 @@ def test_admin_journey(inline_live_server, page, console_errors, a11y):
     JobFactory(user=mallory, status=JobStatus.FAILED, failure_reason="Device offline")
     current_bill(customer)  # the month's lines: revenue the admin sees
     db.session.commit()
-    base = inline_live_server.url
+    base = worker_live_server.url
     page.set_viewport_size({"width": 1280, "height": 800})
     page.set_default_timeout(15_000)
     page.on("dialog", lambda dialog: dialog.accept())

@@ -9,17 +9,17 @@ from playwright.sync_api import expect
 import portal.models  # noqa: F401 - every model mapped before any app is built
 from portal.execution.catalogue import ensure_catalogue
 from portal.extensions import db
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import JOB_TIMEOUT, sign_in
 from tests.factories.accounts import UserFactory
 
 pytestmark = pytest.mark.e2e
 
 
-def test_template_edit_run_fix_build_release(inline_live_server, page, console_errors):
+def test_template_edit_run_fix_build_release(worker_live_server, page, console_errors):
     user = UserFactory(provider=True, username="quantumdev")
     ensure_catalogue()
     db.session.commit()
-    base = inline_live_server.url
+    base = worker_live_server.url
     sign_in(page, base, "quantumdev")
 
     # Create a project from the GHZ template.
@@ -50,7 +50,7 @@ def test_template_edit_run_fix_build_release(inline_live_server, page, console_e
     page.get_by_label("Shots").fill("500")
     page.get_by_role("button", name=re.compile("^Run")).click()
     output = page.get_by_test_id("run-output")
-    expect(output.get_by_test_id("job-status")).to_have_text("COMPLETED")
+    expect(output.get_by_test_id("job-status")).to_have_text("COMPLETED", timeout=JOB_TIMEOUT)
     histogram = output.get_by_test_id("histogram")
     expect(histogram.locator('[data-state="00000"]')).to_be_visible()
     expect(histogram.locator('[data-state="11111"]')).to_be_visible()
@@ -90,13 +90,13 @@ def test_template_edit_run_fix_build_release(inline_live_server, page, console_e
     assert console_errors == []
 
 
-def test_settings_repository_link_and_delete(inline_live_server, page, console_errors):
+def test_settings_repository_link_and_delete(worker_live_server, page, console_errors):
     from tests.factories.projects import ProjectFactory
 
     user = UserFactory(username="labowner")
     ProjectFactory(user=user, name="Old lab")
     db.session.commit()
-    base = inline_live_server.url
+    base = worker_live_server.url
     sign_in(page, base, "labowner")
     page.goto(base + "/projects/")
     page.get_by_role("link", name="Settings").click()
@@ -113,16 +113,16 @@ def test_settings_repository_link_and_delete(inline_live_server, page, console_e
     assert console_errors == []
 
 
-def test_ide_shows_inputs_of_a_parameterised_program(inline_live_server, page, console_errors):
+def test_ide_shows_inputs_of_a_parameterised_program(worker_live_server, page, console_errors):
     """The VQE template: the analysis lists its QASM 3 inputs, bound from inputs.json."""
     from tests.factories.projects import ProjectFactory
 
     user = UserFactory(username="shooter")
     project = ProjectFactory(user=user, name="VQE lab", files__starter="vqe")
     db.session.commit()
-    sign_in(page, inline_live_server.url, "shooter")
+    sign_in(page, worker_live_server.url, "shooter")
     page.set_viewport_size({"width": 1280, "height": 1400})
-    page.goto(f"{inline_live_server.url}/projects/{project.id}")
+    page.goto(f"{worker_live_server.url}/projects/{project.id}")
     expect(page.locator(".cm-editor")).to_be_visible()
     expect(page.get_by_test_id("file-tree")).to_contain_text("inputs.json")
     expect(page.get_by_test_id("analysis")).to_contain_text("theta0")

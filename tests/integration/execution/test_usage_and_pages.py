@@ -50,7 +50,7 @@ def test_pages_list_submit_and_show_jobs(client, login_as, committed_db, catalog
     committed_db.commit()  # the worker's connection must see the user's job
     login_as(user)
     page = client.get("/jobs")
-    assert b"No jobs yet" in page.data and b"Embedded mode" not in page.data
+    assert b"No jobs yet" in page.data and b"Jobs run on the queue" in page.data
     form = client.get("/jobs/new")
     assert b"OpenQASM program" in form.data
     est = client.post("/jobs/estimate", data={"device": "aer-simulator", "shots": "1000",
