@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import Flask, has_app_context
 from prometheus_client.core import GaugeMetricFamily
 
+from portal.core import uow
 from portal.core.db import utcnow
 
 # A job QUEUED or RUNNING longer than this is reported as stuck (the reconciler acts on it).
@@ -84,7 +85,7 @@ class JobCollector:
                     duration.add_metric([str(q)], value)
                 depth.add_metric([], job_queue().count)
             except Exception:  # a scrape must never fail the whole /metrics page
-                db.session.rollback()
+                uow.rollback()
                 return
         yield from (by_state, stuck, depth, duration)
 

@@ -19,6 +19,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from portal.core import uow
 from portal.extensions import db
 
 bp = Blueprint("ops", __name__)
@@ -153,7 +154,7 @@ def readiness_problems() -> list[str]:
     try:
         db.session.execute(sa.text("SELECT 1"))
     except Exception as exc:  # any driver error means not ready
-        db.session.rollback()
+        uow.rollback()
         problems.append(f"database unreachable: {type(exc).__name__}")
     from portal.core.queue import redis_connection
 

@@ -65,15 +65,16 @@ def refuse() -> None:
     g.qh_refused = True
 
 
-def commit() -> None:
+def commit(*, expire: bool = True) -> None:
     """Commit the unit of work so far (its after-commit hooks then run).
 
     The request boundary, ``unit_of_work()`` and the worker's steps call this; a use case
     calls it only when it must hand committed work to another process and wait for it (a
-    blocking job). Objects stay loaded: everything in them was just written."""
+    blocking job). ``expire=False`` keeps loaded objects as they are (the request boundary:
+    its after-request hooks read the user it just wrote, no reload needed)."""
     session = _session()
     keep = session.expire_on_commit
-    session.expire_on_commit = False
+    session.expire_on_commit = expire
     try:
         session.commit()
     except BaseException:
@@ -104,7 +105,7 @@ def finish_request(response: Response) -> None:
     if response.status_code >= 400 or g.get("qh_refused"):
         rollback()
     else:
-        commit()
+        commit(expire=False)
 
 
 class PortalFlask(Flask):

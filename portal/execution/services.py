@@ -672,7 +672,7 @@ def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | Non
             status = db.session.execute(
                 sa.select(Job.status).where(Job.id == key)
             ).scalar_one_or_none()
-            db.session.rollback()
+            uow.rollback()
             log.info("job skipped", job_id=str(key), status=status.value if status else "missing")
             return status
         log.info("job running", job_id=str(key), device=claimed.hardware_name)
@@ -713,7 +713,7 @@ def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | Non
         if job is None or job.status is not JobStatus.RUNNING:
             # Cancelled or failed by the reconciler meanwhile: that decision stands.
             status = job.status if job else None
-            db.session.rollback()
+            uow.rollback()
             log.info("result discarded", job_id=str(key), status=getattr(status, "value", None))
             return status
         if outcome is not None and job.hardware is None:
@@ -723,7 +723,7 @@ def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | Non
         else:
             _complete(job, job.hardware, outcome, wall)
         status = job.status
-        db.session.commit()
+        uow.commit()
         log.info("job finished", job_id=str(key), status=status.value, seconds=round(wall, 4))
         return status
 
@@ -878,16 +878,16 @@ def reconcile(now: datetime | None = None) -> ReconcileReport:
             continue
         job = db.session.get(Job, job_id, with_for_update=True)
         if job is None or job.status is not JobStatus.QUEUED:
-            db.session.rollback()
+            uow.rollback()
             continue
         job.attempts = (job.attempts or 0) + 1
         if job.attempts > MAX_ATTEMPTS:
             _fail(job, f"The queue lost this job {MAX_ATTEMPTS} times; please resubmit it.")
             report.failed_lost += 1
-            db.session.commit()
+            uow.commit()
             continue
         job.queued_at = now
-        db.session.commit()
+        uow.commit()
         report.requeued += 1
         log.warning("job re-enqueued", job_id=str(job_id), attempts=job.attempts)
         dispatch(job.id)
@@ -903,11 +903,11 @@ def reconcile(now: datetime | None = None) -> ReconcileReport:
         timed_out = (now - started).total_seconds() > timeout
         dead = not timed_out and not _worker_alive(job)
         if not (timed_out or dead):
-            db.session.rollback()
+            uow.rollback()
             continue
         db.session.refresh(job, with_for_update=True)
         if job.status is not JobStatus.RUNNING:
-            db.session.rollback()
+            uow.rollback()
             continue
         if timed_out:
             _fail(job, f"The job ran longer than the {timeout} s limit and was stopped.")
@@ -919,6 +919,6 @@ def reconcile(now: datetime | None = None) -> ReconcileReport:
                 "before it finished. Please resubmit the job.",
             )
             report.failed_dead += 1
-        db.session.commit()
+        uow.commit()
         log.warning("running job failed by reconciler", job_id=str(job_id), timed_out=timed_out)
     return report
