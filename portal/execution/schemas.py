@@ -84,7 +84,10 @@ class EstimateSchema(Schema):
     shots = fields.Integer()
     estimated_cost = fields.Decimal(as_string=True, metadata={"example": "0.02"})
     currency = fields.String(metadata={"example": "USD"})
-    circuit = fields.Dict(metadata={"description": "qubits, depth, size, gate counts"})
+    circuit = fields.Dict(
+        allow_none=True,
+        metadata={"description": "qubits, depth, size, gate counts (null without a program)"},
+    )
 
 
 class JobSchema(Schema):
@@ -98,7 +101,7 @@ class JobSchema(Schema):
     program_format = fields.String()
     shots = fields.Integer()
     run_mode = fields.Enum(JobRunMode)
-    tags = fields.List(fields.String())
+    tags = fields.Method("_tags", metadata={"type": "array", "items": {"type": "string"}})
     inputs = fields.Dict(allow_none=True)
     notification_email = fields.String(allow_none=True)
     estimated_cost = fields.Decimal(as_string=True)
@@ -111,6 +114,9 @@ class JobSchema(Schema):
     finished_at = fields.DateTime(allow_none=True)
     queue_position = fields.Integer(allow_none=True, dump_only=True)
     result_url = fields.String(dump_only=True)
+
+    def _tags(self, job) -> list[str]:
+        return job.tags or []  # a job without tags stores NULL; the API always lists
 
 
 class JobListArgs(PageArgs):
