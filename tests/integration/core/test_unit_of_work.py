@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import types
 import uuid
+from contextlib import contextmanager
 
 import psycopg
 import sqlalchemy as sa
@@ -72,12 +73,19 @@ def _app_with_routes(unit_of_work: bool) -> Flask:
     return application
 
 
+@contextmanager
+def _client(unit_of_work: bool, client_class=RequestClient):
+    """A test client of such an app, used inside the app's context: the test body's own
+    context, as every test of the suite has one."""
+    application = _app_with_routes(unit_of_work)
+    application.test_client_class = client_class
+    with application.app_context():
+        yield application.test_client()
+
+
 def test_canary_a_route_that_only_flushes_loses_its_write(db_session):
-    canary = _app_with_routes(unit_of_work=False)
-    canary.test_client_class = RequestClient
     name = f"canary-{uuid.uuid4().hex[:8]}"
-    with canary.app_context():  # the test body's own context, as every test has
-        client = canary.test_client()
+    with _client(unit_of_work=False) as client:
         assert client.post(f"/canary/{name}").status_code == 201
         assert client.get(f"/canary/{name}").status_code == 404  # lost, and the suite sees it
 
@@ -86,20 +94,14 @@ def test_canary_the_old_harness_hid_the_lost_write(db_session):
     """Control: a client sharing the test's context (the old conftest) sees the flushed row,
     so the canary above fails exactly when the harness stops giving requests their own
     session."""
-    canary = _app_with_routes(unit_of_work=False)
-    canary.test_client_class = FlaskClient
     name = f"canary-{uuid.uuid4().hex[:8]}"
-    with canary.app_context():
-        client = canary.test_client()
+    with _client(unit_of_work=False, client_class=FlaskClient) as client:
         assert client.post(f"/canary/{name}").status_code == 201
         assert client.get(f"/canary/{name}").status_code == 200
 
 
 def test_a_successful_request_commits_and_failed_ones_roll_back(db_session):
-    portal = _app_with_routes(unit_of_work=True)
-    portal.test_client_class = RequestClient
-    with portal.app_context():
-        client = portal.test_client()
+    with _client(unit_of_work=True) as client:
         assert client.post("/canary/kept").status_code == 201
         assert client.post("/refused/redirected").status_code == 302
         assert client.post("/form-error/re-rendered").status_code == FORM_ERROR_STATUS
@@ -135,21 +137,17 @@ def test_a_failing_hook_does_not_undo_the_commit(db_session):
 
 
 def test_a_request_commit_that_fails_answers_the_error_not_the_success(db_session):
-    portal = _app_with_routes(unit_of_work=True)
-    portal.test_client_class = RequestClient
-    with portal.app_context():
-        client = portal.test_client()
+    with _client(unit_of_work=True) as client:
         assert client.post("/canary/duplicate").status_code == 201
         # The second insert of a unique name fails at the commit, after the view returned.
         response = client.post("/unflushed/duplicate")
         assert response.status_code == 500
 
 
-def test_a_committed_request_is_seen_over_a_fresh_connection(committed_db, app, client):
+def test_a_committed_request_is_seen_over_a_fresh_connection(committed_db):
     """With real commits (``committed_db``) the write reaches PostgreSQL itself."""
-    portal = _app_with_routes(unit_of_work=True)
-    portal.test_client_class = RequestClient
-    assert portal.test_client().post("/canary/durable").status_code == 201
+    with _client(unit_of_work=True) as portal_client:
+        assert portal_client.post("/canary/durable").status_code == 201
     url = database_url().replace("+psycopg", "")
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM tags WHERE name = 'durable'").fetchone()[0] == 1
