@@ -230,6 +230,16 @@ def _registered(redis_url: str, names: list[str]) -> bool:
         return set(names) <= {worker.name for worker in Worker.all(connection=connection)}
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux it gets SIGTERM when the launcher dies, even by
+    SIGKILL, and stops as it does on a Ctrl-C. An orphaned worker would otherwise live on
+    and take jobs from the next run's queue (the next Valkey may get the same port)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _stop(name: str, proc: subprocess.Popen, timeout: float) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)  # gunicorn: graceful; RQ: finish the current job
@@ -256,8 +266,9 @@ def run() -> int:
     # the server it talks to while it shuts down.
     def popen(*args: str) -> subprocess.Popen:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
-            [sys.executable, *args], cwd=ROOT, env=env, start_new_session=True
-        )
+            [sys.executable, *args], cwd=ROOT, env=env, start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )  # fmt: skip
 
     def spawn(name: str, *args: str) -> None:
         children.append((name, popen(*args)))

@@ -141,6 +141,22 @@ def test_make_run_starts_everything_stops_it_on_ctrl_c_and_keeps_the_data(tmp_pa
         second.kill()
 
 
+def test_nothing_outlives_a_killed_launcher(tmp_path):
+    """SIGKILL gives the launcher no chance to stop its children: they stop by themselves."""
+    launcher = Launcher(tmp_path / "instance", free_port(), tmp_path / "launcher.log")
+    try:
+        launcher.wait_ready()
+        started = launcher.everything_started()
+        launcher.proc.kill()  # the launcher alone: its children are in sessions of their own
+        launcher.proc.wait()
+        _, alive = psutil.wait_procs(started, timeout=60)
+        assert not alive, names(alive)
+    finally:
+        for proc in psutil.Process().children(recursive=True):
+            if "portal.embedded" in " ".join(proc.cmdline()) or "flask" in proc.cmdline():
+                proc.kill()
+
+
 def test_a_busy_port_is_refused_before_anything_starts(tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
