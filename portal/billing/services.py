@@ -429,7 +429,8 @@ def close_period(period_start: datetime | None = None, now: datetime | None = No
         report.closed += 1
         report.total += total
         report.bill_ids.append(bill.id)
-    log.info(
+    # The worker's schedule calls this every tick: say so only when a bill was closed.
+    (log.info if report.closed else log.debug)(
         "billing period closed",
         period=f"{start:%Y-%m}",
         closed=report.closed,

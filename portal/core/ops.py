@@ -94,6 +94,8 @@ def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Qiskit logs every transpiler pass at INFO: a line per pass per job, noise in any log.
+    logging.getLogger("qiskit").setLevel(max(logging.WARNING, root.level))
 
 
 def _before_request() -> None:
