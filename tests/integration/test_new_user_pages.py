@@ -42,3 +42,15 @@ def test_fresh_install_pages(client, login_as):
     r = client.get(f"/marketplace/{listing.id}")
     body = r.get_data(as_text=True)
     assert "Start free trial" in body and "0 active subscriptions" in body, r.status_code
+    client.post(f"/marketplace/{listing.id}/trial")
+    body = client.get(f"/marketplace/{listing.id}").get_data(as_text=True)
+    assert "1 active subscription<" in body or "1 active subscription\n" in body, body[:0]
+
+
+def test_qubit_filter_and_download_plural(client):
+    load_demo_data()
+    db.session.commit()
+    body = client.get("/registry/?min_qubits=3").get_data(as_text=True)
+    assert "GHZ State" in body and "Bell Pair" not in body.split('id="registry-results"')[1]
+    app = db.session.execute(db.select(QuantumApp).filter_by(name="Bell Pair")).scalar_one()
+    assert client.post(f"/api/v1/registry/download/{app.id}").status_code == 200
