@@ -163,12 +163,18 @@ def require_roles(user: User, roles: tuple[Role, ...]) -> None:
         raise Forbidden(f"This needs the {names} role.")
 
 
-def api_auth(scope: str = "read", roles: tuple[Role, ...] = ()):
-    """Authenticate an API call; API keys must hold ``scope`` ("read", "jobs" or "full")."""
+def api_auth(scope: str = "read", roles: tuple[Role, ...] = (), anonymous: bool = False):
+    """Authenticate an API call; API keys must hold ``scope`` ("read", "jobs" or "full").
+    ``anonymous=True``: a call without any credentials runs with ``g.api_user = None``."""
 
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
+            if anonymous and not (
+                request.headers.get("X-API-Key") or request.headers.get("Authorization")
+            ):
+                g.api_user, g.api_key = None, None
+                return view(*args, **kwargs)
             user, key = authenticate_request()
             if key is not None and not key_grants(key.scopes, scope):
                 raise Forbidden(
@@ -187,7 +193,7 @@ def api_auth(scope: str = "read", roles: tuple[Role, ...] = ()):
         apidoc = dict(getattr(wrapper, "_apidoc", {}))
         apidoc["manual_doc"] = {
             **apidoc.get("manual_doc", {}),
-            "security": [{"bearerAuth": []}, {"apiKey": []}],
+            "security": [{"bearerAuth": []}, {"apiKey": []}, *([{}] if anonymous else [])],
         }
         wrapper._apidoc = apidoc
         return wrapper

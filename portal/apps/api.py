@@ -81,11 +81,11 @@ def _zip(version, data: bytes, filename: str):
 
 
 @blp.route("/", methods=["GET"])
-@api_auth(scope="read")
+@api_auth(scope="read", anonymous=True)
 @blp.arguments(AppListArgs, location="query")
 @blp.response(200, AppPageSchema)
 def list_apps(args):
-    """List apps you can see (filters, search, sort, paging)"""
+    """List apps you can see (filters, search, sort, paging); without credentials, public apps"""
     return _page(services.list_apps(g.api_user, **args))
 
 

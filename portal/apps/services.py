@@ -34,7 +34,7 @@ from portal.apps.models import (
 )
 from portal.apps.packages import PackageInfo, build_package, validate_package
 from portal.core.db import utcnow
-from portal.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from portal.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from portal.core.paging import Page, paginate
 from portal.extensions import db
 
@@ -93,7 +93,7 @@ def get_app_for_change(app_id: Any, user: User) -> QuantumApp:
 
 
 def list_apps(
-    viewer: User,
+    viewer: User | None,
     *,
     mine: bool = False,
     type: str | None = None,
@@ -106,9 +106,14 @@ def list_apps(
     page: int = 1,
     per_page: int = 20,
 ) -> Page:
-    """Apps ``viewer`` may see (public and unlisted ones, plus their own; admins all)."""
+    """Apps ``viewer`` may see (public and unlisted ones, plus their own; admins all).
+    An anonymous ``viewer`` (None) sees public apps only."""
     statement = sa.select(QuantumApp).options(*list_options())
-    if mine:
+    if viewer is None:
+        if mine:
+            raise Unauthorized("Sign in (a bearer token or an API key) to list your own apps.")
+        statement = statement.where(QuantumApp.visibility == AppVisibility.PUBLIC)
+    elif mine:
         statement = statement.where(QuantumApp.developer_id == viewer.id)
     elif not viewer.is_admin:
         statement = statement.where(

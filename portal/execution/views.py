@@ -14,6 +14,7 @@ from portal.accounts.auth import page_auth
 from portal.core.errors import PortalError
 from portal.core.web import FORM_ERROR_STATUS
 from portal.execution import services, svg
+from portal.execution.calibration import calibration_of
 from portal.execution.models import JobStatus
 from portal.extensions import htmx
 
@@ -218,21 +219,23 @@ def download(job_id):
     )
 
 
+# The catalogue is public (read-only): visitors see what they could run on before signing up.
 @hardware_bp.get("", endpoint="index")
-@page_auth()
 def device_list():
     items, total = services.list_hardware(per_page=100)
     return render_template("execution/devices.html", devices=items, total=total)
 
 
 @hardware_bp.get("/<ident>")
-@page_auth()
 def device(ident):
     hardware = services.get_hardware(ident)
-    drawing = svg.connectivity(hardware.qubits, hardware.connectivity_map)
+    figures = calibration_of(hardware.qubits, hardware.backend_config, hardware.connectivity_map)
+    drawing = svg.connectivity(hardware.qubits, hardware.connectivity_map, figures)
     return render_template(
         "execution/device.html",
         device=hardware,
         connectivity=Markup(drawing) if drawing else None,  # noqa: S704 - numbers only
+        layout=svg.layout_kind(drawing),
+        calibration=figures,
         estimate=services.estimate_cost(hardware, 1024),
     )

@@ -1,4 +1,7 @@
 // Small behaviours shared by every page. htmx sends the CSRF token from <body hx-headers>.
+// Scripts run: the phone-width menu may hide the links behind its button (see app.css).
+document.documentElement.classList.add("js");
+
 document.addEventListener("click", function (event) {
   // Buttons that copy a value: <button data-copy="#selector">.
   var button = event.target.closest("[data-copy]");
@@ -18,3 +21,20 @@ function focusableCode(root) {
 }
 document.addEventListener("DOMContentLoaded", function () { focusableCode(document); });
 document.addEventListener("htmx:afterSwap", function (event) { focusableCode(event.target); });
+
+// The phone-width menu button shows and hides the navigation links (Escape closes it).
+document.addEventListener("click", function (event) {
+  var toggle = event.target.closest(".nav-toggle");
+  if (!toggle) return;
+  var open = toggle.getAttribute("aria-expanded") !== "true";
+  toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  toggle.closest("nav").classList.toggle("nav-open", open);
+});
+document.addEventListener("keydown", function (event) {
+  if (event.key !== "Escape") return;
+  var toggle = document.querySelector('.nav-toggle[aria-expanded="true"]');
+  if (!toggle) return;
+  toggle.setAttribute("aria-expanded", "false");
+  toggle.closest("nav").classList.remove("nav-open");
+  toggle.focus();
+});
