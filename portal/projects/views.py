@@ -11,6 +11,7 @@ import io
 
 from flask import (
     Blueprint,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -333,9 +334,22 @@ def run_status(project_id, job_id):
 @bp.post("/<uuid:project_id>/build")
 @page_auth()
 def build(project_id):
-    project = _project(project_id)
-    version = request.form.get("version", "")
-    entry = request.form.get("entry") or None
+    """Build: static checks now; while a worker simulates, the fragment says "checking…"
+    and polls ``build_status`` until the result is in."""
+    return _build_fragment(
+        _project(project_id), request.form.get("version", ""), request.form.get("entry") or None
+    )
+
+
+@bp.get("/<uuid:project_id>/build")
+@page_auth()
+def build_status(project_id):
+    return _build_fragment(
+        _project(project_id), request.args.get("version", ""), request.args.get("entry") or None
+    )
+
+
+def _build_fragment(project, version, entry):
     try:
         result = services.build(project, version=version, entry=entry)
     except PortalError as exc:
@@ -354,6 +368,7 @@ def package(project_id):
             project,
             version=request.args.get("version", ""),
             entry=request.args.get("entry") or None,
+            wait=current_app.config["BUILD_WAIT_SECONDS"],
         )
     )
     return send_file(
