@@ -422,9 +422,50 @@ def _parse_qasm3(source: str) -> QuantumCircuit:
                 column=int(match.group(2)) + 1,
                 fmt="qasm3",
             ) from None
-        raise ProgramError(text, fmt="qasm3") from None
+        line, column = _failing_statement(program)
+        raise ProgramError(text, line=line, column=column, fmt="qasm3") from None
     except RecursionError:  # pragma: no cover - pathological nesting
         raise ProgramError("the program is nested too deeply.", fmt="qasm3") from None
+    except Exception as exc:  # Qiskit's circuit checks (bad index, repeated qubit, ...)
+        line, column = _failing_statement(program)
+        text = str(exc).strip("'\"") or type(exc).__name__
+        raise ProgramError(
+            f"{text} (the statement cannot be converted to a circuit)",
+            line=line,
+            column=column,
+            fmt="qasm3",
+        ) from None
+
+
+def _failing_statement(program) -> tuple[int | None, int | None]:
+    """Line and column of the first top-level statement the converter fails on, found by
+    converting ever longer prefixes of the program (binary search: a few conversions of a
+    program already parsed). For errors that come without a position."""
+    from openqasm3.ast import Program
+    from qiskit_qasm3_import import convert
+
+    statements = program.statements
+
+    def fails(count: int) -> bool:
+        try:
+            convert(Program(statements=statements[:count], version=program.version))
+        except Exception:
+            return True
+        return False
+
+    low, high = 1, len(statements)  # the whole program fails; find the shortest failing prefix
+    if not statements or not fails(high):
+        return None, None
+    while low < high:
+        middle = (low + high) // 2
+        if fails(middle):
+            high = middle
+        else:
+            low = middle + 1
+    span = getattr(statements[low - 1], "span", None)
+    if span is None:
+        return None, None
+    return span.start_line, span.start_column + 1
 
 
 def parse_program(
@@ -439,9 +480,12 @@ def parse_program(
     if fmt is not None and fmt not in FORMATS:
         raise ProgramError(f"unknown format {fmt!r}; use 'qasm2' or 'qasm3'.")
     if fmt is not None and fmt != detected:
+        header = _HEADER.match(_code_only(source))
+        line, column = _position(source, header.start(1)) if header else (1, 1)
         raise ProgramError(
             f"the format is {fmt} but the header says {detected}; make them agree.",
-            line=1,
+            line=line,
+            column=column,
             fmt=fmt,
         )
     code = _code_only(source)

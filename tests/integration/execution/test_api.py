@@ -146,6 +146,15 @@ def test_qasm2_error_position_is_in_the_details(client, api_headers, user, catal
     assert "<input>" not in error["message"] and "closing bracket" in error["message"]
 
 
+def test_qasm3_circuit_error_is_a_422_with_its_position(client, api_headers, user, catalogue):
+    source = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nh q[0];\nh q[5];\n'
+    resp = submit(client, api_headers(user), program={"source": source})
+    assert resp.status_code == 422, resp.get_json()  # Qiskit's IndexError used to be a 500
+    error = resp.get_json()["error"]
+    assert error["code"] == "program_error"
+    assert error["details"]["line"] == 5 and error["details"]["column"] == 1
+
+
 def test_offline_device_is_refused(client, api_headers, user):
     hw = HardwareFactory(status=HardwareStatus.MAINTENANCE)
     resp = submit(client, api_headers(user), program={"source": BELL_QASM2}, device=hw.name)

@@ -181,6 +181,14 @@ def test_qasm2_takes_no_inputs():
         ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\n  foo q[1];', 4, 3,
          "'foo' is not defined"),
         ("OPENQASM 3.0;\nqubit q;\nh q;", 3, 1, "'h' is not defined"),
+        # Qiskit's circuit errors come without a position (and used to escape as a 500):
+        # the first statement that fails to convert is named.
+        ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nh q[0];\n  h q[5];\n', 5, 3,
+         "index out of range"),
+        ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\nc[0] = measure q;\n',
+         5, 1, "register size"),
+        ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\ncx q[0], q[0];\n', 4, 1,
+         "duplicate"),
     ],
 )  # fmt: skip
 def test_qasm3_errors_have_line_and_column(source, line, column, fragment):
@@ -206,8 +214,9 @@ def test_only_standard_includes(source):
 
 
 def test_format_must_match_header():
-    with pytest.raises(ProgramError, match="header says qasm2"):
+    with pytest.raises(ProgramError, match="header says qasm2") as info:
         parse_program(WILD_QASM2, "qasm3")
+    assert info.value.details == {"line": 2, "column": 10, "format": "qasm3"}  # at the "2.0"
     with pytest.raises(ProgramError, match="unknown format"):
         parse_program(WILD_QASM2, "quil")
 
