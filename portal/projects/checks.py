@@ -132,7 +132,8 @@ def _in_queue(key: str) -> bool:
         rq_job = RQJob.fetch(rq_id(key), connection=_redis())
     except NoSuchJobError:
         return False
-    status = str(getattr(rq_job.get_status(refresh=False), "value", rq_job.get_status()))
+    status = rq_job.get_status(refresh=False)
+    status = str(getattr(status, "value", status))
     if status in ("queued", "scheduled", "deferred"):
         return True
     if status == "started":

@@ -341,22 +341,38 @@ def build(project_id):
     )
 
 
+# The fragment polls every 0.7 s; after this many polls (about 3 minutes: the check's own
+# time limit, and re-enqueues of a lost check, fit in it) it stops and says so.
+MAX_BUILD_POLLS = 250
+
+
 @bp.get("/<uuid:project_id>/build")
 @page_auth()
 def build_status(project_id):
+    polls = request.args.get("polls", "0")
     return _build_fragment(
-        _project(project_id), request.args.get("version", ""), request.args.get("entry") or None
+        _project(project_id),
+        request.args.get("version", ""),
+        request.args.get("entry") or None,
+        polls=int(polls) if polls.isdigit() and len(polls) < 6 else 0,
     )
 
 
-def _build_fragment(project, version, entry):
+def _build_fragment(project, version, entry, polls: int = 0):
     try:
         result = services.build(project, version=version, entry=entry)
     except PortalError as exc:
         return render_template(
             "projects/_build.html", project=project, result=None, error=exc
         ), FORM_ERROR_STATUS
-    return render_template("projects/_build.html", project=project, result=result, error=None)
+    return render_template(
+        "projects/_build.html",
+        project=project,
+        result=result,
+        error=None,
+        polls=polls + 1,
+        stalled=result.checking and polls >= MAX_BUILD_POLLS,
+    )
 
 
 @bp.get("/<uuid:project_id>/package")

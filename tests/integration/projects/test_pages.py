@@ -185,6 +185,10 @@ def test_build_fragment_shows_checks_and_download(client, login_as, owner, proje
     assert 'data-status="checking"' in client.get(poll.replace("&amp;", "&")).get_data(
         as_text=True
     )  # the poll answers "checking" until a worker has run it
+    assert "polls=1" in poll  # each poll counts; after MAX_BUILD_POLLS the fragment stops
+    stalled = client.get(poll.replace("&amp;", "&").replace("polls=1", "polls=250"))
+    assert "No worker has answered yet" in stalled.get_data(as_text=True)
+    assert "hx-get" not in stalled.get_data(as_text=True)
     assert run_build_checks() == 1
     ok = client.get(poll.replace("&amp;", "&")).get_data(as_text=True)
     assert 'data-passed="true"' in ok and "Download package" in ok
