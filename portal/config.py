@@ -104,6 +104,12 @@ def load_config(
         # Execution
         "JOB_TIMEOUT_SECONDS": _int(env, "QH_JOB_TIMEOUT_SECONDS", 300),
         "BLOCKING_WAIT_SECONDS": _int(env, "QH_BLOCKING_WAIT_SECONDS", 30),
+        # Build checks (the IDE's build simulates on a worker): the memory a worker may give
+        # one state vector (16 bytes x 2^qubits; 1024 MiB = 26 qubits), its time limit, and
+        # how long the API's build and release wait for it before answering 202 / 409.
+        "WORKER_MEMORY_MB": _int(env, "QH_WORKER_MEMORY_MB", 1024),
+        "BUILD_CHECK_TIMEOUT_SECONDS": _int(env, "QH_BUILD_CHECK_TIMEOUT_SECONDS", 60),
+        "BUILD_WAIT_SECONDS": _int(env, "QH_BUILD_WAIT_SECONDS", 10),
         # Encryption at rest: Fernet keys, newest first (derived from the secret key if unset).
         "ENCRYPTION_KEYS": env.get("QH_ENCRYPTION_KEYS") or None,
         # Tracing: OTLP over HTTP when an endpoint is given, off otherwise.

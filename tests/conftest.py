@@ -69,6 +69,9 @@ def make_config(**overrides) -> dict:
         "WTF_CSRF_ENABLED": False,
         "LOG_JSON": True,
         "SERVER_NAME": None,
+        # Builds answer at once ("checking"); tests run the check (tests/build_checks.py) or
+        # start a worker and wait, as the real-worker tests do.
+        "BUILD_WAIT_SECONDS": 0,
     }
     config.update(overrides)
     return config

@@ -1,4 +1,5 @@
-"""The RQ job function for quantum jobs: ``workers.jobs.run(job_id)``.
+"""The RQ job functions: quantum jobs, ``workers.jobs.run(job_id)``, and the build's
+simulation check, ``workers.jobs.check(...)`` (``portal.projects.checks``).
 
 Under ``flask --app wsgi worker`` the app context already exists. Under a bare
 ``rq worker`` (with QH_* settings in the environment) an app is created once per process.
@@ -29,6 +30,17 @@ def run(job_id: str, trace: dict | None = None):
         return _traced_run(job_id, trace)
     with _app_for_process().app_context():
         return _traced_run(job_id, trace)
+
+
+def check(key: str, source: str, fmt: str | None, inputs: dict | None, shots: int):
+    """Simulate a build's program once (``portal.projects.checks.run_check``); the result is
+    stored in Redis under ``key`` for the web process that polls it."""
+    from portal.projects.checks import run_check
+
+    if has_app_context():
+        return run_check(key, source, fmt, inputs, shots)["passed"]
+    with _app_for_process().app_context():
+        return run_check(key, source, fmt, inputs, shots)["passed"]
 
 
 def _traced_run(job_id: str, trace: dict | None):

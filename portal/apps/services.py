@@ -311,10 +311,15 @@ def _apply_fields(app: QuantumApp, fields: dict[str, Any]) -> None:
         )
 
 
-def create_app(developer: User, *, tags: list[str] | str | None = None, **fields) -> QuantumApp:
-    """A new app owned by ``developer`` (a PROVIDER or an admin)."""
+def check_can_create_app(developer: User) -> None:
+    """Forbidden unless ``developer`` may create apps (a PROVIDER or an admin)."""
     if not (developer.has_role(Role.PROVIDER) or developer.is_admin):
         raise Forbidden("Creating apps needs the PROVIDER role; ask an admin or upgrade.")
+
+
+def create_app(developer: User, *, tags: list[str] | str | None = None, **fields) -> QuantumApp:
+    """A new app owned by ``developer`` (a PROVIDER or an admin)."""
+    check_can_create_app(developer)
     name = _clean_name(fields.get("name"))
     _check_unique_name(developer.id, name)
     app = QuantumApp(

@@ -120,10 +120,16 @@ def _check_size(source: str) -> None:
         )
 
 
-def detect_format(source: str) -> str:
-    """``"qasm2"`` or ``"qasm3"`` from the ``OPENQASM x.y;`` header (comments allowed before)."""
+def detect_format(source: str, fmt: str | None = None) -> str:
+    """``"qasm2"`` or ``"qasm3"`` from the ``OPENQASM x.y;`` header (comments allowed before).
+
+    A program without the header is read as ``fmt`` when the caller names the format (what
+    ``qiskit.qasm2.loads`` accepts, and the header is optional in OpenQASM 3); without a
+    format the header is what tells the two apart, so it is required."""
     _check_size(source)
     match = _HEADER.match(_code_only(source))
+    if match is None and fmt in FORMATS:
+        return fmt
     if match is None:
         raise ProgramError(
             "the program must start with a header: 'OPENQASM 2.0;' or 'OPENQASM 3.0;'.",
@@ -340,16 +346,27 @@ def _parse_qasm2(source: str) -> QuantumCircuit:
             strict=False,
         )
     except qasm2.QASM2ParseError as exc:
-        text = str(exc).strip('"')
-        match = re.match(r"<input>:(\d+),(\d+):\s*(.*)", text, re.DOTALL)
-        if match:
-            raise ProgramError(
-                match.group(3).strip(),
-                line=int(match.group(1)),
-                column=int(match.group(2)) + 1,
-                fmt="qasm2",
-            ) from None
+        line, column, text = _qasm2_position(str(exc))
+        if line is not None:
+            raise ProgramError(text, line=line, column=column, fmt="qasm2") from None
         raise ProgramError(text, fmt="qasm2") from None
+
+
+# qiskit.qasm2 puts the position first, 1-based line and 0-based column: "<input>:8,5: ...".
+# The message comes quoted with ' or " (Rust's Debug of the string), depending on its content.
+_QASM2_POSITION = re.compile(r"^(?:<input>|[^:\n]*):(\d+),(\d+):\s*(.*)$", re.DOTALL)
+
+
+def _qasm2_position(raw: str) -> tuple[int | None, int | None, str]:
+    """(line, column, message) from a qiskit.qasm2 error: 1-based line and column, and the
+    message without its ``<input>:L,C:`` prefix or quotes."""
+    text = raw.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]
+    match = _QASM2_POSITION.match(text)
+    if match is None:
+        return None, None, text.replace("<input>: ", "").strip()
+    return int(match.group(1)), int(match.group(2)) + 1, match.group(3).strip()
 
 
 class _Syntax(Exception):
@@ -405,9 +422,50 @@ def _parse_qasm3(source: str) -> QuantumCircuit:
                 column=int(match.group(2)) + 1,
                 fmt="qasm3",
             ) from None
-        raise ProgramError(text, fmt="qasm3") from None
+        line, column = _failing_statement(program)
+        raise ProgramError(text, line=line, column=column, fmt="qasm3") from None
     except RecursionError:  # pragma: no cover - pathological nesting
         raise ProgramError("the program is nested too deeply.", fmt="qasm3") from None
+    except Exception as exc:  # Qiskit's circuit checks (bad index, repeated qubit, ...)
+        line, column = _failing_statement(program)
+        text = str(exc).strip("'\"") or type(exc).__name__
+        raise ProgramError(
+            f"{text} (the statement cannot be converted to a circuit)",
+            line=line,
+            column=column,
+            fmt="qasm3",
+        ) from None
+
+
+def _failing_statement(program) -> tuple[int | None, int | None]:
+    """Line and column of the first top-level statement the converter fails on, found by
+    converting ever longer prefixes of the program (binary search: a few conversions of a
+    program already parsed). For errors that come without a position."""
+    from openqasm3.ast import Program
+    from qiskit_qasm3_import import convert
+
+    statements = program.statements
+
+    def fails(count: int) -> bool:
+        try:
+            convert(Program(statements=statements[:count], version=program.version))
+        except Exception:
+            return True
+        return False
+
+    low, high = 1, len(statements)  # the whole program fails; find the shortest failing prefix
+    if not statements or not fails(high):
+        return None, None
+    while low < high:
+        middle = (low + high) // 2
+        if fails(middle):
+            high = middle
+        else:
+            low = middle + 1
+    span = getattr(statements[low - 1], "span", None)
+    if span is None:
+        return None, None
+    return span.start_line, span.start_column + 1
 
 
 def parse_program(
@@ -418,13 +476,16 @@ def parse_program(
     ``fmt`` ("qasm2" | "qasm3") must match the header when given. ``inputs`` binds QASM 3
     ``input`` declarations; a QASM 2 program takes none.
     """
-    detected = detect_format(source)
+    detected = detect_format(source, fmt)
     if fmt is not None and fmt not in FORMATS:
         raise ProgramError(f"unknown format {fmt!r}; use 'qasm2' or 'qasm3'.")
     if fmt is not None and fmt != detected:
+        header = _HEADER.match(_code_only(source))
+        line, column = _position(source, header.start(1)) if header else (1, 1)
         raise ProgramError(
             f"the format is {fmt} but the header says {detected}; make them agree.",
-            line=1,
+            line=line,
+            column=column,
             fmt=fmt,
         )
     code = _code_only(source)

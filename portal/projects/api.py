@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from flask import g, send_file
+from urllib.parse import urlencode
+
+from flask import current_app, g, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -129,6 +131,17 @@ class BuildSchema(Schema):
     version = fields.String()
     entry = fields.String()
     passed = fields.Boolean()
+    status = fields.String(
+        metadata={
+            "description": "passed | failed | checking (the simulation is still running on a "
+            "worker: GET status_url until it is not)",
+            "example": "passed",
+        }
+    )
+    status_url = fields.Function(
+        lambda b: getattr(b, "status_url", None),
+        metadata={"description": "where to read the build again while it is checking"},
+    )
     manifest = fields.Dict()
     validation = fields.Dict()
     package_size = fields.Function(lambda b: len(b.package) if b.package else None)
@@ -280,14 +293,40 @@ def _inputs_or_none(project):
         return None
 
 
+def _build_answer(project, data, wait: float):
+    result = services.build(project, version=data["version"], entry=data["entry"], wait=wait)
+    if not result.checking:
+        return result
+    query = urlencode({"version": result.version, "entry": result.entry})
+    result.status_url = f"/api/v1/projects/{project.id}/build?{query}"
+    return result, 202, {"Location": result.status_url, "Retry-After": "1"}
+
+
 @blp.route("/<uuid:project_id>/build")
 class BuildRoute(MethodView):
     @api_auth(scope="full")
     @blp.arguments(BuildArgsSchema)
     @blp.response(200, BuildSchema)
+    @blp.alt_response(202, schema=BuildSchema, description="Still checking: GET status_url")
     def post(self, data, project_id):
-        """Build and validate the package (parse + simulate); `passed` says if it can be released"""
-        return services.build(_project(project_id), version=data["version"], entry=data["entry"])
+        """Build and validate the package; `passed` says if it can be released
+
+        Every program is parsed and checked in the request; the entry program's simulation
+        (64 shots on Aer) runs on a worker, bounded by QH_WORKER_MEMORY_MB (a state vector is
+        16 bytes x 2^qubits: a bigger program is refused with the figure) and
+        QH_BUILD_CHECK_TIMEOUT_SECONDS. The request waits up to QH_BUILD_WAIT_SECONDS for the
+        worker and answers 200 with the report; if the worker has not answered by then it
+        answers 202 with `status: checking` and `status_url` (also in `Location`): GET it until
+        the status is `passed` or `failed`. The same program built again reuses the result."""
+        return _build_answer(_project(project_id), data, current_app.config["BUILD_WAIT_SECONDS"])
+
+    @api_auth(scope="read")
+    @blp.arguments(BuildArgsSchema, location="query")
+    @blp.response(200, BuildSchema)
+    @blp.alt_response(202, schema=BuildSchema, description="Still checking: GET again")
+    def get(self, data, project_id):
+        """Read a build's report (200), or 202 while its simulation is still checking"""
+        return _build_answer(_project(project_id), data, 0)
 
 
 @blp.route("/<uuid:project_id>/package")
@@ -296,10 +335,16 @@ class Package(MethodView):
     @blp.arguments(BuildArgsSchema, location="query")
     @blp.response(200, description="The package zip", content_type="application/zip")
     @blp.alt_response(422, description="The build did not pass validation")
+    @blp.alt_response(409, description="The build's simulation is still checking on a worker")
     def get(self, data, project_id):
         """Download the package zip of a build that passes validation"""
         result = services.require_passing(
-            services.build(_project(project_id), version=data["version"], entry=data["entry"])
+            services.build(
+                _project(project_id),
+                version=data["version"],
+                entry=data["entry"],
+                wait=current_app.config["BUILD_WAIT_SECONDS"],
+            )
         )
         return _zip_response(result)
 
@@ -321,7 +366,14 @@ class Release(MethodView):
     @blp.arguments(ReleaseArgsSchema)
     @blp.response(201, ReleaseSchema)
     @blp.alt_response(422, description="Invalid fields, or the build did not pass validation")
-    @blp.alt_response(409, description="That version number already exists for the app")
+    @blp.alt_response(
+        409,
+        description="That version number already exists for the app, or the build's "
+        "simulation is still checking on a worker (code build_checking: try again)",
+    )
     def post(self, data, project_id):
-        """Release the project as a quantum app (first time) or a new version of its app"""
+        """Release the project as a quantum app (first time) or a new version of its app
+
+        The build must pass, its simulation included (run on a worker; the release waits up
+        to QH_BUILD_WAIT_SECONDS for it)."""
         return services.release(g.api_user, _project(project_id), **data).as_dict()

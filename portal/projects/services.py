@@ -40,9 +40,8 @@ PROGRAM_EXTENSIONS = ("qasm",)
 INPUTS_FILE = "inputs.json"
 README_FILE = "README.md"
 DEFAULT_ENTRY = "main.qasm"
-# Validation simulates the program once, with few shots: enough to prove it runs.
+# Validation simulates the program once, with few shots, on a worker: enough to prove it runs.
 VALIDATION_SHOTS = 64
-VALIDATION_MAX_QUBITS = 30
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -346,6 +345,7 @@ class Analysis:
     input_schema: dict[str, Any] | None = None
     inputs: dict[str, Any] | None = None
     circuit: Any = None
+    source: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -397,6 +397,7 @@ def analyse(source: str, inputs: dict[str, Any] | None = None) -> Analysis:
         input_schema=schema,
         inputs=bound,
         circuit=circuit,
+        source=source,
     )
 
 
@@ -460,27 +461,37 @@ def _validate_version(version: str | None) -> str:
     return str(SemVer((version or "").strip()))
 
 
-def simulate_check(circuit: Any, shots: int = VALIDATION_SHOTS) -> dict[str, Any]:
-    """Run the circuit once on Aer with a few shots: proves it simulates, returns counts."""
-    if circuit.num_qubits > VALIDATION_MAX_QUBITS:
-        return {
-            "passed": False,
-            "message": f"{circuit.num_qubits} qubits is more than the validation simulator "
-            f"takes ({VALIDATION_MAX_QUBITS}).",
-        }
-    from qiskit import transpile
-    from qiskit_aer import AerSimulator
+def simulate_check(analysis: Analysis, *, wait: float = 0.0) -> dict[str, Any]:
+    """The build's simulation check, run on a worker (``portal.projects.checks``): refused
+    here, with the memory figure, when the state vector is over the workers' budget; else the
+    worker's result, waiting up to ``wait`` seconds for it, or ``pending`` while it runs. The
+    web process never simulates."""
+    from portal.projects import checks
 
-    try:
-        backend = AerSimulator()
-        result = backend.run(transpile(circuit, backend), shots=shots).result()
-        counts = result.get_counts() if circuit.num_clbits else {}
-    except Exception as exc:  # Aer reports bad circuits as generic errors
-        return {"passed": False, "message": f"Simulation failed: {exc}"}
-    message = f"Simulated {shots} shots on Aer."
-    if not circuit.num_clbits:
-        message += " The program measures nothing, so it returns no counts."
-    return {"passed": True, "message": message, "shots": shots, "counts": dict(counts)}
+    qubits = analysis.circuit.num_qubits
+    budget = checks.memory_budget_mb()
+    refusal = checks.memory_refusal(qubits, budget)
+    if refusal:
+        return {
+            "name": "simulate",
+            "passed": False,
+            "message": refusal,
+            "qubits": qubits,
+            "statevector_bytes": checks.statevector_bytes(qubits),
+            "memory_budget_mb": budget,
+        }
+    key, result = checks.start(analysis.source, analysis.format, analysis.inputs, VALIDATION_SHOTS)
+    if result is None and wait > 0:
+        result = checks.wait(key, wait)
+    if result is None:
+        return {
+            "name": "simulate",
+            "passed": False,
+            "pending": True,
+            "check_id": key,
+            "message": f"Checking: a worker simulates {VALIDATION_SHOTS} shots on Aer…",
+        }
+    return {"name": "simulate", **result, "check_id": key}
 
 
 @dataclass
@@ -498,16 +509,36 @@ class Build:
     def passed(self) -> bool:
         return bool(self.validation.get("passed"))
 
+    @property
+    def checking(self) -> bool:
+        """Every check so far passed and the simulation is still running on a worker."""
+        return self.validation.get("status") == "checking"
+
+    @property
+    def status(self) -> str:
+        return self.validation.get("status", "passed" if self.passed else "failed")
+
     def reasons(self) -> list[str]:
-        return [c["message"] for c in self.validation.get("checks", []) if not c["passed"]]
+        return [
+            c["message"]
+            for c in self.validation.get("checks", [])
+            if not c["passed"] and not c.get("pending")
+        ]
 
 
 def build(
-    project: Project, *, version: str, entry: str | None = None, name: str | None = None
+    project: Project,
+    *,
+    version: str,
+    entry: str | None = None,
+    name: str | None = None,
+    wait: float = 0.0,
 ) -> Build:
     """Build the versioned package of a project and validate it by parsing every program and
-    simulating the entry program. A failed validation is reported, not raised: the IDE and the
-    release show the reasons."""
+    simulating the entry program on a worker (waiting up to ``wait`` seconds for it). A failed
+    validation is reported, not raised: the IDE and the release show the reasons. While the
+    simulation runs, the build's status is ``checking`` and it has no package yet: build
+    again (the IDE polls) to read the worker's result."""
     from portal.execution.programs import detect_format
 
     version = _validate_version(version)
@@ -530,8 +561,8 @@ def build(
     for other in program_paths(project):
         if other != entry:
             checks.append(_parse_check(other, analyse(get_file(project, other).content)))
-    if analysis.ok:
-        checks.append({"name": "simulate", **simulate_check(analysis.circuit)})
+    if analysis.ok and all(c["passed"] for c in checks):
+        checks.append(simulate_check(analysis, wait=wait))
     try:
         sdk = "OPENQASM3" if detect_format(source) == "qasm3" else "OPENQASM2"
     except ValidationFailed:
@@ -559,8 +590,11 @@ def build(
             )
         except ValidationFailed as exc:
             checks.append({"name": "package", "passed": False, "message": exc.message})
+    passed = all(c["passed"] for c in checks)
+    failed = any(not c["passed"] and not c.get("pending") for c in checks)
     validation = {
-        "passed": all(c["passed"] for c in checks),
+        "passed": passed,
+        "status": "passed" if passed else "failed" if failed else "checking",
         "checked_at": utcnow().isoformat(),
         "checks": checks,
     }
@@ -582,7 +616,15 @@ def _parse_check(path: str, analysis: Analysis) -> dict[str, Any]:
 
 
 def require_passing(result: Build) -> Build:
-    """The build, or ValidationFailed listing why it cannot be downloaded or released."""
+    """The build, or ValidationFailed listing why it cannot be downloaded or released
+    (Conflict while its simulation is still running on a worker)."""
+    if result.checking:
+        raise Conflict(
+            "The build's simulation check is still running on a worker, so it cannot be "
+            "released yet; try again in a few seconds.",
+            code="build_checking",
+            details={"checks": result.validation["checks"]},
+        )
     if not result.passed:
         reasons = result.reasons()
         raise ValidationFailed(
@@ -676,7 +718,11 @@ def release(
             app = apps.get_app_for_change(project.quantum_app_id, user)
         except NotFound:
             project.quantum_app_id = None  # the app was deleted: release a new one
-    result = require_passing(build(project, version=version, entry=entry, name=name))
+    if app is None:  # refused before the build: no check is sent to the workers for nothing
+        apps.check_can_create_app(user)
+    result = require_passing(
+        build(project, version=version, entry=entry, name=name, wait=_wait_seconds())
+    )
     readme_file = find_file(project, README_FILE)
     fields: dict[str, Any] = {
         "type": type,
@@ -712,6 +758,13 @@ def release(
     _touch(project)
     db.session.flush()
     return Released(app, new_version, created, result.validation)
+
+
+def _wait_seconds() -> float:
+    """How long a release or download waits for the build's check on a worker."""
+    from flask import current_app
+
+    return float(current_app.config.get("BUILD_WAIT_SECONDS", 0))
 
 
 def next_version(project: Project) -> str:

@@ -11,6 +11,7 @@ import io
 
 from flask import (
     Blueprint,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -333,16 +334,45 @@ def run_status(project_id, job_id):
 @bp.post("/<uuid:project_id>/build")
 @page_auth()
 def build(project_id):
-    project = _project(project_id)
-    version = request.form.get("version", "")
-    entry = request.form.get("entry") or None
+    """Build: static checks now; while a worker simulates, the fragment says "checking…"
+    and polls ``build_status`` until the result is in."""
+    return _build_fragment(
+        _project(project_id), request.form.get("version", ""), request.form.get("entry") or None
+    )
+
+
+# The fragment polls every 0.7 s; after this many polls (about 3 minutes: the check's own
+# time limit, and re-enqueues of a lost check, fit in it) it stops and says so.
+MAX_BUILD_POLLS = 250
+
+
+@bp.get("/<uuid:project_id>/build")
+@page_auth()
+def build_status(project_id):
+    polls = request.args.get("polls", "0")
+    return _build_fragment(
+        _project(project_id),
+        request.args.get("version", ""),
+        request.args.get("entry") or None,
+        polls=int(polls) if polls.isdigit() and len(polls) < 6 else 0,
+    )
+
+
+def _build_fragment(project, version, entry, polls: int = 0):
     try:
         result = services.build(project, version=version, entry=entry)
     except PortalError as exc:
         return render_template(
             "projects/_build.html", project=project, result=None, error=exc
         ), FORM_ERROR_STATUS
-    return render_template("projects/_build.html", project=project, result=result, error=None)
+    return render_template(
+        "projects/_build.html",
+        project=project,
+        result=result,
+        error=None,
+        polls=polls + 1,
+        stalled=result.checking and polls >= MAX_BUILD_POLLS,
+    )
 
 
 @bp.get("/<uuid:project_id>/package")
@@ -354,6 +384,7 @@ def package(project_id):
             project,
             version=request.args.get("version", ""),
             entry=request.args.get("entry") or None,
+            wait=current_app.config["BUILD_WAIT_SECONDS"],
         )
     )
     return send_file(

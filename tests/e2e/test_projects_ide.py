@@ -67,13 +67,24 @@ def test_template_edit_run_fix_build_release(worker_live_server, page, console_e
     page.keyboard.press("Backspace")
     page.keyboard.press("Backspace")
     expect(page.locator(".cm-lintRange-error")).to_have_count(0)
+    # Every OpenQASM 2 error names its line and column (this message used to come without).
+    page.keyboard.type("\nmeasure q[0 -> c[0];")
+    diagnostics = page.get_by_test_id("diagnostics")
+    expect(diagnostics).to_contain_text("Line 13, column 13: needed a closing bracket")
+    expect(diagnostics).not_to_contain_text("<input>")
+    expect(page.locator(".cm-lintRange-error")).to_have_count(1)
+    page.keyboard.press("Shift+Home")
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Backspace")
+    expect(page.locator(".cm-lintRange-error")).to_have_count(0)
     expect(page.get_by_test_id("res-qubits")).to_have_text("5")
     page.keyboard.press("Control+s")
     expect(save_state).to_have_text("Saved")
 
-    # Build: validated by parsing and simulating.
+    # Build: validated by parsing here and simulating on the worker (the fragment polls).
     page.get_by_role("button", name="Build and validate").click()
     build = page.get_by_test_id("build-result")
+    expect(build).to_have_attribute("data-status", "passed", timeout=JOB_TIMEOUT)
     expect(build).to_contain_text("Version 0.1.0 built and validated")
     expect(build).to_contain_text("Simulated 64 shots on Aer")
 

@@ -124,6 +124,37 @@ def test_every_validation_error_is_a_clear_4xx(
     assert client.get("/api/v1/jobs", headers=api_headers(user)).get_json()["total"] == 0
 
 
+def test_qasm2_without_header_runs_when_the_format_is_qasm2(
+    client, api_headers, committed_user, catalogue
+):
+    headers = api_headers(committed_user)
+    headerless = BELL_QASM2.replace("OPENQASM 2.0;\n", "")
+    assert "OPENQASM" not in headerless
+    resp = submit(client, headers, program={"source": headerless, "format": "qasm2"})
+    assert resp.status_code == 201, resp.get_json()
+    assert run_job(resp.get_json()["id"], worker=True) is JobStatus.COMPLETED
+    refused = submit(client, headers, program={"source": headerless})  # no format, no header
+    assert refused.status_code == 422 and "header" in refused.get_json()["error"]["message"]
+
+
+def test_qasm2_error_position_is_in_the_details(client, api_headers, user, catalogue):
+    source = "OPENQASM 2.0;\nqreg q[2];\ncreg c[2];\nmeasure q[0 -> c[0];\n"
+    resp = submit(client, api_headers(user), program={"source": source, "format": "qasm2"})
+    assert resp.status_code == 422
+    error = resp.get_json()["error"]
+    assert error["details"]["line"] == 4 and error["details"]["column"] == 13
+    assert "<input>" not in error["message"] and "closing bracket" in error["message"]
+
+
+def test_qasm3_circuit_error_is_a_422_with_its_position(client, api_headers, user, catalogue):
+    source = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nh q[0];\nh q[5];\n'
+    resp = submit(client, api_headers(user), program={"source": source})
+    assert resp.status_code == 422, resp.get_json()  # Qiskit's IndexError used to be a 500
+    error = resp.get_json()["error"]
+    assert error["code"] == "program_error"
+    assert error["details"]["line"] == 5 and error["details"]["column"] == 1
+
+
 def test_offline_device_is_refused(client, api_headers, user):
     hw = HardwareFactory(status=HardwareStatus.MAINTENANCE)
     resp = submit(client, api_headers(user), program={"source": BELL_QASM2}, device=hw.name)

@@ -3,6 +3,7 @@ import pytest
 import portal.models  # noqa: F401 - every model mapped before any app is built
 from tests.factories.accounts import UserFactory
 from tests.factories.projects import ProjectFactory
+from tests.worker_process import start_worker  # noqa: F401 - a real worker for build checks
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from portal.execution.models import JobStatus
 from portal.extensions import db
 from portal.projects import services
 from portal.projects.models import Project
+from tests.build_checks import run_build_checks
 from tests.factories.projects import ProjectFactory
 
 BROKEN = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nh q[0]\ncx q[0], q[1];\n'
@@ -176,10 +177,22 @@ def test_vqe_run_binds_inputs_json(client, login_as, owner, catalogue):
 
 def test_build_fragment_shows_checks_and_download(client, login_as, owner, project):
     login_as(owner)
-    ok = client.post(f"/projects/{project.id}/build", data={"version": "0.1.0"}).get_data(
+    checking = client.post(f"/projects/{project.id}/build", data={"version": "0.1.0"})
+    html = checking.get_data(as_text=True)
+    assert checking.status_code == 200 and 'data-status="checking"' in html
+    assert "Checking…" in html and "Download package" not in html
+    poll = re.search(r'hx-get="([^"]+)" hx-trigger="load delay:\d+ms"', html).group(1)
+    assert 'data-status="checking"' in client.get(poll.replace("&amp;", "&")).get_data(
         as_text=True
-    )
+    )  # the poll answers "checking" until a worker has run it
+    assert "polls=1" in poll  # each poll counts; after MAX_BUILD_POLLS the fragment stops
+    stalled = client.get(poll.replace("&amp;", "&").replace("polls=1", "polls=250"))
+    assert "No worker has answered yet" in stalled.get_data(as_text=True)
+    assert "hx-get" not in stalled.get_data(as_text=True)
+    assert run_build_checks() == 1
+    ok = client.get(poll.replace("&amp;", "&")).get_data(as_text=True)
     assert 'data-passed="true"' in ok and "Download package" in ok
+    assert "Simulated 64 shots on Aer" in ok and "hx-get" not in ok  # polling stops
     assert client.get(f"/projects/{project.id}/package?version=0.1.0").mimetype == "application/zip"
     services.write_file(project, "main.qasm", BROKEN)
     failed = client.post(f"/projects/{project.id}/build", data={"version": "0.1.0"}).get_data(
@@ -203,6 +216,9 @@ def test_release_fragment(client, login_as, owner, project):
         "license": "MIT",
         "visibility": "PUBLIC",
     }
+    early = client.post(url, data=data).get_data(as_text=True)
+    assert "Not released" in early and "still running on a worker" in early
+    assert run_build_checks() == 1  # the build's simulation, as a worker runs it
     page = client.post(url, data=data).get_data(as_text=True)
     assert "Released Bell app 0.1.0" in page and 'data-testid="app-link"' in page
     assert 'value="0.1.1"' in page  # the next version, swapped into the forms

@@ -72,6 +72,36 @@ def test_qasm2_syntax_error_has_line_and_column():
     assert "line 5, column 1" in info.value.message and "';'" in info.value.message
 
 
+@pytest.mark.parametrize(
+    ("source", "line", "column", "fragment"),
+    [
+        # qiskit.qasm2 quotes this message with ' (it holds no '): the position used to be lost.
+        ("OPENQASM 2.0;\nqreg q[2];\ncreg c[2];\nmeasure q[0 -> c[0];\n", 4, 13,
+         "needed a closing bracket"),
+        ("OPENQASM 2.0;\nqreg q[1];\nqreg q[1];\n", 3, 6, "'q' is already defined"),
+        ("OPENQASM 2.0;\nqreg q[1];\nU(0, 0) q[0];\n", 3, 1, ""),
+    ],
+)  # fmt: skip
+def test_every_qasm2_error_has_line_column_and_a_readable_message(source, line, column, fragment):
+    with pytest.raises(ProgramError) as info:
+        parse_program(source)
+    assert info.value.details == {"line": line, "column": column, "format": "qasm2"}
+    assert info.value.message.startswith(f"Program error at line {line}, column {column}: ")
+    assert fragment in info.value.message
+    assert "<input>" not in info.value.message and not info.value.message.endswith("'")
+
+
+def test_headerless_qasm2_is_read_when_the_format_is_given():
+    source = 'include "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0], q[1];\n'
+    assert resource_figures(parse_program(source, "qasm2"))["gate_counts"] == {"h": 1, "cx": 1}
+    assert detect_format(source, "qasm2") == "qasm2"
+    with pytest.raises(ProgramError, match="must start with a header"):
+        parse_program(source)  # without a format the header is what tells 2 from 3
+    with pytest.raises(ProgramError) as info:
+        parse_program(source + "bogus q[0];\n", "qasm2")
+    assert info.value.details["line"] == 6 and info.value.details["column"] == 1
+
+
 def test_qasm2_unknown_gate_names_it():
     with pytest.raises(ProgramError, match="'foo' is not defined") as info:
         parse_program('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\nfoo q[0];\n')
@@ -151,6 +181,14 @@ def test_qasm2_takes_no_inputs():
         ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\n  foo q[1];', 4, 3,
          "'foo' is not defined"),
         ("OPENQASM 3.0;\nqubit q;\nh q;", 3, 1, "'h' is not defined"),
+        # Qiskit's circuit errors come without a position (and used to escape as a 500):
+        # the first statement that fails to convert is named.
+        ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nh q[0];\n  h q[5];\n', 5, 3,
+         "index out of range"),
+        ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\nc[0] = measure q;\n',
+         5, 1, "register size"),
+        ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\ncx q[0], q[0];\n', 4, 1,
+         "duplicate"),
     ],
 )  # fmt: skip
 def test_qasm3_errors_have_line_and_column(source, line, column, fragment):
@@ -176,8 +214,9 @@ def test_only_standard_includes(source):
 
 
 def test_format_must_match_header():
-    with pytest.raises(ProgramError, match="header says qasm2"):
+    with pytest.raises(ProgramError, match="header says qasm2") as info:
         parse_program(WILD_QASM2, "qasm3")
+    assert info.value.details == {"line": 2, "column": 10, "format": "qasm3"}  # at the "2.0"
     with pytest.raises(ProgramError, match="unknown format"):
         parse_program(WILD_QASM2, "quil")
 

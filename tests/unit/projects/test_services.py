@@ -91,18 +91,26 @@ def test_missing_header_is_reported_on_line_one():
 
 
 def test_simulation_check_counts_bell_outcomes():
+    """The worker body of the build's simulation check."""
+    from portal.projects.checks import _simulate
+
     analysis = services.analyse(STARTERS["bell"].files["main.qasm"])
-    check = services.simulate_check(analysis.circuit, shots=50)
+    check = _simulate(analysis.circuit, 50, 1024)
     assert check["passed"]
     assert set(check["counts"]) <= {"00", "11"}
     assert sum(check["counts"].values()) == 50
 
 
-def test_simulation_check_refuses_too_wide_circuits():
-    source = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[31];\ncreg c[31];\nmeasure q -> c;\n'
-    check = services.simulate_check(services.analyse(source).circuit)
-    assert not check["passed"]
-    assert "31 qubits" in check["message"]
+def test_simulation_check_refuses_circuits_over_the_memory_budget():
+    from portal.projects.checks import max_qubits, memory_refusal, statevector_bytes
+
+    assert statevector_bytes(30) == 16 * 2**30
+    assert max_qubits(1024) == 26 and max_qubits(2048) == 27 and max_qubits(1) == 16
+    assert memory_refusal(26, 1024) is None
+    message = memory_refusal(31, 1024)
+    assert "31-qubit state vector needs 32 GiB" in message and "at most 26 qubits" in message
+    assert "QH_WORKER_MEMORY_MB=1024" in message and "fewer qubits" in message
+    assert "stabilizer" in message and "matrix-product-state" in message
 
 
 def test_circuit_drawing_is_text():
