@@ -293,14 +293,6 @@ def optional_actor() -> Actor | None:
     return None
 
 
-def current_actor() -> Actor | None:
-    """The actor of this request: the API caller, else the signed-in browser."""
-    actor = g.get("actor")
-    if actor is None:
-        actor = authenticate("page")
-    return actor
-
-
 def require_roles(user: User, roles: tuple[Role, ...]) -> None:
     if roles and not any(user.has_role(role) for role in roles):
         names = " or ".join(r.value for r in roles)
@@ -332,9 +324,9 @@ def api_auth(scope: str = "read", roles: tuple[Role, ...] = (), *, subscription_
         # Merged, not replaced: above flask-smorest's decorators (a MethodView method) the
         # copied ``_apidoc`` already holds the documented arguments and responses.
         apidoc = dict(getattr(wrapper, "_apidoc", {}))
+        # Subscription keys travel in X-API-Key too (``apiKey``); ``x-subscription-key`` says
+        # whether this operation takes one.
         security = [{"bearerAuth": []}, {"apiKey": []}]
-        if subscription_key:
-            security.append({"subscriptionKey": []})
         apidoc["manual_doc"] = {
             **apidoc.get("manual_doc", {}),
             "security": security,

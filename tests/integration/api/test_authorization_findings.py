@@ -196,3 +196,26 @@ def test_paying_another_users_bill_is_404(client, login_as):
     from portal.billing.models import UserBill
 
     assert db.session.get(UserBill, bill_id).payment_status == billing.PENDING
+
+
+def test_a_project_run_fragment_never_draws_another_developers_program(
+    client, login_as, monkeypatch
+):
+    from portal.projects import services as projects
+
+    monkeypatch.setattr(projects, "draw_circuit", lambda circuit: "DRAWN-CIRCUIT")
+    app = registry_app()
+    version = app.versions[0]
+    consumer = UserFactory()
+    project = ProjectFactory(user=consumer)
+    theirs = JobFactory(
+        user=consumer, hardware=simulator(), status=JobStatus.COMPLETED,
+        app_version_id=version.id, program_source=version.entry_program, program_format="qasm3",
+    )  # fmt: skip
+    own = JobFactory(user=consumer, hardware=simulator(), status=JobStatus.COMPLETED)
+    project_id, theirs_id, own_id = project.id, theirs.id, own.id
+    login_as(consumer)
+    shown = client.get(f"/projects/{project_id}/runs/{theirs_id}")
+    assert shown.status_code == 200 and "DRAWN-CIRCUIT" not in shown.get_data(as_text=True)
+    mine = client.get(f"/projects/{project_id}/runs/{own_id}").get_data(as_text=True)
+    assert "DRAWN-CIRCUIT" in mine
