@@ -6,7 +6,7 @@ from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from portal.accounts import services
+from portal.accounts import policy, services
 from portal.accounts.auth import api_auth, limit_attempts, mail_link_base
 from portal.accounts.models import Role
 from portal.accounts.schemas import (
@@ -189,7 +189,7 @@ class UserDetail(MethodView):
         actor = g.api_user
         user = services.get_user(actor, user_id)
         admin_fields = {k: data.pop(k) for k in ("roles", "is_active") if k in data}
-        if admin_fields and not actor.is_admin:
+        if admin_fields and not policy.may_change_admin_fields(actor):
             raise Forbidden("Only administrators can change roles or activation.")
         services.update_account(user, **data)
         if "roles" in admin_fields:

@@ -1,16 +1,23 @@
 """Who is calling: browser sessions for pages, bearer tokens and API keys for the API,
 and the one helper that enforces roles and scopes everywhere.
 
-API routes use ``@api_auth(scope=..., roles=...)``; it sets ``g.api_user`` (the User) and
-``g.api_key`` (the UserApiKey, or None for a bearer token). Pages use ``@page_auth(roles=...)``.
+Every credential goes through one list of authenticators (``AUTHENTICATORS``: browser
+session for pages; subscription key, personal API key and JWT bearer for the API), each
+yielding an ``Actor`` (user, credential kind, scopes, the key). API routes use
+``@api_auth(scope=..., roles=..., subscription_key=...)``; it sets ``g.actor``, ``g.api_user``
+and ``g.api_key``. Pages use ``@page_auth(roles=...)``. What an actor may do to a resource is
+decided by the domain policies (``portal/<domain>/policy.py``).
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
+from typing import Any
 
 import sqlalchemy as sa
 from flask import g, request, session
@@ -63,10 +70,7 @@ def load_user(user_id: str) -> User | None:
 
 
 def key_grants(key_scopes: list[str], needed: str) -> bool:
-    granted: set[str] = set()
-    for scope in key_scopes or []:
-        granted |= SCOPES.get(scope, set())
-    return needed in granted
+    return needed in expand_scopes(key_scopes)
 
 
 def _rate_storage():
@@ -107,23 +111,40 @@ def _key_by_hash():
     )
 
 
+def check_key(
+    key: Any,
+    raw_key: str,
+    *,
+    what: str,
+    owner: User,
+    rate: str | None,
+    bucket: str,
+    touch_every: timedelta = KEY_TOUCH_EVERY,
+) -> None:
+    """The checks every stored key gets (personal API keys and subscription keys alike):
+    it exists and matches, is active, has not expired, its owner is active; then one hit on
+    its rate limit (429 past it) and ``last_used_at`` touched at most once per
+    ``touch_every`` (a read-only call then costs no UPDATE)."""
+    if key is None or not token_matches(raw_key, key.value):
+        raise Unauthorized(f"The {what} is not valid.")
+    if key.status is not ApiKeyStatus.ACTIVE:
+        raise Unauthorized(f"This {what} is {key.status.value.lower()}.")
+    if key.expire_at is not None and key.expire_at <= utcnow():
+        raise Unauthorized(f"This {what} has expired; create a new one.")
+    if owner is None or not owner.is_active:
+        raise Unauthorized("This account is not active.")
+    check_rate_limit(rate, bucket, str(key.id), what=f"this {what}")
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at > touch_every:
+        key.last_used_at = now
+
+
 def authenticate_api_key(raw_key: str) -> tuple[User, UserApiKey]:
     key = db.session.execute(_key_by_hash(), {"value": hash_token(raw_key)}).scalar_one_or_none()
-    if key is None or not token_matches(raw_key, key.value):
-        raise Unauthorized("The API key is not valid.")
-    if key.status is not ApiKeyStatus.ACTIVE:
-        raise Unauthorized(f"This API key is {key.status.value.lower()}.")
-    if key.expire_at is not None and key.expire_at <= utcnow():
-        raise Unauthorized("This API key has expired; create a new one.")
-    user = key.user
-    if not user.is_active:
-        raise Unauthorized("This account is not active.")
-    check_rate_limit(key.rate_limit, "api-key", str(key.id))
-    now = utcnow()
-    # At most one write a minute per key: a read-only call then costs no UPDATE + COMMIT.
-    if key.last_used_at is None or now - key.last_used_at > KEY_TOUCH_EVERY:
-        key.last_used_at = now
-    return user, key
+    owner = key.user if key is not None else None
+    check_key(key, raw_key, what="API key", owner=owner, rate=key and key.rate_limit,
+              bucket="api-key")  # fmt: skip
+    return owner, key
 
 
 def authenticate_bearer(token: str) -> User:
@@ -138,23 +159,138 @@ def authenticate_bearer(token: str) -> User:
     return user
 
 
-def authenticate_request() -> tuple[User, UserApiKey | None]:
-    """Resolve the caller from ``Authorization: Bearer`` or ``X-API-Key``, or raise 401."""
-    raw_key = request.headers.get("X-API-Key", "").strip()
-    if raw_key.startswith("qhs_"):  # a marketplace subscription key (runs one app)
-        from portal.marketplace.keys import authenticate_subscription_key
+# -- the one list of authenticators ----------------------------------------------------------
 
-        return authenticate_subscription_key(raw_key)
-    if raw_key:
-        return authenticate_api_key(raw_key)
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return authenticate_bearer(token.strip()), None
-    raise Unauthorized(
-        "Authentication required: send 'Authorization: Bearer <access token>' or "
-        "'X-API-Key: <key>'."
-    )
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is calling and with what: the user, the kind of credential, the scopes it holds
+    and, for a subscription key, the key (and through it the subscription). Every policy
+    (``portal/<domain>/policy.py``) decides from an actor."""
+
+    user: User
+    kind: str  # one of CREDENTIAL_KINDS
+    scopes: frozenset[str]
+    credential: Any = None  # the UserApiKey or SubscriptionKey row; None for sessions/JWTs
+
+    @property
+    def subscription_key(self):
+        return self.credential if self.kind == SUBSCRIPTION_KEY else None
+
+    @property
+    def subscription(self):
+        key = self.subscription_key
+        return key.subscription if key is not None else None
+
+    @property
+    def api_key(self):
+        return self.credential if self.kind == API_KEY else None
+
+    def grants(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+SESSION, BEARER, API_KEY, SUBSCRIPTION_KEY = "session", "bearer", "api_key", "subscription_key"
+CREDENTIAL_KINDS = (SESSION, BEARER, API_KEY, SUBSCRIPTION_KEY)
+# A person signed in (browser session or JWT) holds every scope.
+PERSON_SCOPES = frozenset(SCOPES["full"])
+# A subscription key holds only its own scope: it runs its app and reads or cancels the jobs
+# it started (``portal.accounts.policy.check_credential``), nothing of its owner's account.
+SUBSCRIPTION_SCOPE = "subscription"
+
+
+def expand_scopes(key_scopes: list[str] | None) -> frozenset[str]:
+    granted: set[str] = set()
+    for scope in key_scopes or []:
+        granted |= SCOPES.get(scope, set())
+    return frozenset(granted)
+
+
+# An authenticator looks at the request and returns an Actor, None (not its credential), or
+# raises Unauthorized (its credential, but not valid). ``channels``: "api" and/or "page".
+Authenticator = Callable[[], "Actor | None"]
+AUTHENTICATORS: list[tuple[str, frozenset[str], Authenticator]] = []
+
+
+def authenticator(name: str, channels: tuple[str, ...] = ("api",)):
+    """Register an authenticator (once per name; re-imports replace it, keeping its place)."""
+
+    def register(function: Authenticator) -> Authenticator:
+        entry = (name, frozenset(channels), function)
+        for i, (existing, _c, _f) in enumerate(AUTHENTICATORS):
+            if existing == name:
+                AUTHENTICATORS[i] = entry
+                break
+        else:
+            AUTHENTICATORS.append(entry)
+        return function
+
+    return register
+
+
+@authenticator("session", channels=("page",))
+def _session_actor() -> Actor | None:
+    if current_user.is_authenticated:
+        return Actor(current_user._get_current_object(), SESSION, PERSON_SCOPES)
+    return None
+
+
+@authenticator("subscription_key")
+def _subscription_key_actor() -> Actor | None:
+    raw_key = request.headers.get("X-API-Key", "").strip()
+    if not raw_key.startswith("qhs_"):  # a marketplace subscription key (runs one app)
+        return None
+    from portal.marketplace.keys import authenticate_subscription_key
+
+    user, key = authenticate_subscription_key(raw_key)
+    return Actor(user, SUBSCRIPTION_KEY, frozenset({SUBSCRIPTION_SCOPE}), key)
+
+
+@authenticator("api_key")
+def _api_key_actor() -> Actor | None:
+    raw_key = request.headers.get("X-API-Key", "").strip()
+    if not raw_key or raw_key.startswith("qhs_"):
+        return None
+    user, key = authenticate_api_key(raw_key)
+    return Actor(user, API_KEY, expand_scopes(key.scopes), key)
+
+
+@authenticator("bearer")
+def _bearer_actor() -> Actor | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return Actor(authenticate_bearer(token.strip()), BEARER, PERSON_SCOPES)
+
+
+def authenticate(channel: str = "api") -> Actor | None:
+    """The caller, from the first authenticator of ``channel`` that recognises a credential;
+    None when none is sent. The actor is kept on ``g.actor`` for the request."""
+    for _name, channels, function in AUTHENTICATORS:
+        if channel in channels:
+            actor = function()
+            if actor is not None:
+                g.actor = actor
+                return actor
+    return None
+
+
+def authenticate_request() -> Actor:
+    """The API caller (``Authorization: Bearer`` or ``X-API-Key``), or raise 401."""
+    actor = authenticate("api")
+    if actor is None:
+        raise Unauthorized(
+            "Authentication required: send 'Authorization: Bearer <access token>' or "
+            "'X-API-Key: <key>'."
+        )
+    return actor
+
+
+def optional_actor() -> Actor | None:
+    """The caller when credentials are sent (public routes), None for anonymous calls."""
+    if request.headers.get("X-API-Key") or request.headers.get("Authorization"):
+        return authenticate_request()
+    return None
 
 
 def require_roles(user: User, roles: tuple[Role, ...]) -> None:
@@ -163,9 +299,20 @@ def require_roles(user: User, roles: tuple[Role, ...]) -> None:
         raise Forbidden(f"This needs the {names} role.")
 
 
-def api_auth(scope: str = "read", roles: tuple[Role, ...] = (), anonymous: bool = False):
-    """Authenticate an API call; API keys must hold ``scope`` ("read", "jobs" or "full").
-    ``anonymous=True``: a call without any credentials runs with ``g.api_user = None``."""
+def api_auth(
+    scope: str = "read",
+    roles: tuple[Role, ...] = (),
+    *,
+    subscription_key: bool = False,
+    anonymous: bool = False,
+):
+    """Authenticate an API call and let ``portal.accounts.policy.check_credential`` decide
+    whether its credential may call this operation: API keys must hold ``scope`` ("read",
+    "jobs" or "full"); subscription keys only reach operations marked
+    ``subscription_key=True`` (run its app, its jobs). Sets ``g.api_user`` and ``g.api_key``;
+    the OpenAPI document gets ``x-required-scope``. ``anonymous=True``: a call without any
+    credentials runs with ``g.api_user = None``."""
+    from portal.accounts.policy import check_credential
 
     def decorate(view):
         @wraps(view)
@@ -175,26 +322,31 @@ def api_auth(scope: str = "read", roles: tuple[Role, ...] = (), anonymous: bool 
             ):
                 g.api_user, g.api_key = None, None
                 return view(*args, **kwargs)
-            user, key = authenticate_request()
-            if key is not None and not key_grants(key.scopes, scope):
-                raise Forbidden(
-                    f"This API key lacks the '{scope}' scope; create a key that has it.",
-                    details={"needed_scope": scope, "key_scopes": key.scopes},
-                )
-            require_roles(user, roles)
-            g.api_user, g.api_key = user, key
+            actor = authenticate_request()
+            check_credential(actor, scope, subscription_key=subscription_key)
+            require_roles(actor.user, roles)
+            g.api_user, g.api_key = actor.user, actor.credential
             return view(*args, **kwargs)
 
         wrapper._api_auth = True
+        wrapper._required_scope = scope
+        wrapper._subscription_key = subscription_key
         # flask-smorest reads ``_apidoc`` (copied outward by functools.wraps): the OpenAPI
         # document then says which credentials each protected operation takes.
         # Merged, not replaced: above flask-smorest's decorators (a MethodView method) the
         # copied ``_apidoc`` already holds the documented arguments and responses.
         apidoc = dict(getattr(wrapper, "_apidoc", {}))
+        # Subscription keys travel in X-API-Key too (``apiKey``); ``x-subscription-key`` says
+        # whether this operation takes one.
+        security = [{"bearerAuth": []}, {"apiKey": []}]
         apidoc["manual_doc"] = {
             **apidoc.get("manual_doc", {}),
-            "security": [{"bearerAuth": []}, {"apiKey": []}, *([{}] if anonymous else [])],
+            "security": [*security, *([{}] if anonymous else [])],
+            "x-required-scope": scope,
+            "x-subscription-key": subscription_key,
         }
+        if roles:
+            apidoc["manual_doc"]["x-required-roles"] = [r.value for r in roles]
         wrapper._apidoc = apidoc
         return wrapper
 

@@ -18,6 +18,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from limits import parse as parse_limit
 from sqlalchemy.orm import joinedload
 
+from portal.accounts import policy
 from portal.accounts.models import ApiKeyStatus, Role, User, UserApiKey, UserProfile, UserSession
 from portal.accounts.passwords import hash_password, password_problems, verify_password
 from portal.accounts.tokens import revoke_session
@@ -297,7 +298,7 @@ def get_session(user: User, session_id: Any) -> UserSession:
         row = db.session.get(UserSession, uuid.UUID(str(session_id)))
     except ValueError:
         row = None
-    if row is None or row.user_id != user.id:
+    if row is None or not policy.may_use_session(user, row):
         raise NotFound("No such session.")
     return row
 
@@ -390,7 +391,7 @@ def change_password(
 def get_user(actor: User, user_id: Any) -> User:
     """``user_id`` if ``actor`` may see it (themself, or an admin); otherwise 404."""
     user = user_by_id(user_id)
-    if user is None or (user.id != actor.id and not actor.is_admin):
+    if user is None or not policy.may_see_user(actor, user):
         raise NotFound("No such user.")
     return user
 
@@ -746,7 +747,7 @@ def get_api_key(user: User, key_id: Any) -> UserApiKey:
         key = db.session.get(UserApiKey, uuid.UUID(str(key_id)))
     except ValueError:
         key = None
-    if key is None or key.user_id != user.id:
+    if key is None or not policy.may_use_api_key(user, key):
         raise NotFound("No such API key.")
     return key
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 from portal.accounts.models import Role, User
 from portal.analytics import metrics
 from portal.analytics.models import AppMetrics
-from portal.apps import semver
+from portal.apps import policy, semver
 from portal.apps.models import (
     AppLike,
     AppType,
@@ -56,14 +56,9 @@ DOWNLOADABLE = {VersionStatus.PUBLISHED, VersionStatus.DEPRECATED}
 # -- visibility and ownership ---------------------------------------------------------------
 
 
-def can_manage(app: QuantumApp, user: User | None) -> bool:
-    return user is not None and (app.developer_id == user.id or user.is_admin)
-
-
-def can_view(app: QuantumApp, user: User | None) -> bool:
-    if app.visibility is not AppVisibility.PRIVATE:
-        return True
-    return can_manage(app, user)
+# The rules live in portal/apps/policy.py; these names stay for the callers.
+can_manage = policy.can_manage
+can_view = policy.can_view
 
 
 def _uuid(value: Any, what: str = "app") -> uuid.UUID:

@@ -38,6 +38,7 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import insert
 
 from portal.accounts.models import User
+from portal.billing import policy
 from portal.billing.models import BillingItem, UserBill
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, PaymentRequired, ValidationFailed
@@ -352,7 +353,7 @@ def get_bill(user: User, bill_id: Any) -> UserBill:
     except ValueError:
         raise NotFound("No such bill.", details={"bill_id": str(bill_id)}) from None
     bill = db.session.get(UserBill, key)
-    if bill is None or bill.user_id != user.id:
+    if bill is None or not policy.may_use_bill(user, bill):
         raise NotFound("No such bill.", details={"bill_id": str(bill_id)})
     if bill.closed_at is None:
         bill = sync_bill(_bill_for(user.id, bill.period_start))

@@ -76,6 +76,7 @@ def download(bill_id):
 @bp.post("/<uuid:bill_id>/pay")
 @page_auth()
 def pay(bill_id):
+    services.get_bill(current_user, bill_id)  # another user's bill: 404, not a message
     try:
         services.pay_locally(current_user, bill_id)
     except PortalError as exc:

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from portal.accounts.auth import api_auth
 from portal.api.docs import error_responses
 from portal.core.errors import NotFound
-from portal.execution import services
+from portal.execution import policy, services
 from portal.execution.models import JobRunMode
 from portal.execution.programs import resource_figures
 from portal.execution.schemas import (
@@ -44,10 +44,14 @@ def _doc(blp: Blueprint, *statuses: int):
     return error_responses(blp, *statuses, descriptions=JOB_ERRORS)
 
 
-def _present(job):
-    """The job with its queue position."""
-    job.queue_position = services.queue_position(job)
+def _present(job, *, listed: bool = False):
+    """The job with its queue position, and its program only where the execution policy
+    lets the caller read it (another developer's app shows as "app X, version Y")."""
+    job.queue_position = None if listed else services.queue_position(job)
     job.result_url = f"/api/v1/jobs/{job.id}/result"
+    job.app_label = services.app_label(job)
+    shown = not listed and policy.may_see_program(g.actor, job)
+    job.shown_source = job.program_source if shown else None
     return job
 
 
@@ -81,14 +85,14 @@ class HardwareDetail(MethodView):
 
 @jobs_blp.route("")
 class JobList(MethodView):
-    @api_auth(scope="read")
+    @api_auth(scope="read", subscription_key=True)
     @jobs_blp.arguments(JobListArgs, location="query")
     @jobs_blp.response(200, JobPageSchema)
     @_doc(jobs_blp, 401)
     def get(self, args):
         """Your jobs, newest first (filters: status, device, tag)"""
         items, total = services.list_jobs(
-            g.api_user,
+            g.actor,
             status=args.get("status"),
             device=args.get("device"),
             tag=args.get("tag"),
@@ -96,11 +100,10 @@ class JobList(MethodView):
             per_page=args["per_page"],
         )
         for job in items:
-            job.queue_position = None
-            job.result_url = f"/api/v1/jobs/{job.id}/result"
+            _present(job, listed=True)
         return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
 
-    @api_auth(scope="jobs")
+    @api_auth(scope="jobs", subscription_key=True)
     @jobs_blp.arguments(JobCreateSchema)
     @jobs_blp.response(201, JobSchema)
     @_doc(jobs_blp, 401, 403, 404, 422)
@@ -110,7 +113,7 @@ class JobList(MethodView):
         Validated before anything is queued. ASYNC answers at once; BLOCKING waits up to
         QH_BLOCKING_WAIT_SECONDS for the result and answers with the job in whatever state
         it reached."""
-        if g.get("subscription_key") is not None:  # a marketplace key runs its app only
+        if g.actor.subscription_key is not None:  # a marketplace key runs its app only
             from portal.marketplace.api import submit_with_subscription_key
 
             return _present(submit_with_subscription_key(data))
@@ -120,7 +123,7 @@ class JobList(MethodView):
             from portal.apps.models import AppVersion
 
             app_version = db.session.get(AppVersion, data["app_version_id"])
-            if app_version is None:
+            if app_version is None:  # (a version the caller may not run: the same 404)
                 raise NotFound("No such app version.", details={"app_version_id": "unknown"})
         job = services.submit_job(
             g.api_user,
@@ -169,24 +172,24 @@ def estimate(data):
 
 @jobs_blp.route("/<job_id>")
 class JobDetail(MethodView):
-    @api_auth(scope="read")
+    @api_auth(scope="read", subscription_key=True)
     @jobs_blp.response(200, JobSchema)
     @_doc(jobs_blp, 401, 404)
     def get(self, job_id):
         """One of your jobs, with its queue position while queued"""
-        return _present(services.get_job(g.api_user, job_id, with_result=True))
+        return _present(services.get_job(g.actor, job_id, with_result=True))
 
-    @api_auth(scope="jobs")
+    @api_auth(scope="jobs", subscription_key=True)
     @jobs_blp.response(200, JobSchema)
     @_doc(jobs_blp, 401, 403, 404, 409)
     def delete(self, job_id):
         """Cancel a queued or running job"""
-        job = services.cancel_job(g.api_user, job_id)
+        job = services.cancel_job(g.actor, job_id)
         return _present(job)
 
 
 @jobs_blp.route("/<job_id>/result")
-@api_auth(scope="read")
+@api_auth(scope="read", subscription_key=True)
 @jobs_blp.response(200, ResultSchema)
 @jobs_blp.alt_response(409, description="The job has no result yet (see its status)")
 @_doc(jobs_blp, 401, 404)
@@ -194,7 +197,7 @@ def result(job_id):
     """Counts, execution time, transpiled depth/size and metadata of a finished job"""
     from portal.core.errors import Conflict
 
-    job = services.get_job(g.api_user, job_id)
+    job = services.get_job(g.actor, job_id)
     if job.result is None:
         raise Conflict(
             f"The job is {job.status.value.lower()}; its result is not ready. Poll "

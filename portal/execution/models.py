@@ -97,11 +97,22 @@ class Job(Timestamped, db.Model):
             postgresql_where=sa.text("status = 'QUEUED'"),
         ),
         sa.Index("ix_jobs_subscription_id", "subscription_id"),
+        sa.Index(
+            "ix_jobs_subscription_key_id",
+            "subscription_key_id",
+            postgresql_where=sa.text("subscription_key_id IS NOT NULL"),
+        ),
     )
 
     # Nullable beyond the seed: a user's own circuits are paid by the user, not a subscription.
     subscription_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("subscriptions.id", ondelete="SET NULL")
+    )
+    # The subscription key that started the job (it may read and cancel only those).
+    subscription_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey(
+            "subscription_keys.id", ondelete="SET NULL", name="fk_jobs_subscription_key_id"
+        )
     )
     platform: Mapped[str] = mapped_column(sa.String(50))
     device_id: Mapped[str | None] = mapped_column(sa.String(50))
@@ -140,6 +151,7 @@ class Job(Timestamped, db.Model):
 
     hardware = relationship("Hardware")
     user = relationship("User")
+    app_version = relationship("AppVersion")
     result: Mapped[JobResult | None] = relationship(
         back_populates="job", uselist=False, cascade="all, delete-orphan"
     )

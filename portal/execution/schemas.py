@@ -99,6 +99,19 @@ class JobSchema(Schema):
     subscription_id = fields.UUID(allow_none=True)
     app_version_id = fields.UUID(allow_none=True)
     program_format = fields.String()
+    program_source = fields.String(
+        attribute="shown_source",
+        allow_none=True,
+        dump_only=True,
+        metadata={"description": "The OpenQASM program (job detail only); null for a job of "
+                  "another developer's app, which shows as `app` instead"},
+    )  # fmt: skip
+    app = fields.String(
+        attribute="app_label",
+        allow_none=True,
+        dump_only=True,
+        metadata={"description": "For a job of an app version: 'app X, version Y'"},
+    )
     shots = fields.Integer()
     run_mode = fields.Enum(JobRunMode)
     tags = fields.Method("_tags", metadata={"type": "array", "items": {"type": "string"}})

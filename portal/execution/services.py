@@ -38,6 +38,7 @@ from portal.core.db import utcnow
 from portal.core.errors import NotFound, ValidationFailed
 from portal.core.paging import MAX_PAGE
 from portal.core.uow import after_commit
+from portal.execution import policy
 from portal.execution.models import (
     Hardware,
     HardwareStatus,
@@ -255,6 +256,7 @@ def submit_job(
     tags: list[str] | None = None,
     notification_email: str | None = None,
     subscription: Any = None,
+    subscription_key: Any = None,
     name: str | None = None,
 ) -> Job:
     """Validate and write a QUEUED job (flushed); it is handed to the queue once the unit of
@@ -264,11 +266,14 @@ def submit_job(
     exists and is online, the shots fit its bounds, the program parses (ProgramError with
     line and column), its inputs match, and the circuit fits the device.
 
-    ``subscription``: marketplace jobs are paid by a subscription (issue: marketplace). This
-    is the hook — when given, the job records ``subscription_id``; checking that the
-    subscription is active and covers the app is the marketplace's ``check_can_run`` to add
-    here before the job is written.
+    Who may run ``app_version`` is ``portal.execution.policy.check_can_run``: its developer
+    (drafts included), anyone for a published version of a public Registry app, or the
+    holder of ``subscription`` -- a marketplace job paid by a subscription the marketplace
+    policy found active and covering the app (``portal.marketplace.services.run_app``);
+    anyone else gets 404, as for a private app. ``subscription_key``: the key that started
+    the job (it may then read and cancel this job, and only its own jobs).
     """
+    policy.check_can_run(user, app_version, subscription)
     hardware = get_hardware(device)
     check_available(hardware)
     shots = check_shots(hardware, shots)
@@ -289,6 +294,7 @@ def submit_job(
     job = Job(
         user_id=user.id,
         subscription_id=getattr(subscription, "id", None),
+        subscription_key_id=getattr(subscription_key, "id", None),
         app_version_id=getattr(app_version, "id", None),
         hardware_id=hardware.id,
         platform=hardware.platform.value,
@@ -424,14 +430,15 @@ def _job_by_id(with_result: bool):
 
 
 def get_job(user, job_id: str | uuid.UUID, *, with_result: bool = False) -> Job:
-    """The user's job; another user's job or a malformed id is NotFound (no existence leak).
-    ``with_result`` joins its result into the same query (pages that show it)."""
+    """The job if ``user`` (a User or an Actor) may see it (``policy.may_see_job``); another
+    user's job, a job a subscription key did not start, or a malformed id is NotFound (no
+    existence leak). ``with_result`` joins its result into the same query (pages)."""
     try:
         key = uuid.UUID(str(job_id))
     except ValueError:
         raise NotFound("No such job.") from None
     job = db.session.execute(_job_by_id(with_result), {"id": key}).unique().scalar()
-    if job is None or job.user_id != user.id:
+    if job is None or not policy.may_see_job(user, job):
         raise NotFound("No such job.", details={"job_id": str(job_id)})
     return job
 
@@ -446,7 +453,7 @@ def list_jobs(
     per_page: int = 20,
 ) -> tuple[list[Job], int]:
     page = min(max(1, page), MAX_PAGE)  # a URL's page number can be any size (bigint OFFSET)
-    query = db.select(Job).where(Job.user_id == user.id)
+    query = db.select(Job).where(policy.job_filter(user))
     if status is not None:
         query = query.where(Job.status == status)
     if device:
@@ -465,6 +472,15 @@ def list_jobs(
         .all()
     )
     return items, total
+
+
+def app_label(job: Job) -> str | None:
+    """ "app X, version Y" for a job of an app version (what others see instead of the
+    program), None for a plain circuit."""
+    if job.app_version_id is None or job.app_version is None:
+        return None
+    version = job.app_version
+    return f"app {version.app.name}, version {version.version_number}"
 
 
 def result_document(job: Job) -> dict[str, Any]:
@@ -498,6 +514,8 @@ def cancel_job(user, job_id: str | uuid.UUID) -> Job:
     mid-run). Nothing is charged for a cancelled job.
     """
     job = get_job(user, job_id)
+    if not policy.may_cancel_job(user, job):
+        raise NotFound("No such job.", details={"job_id": str(job_id)})
     db.session.refresh(job, with_for_update=True)
     if job.status is JobStatus.CANCELLED:
         return job

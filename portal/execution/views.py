@@ -13,7 +13,7 @@ from markupsafe import Markup
 from portal.accounts.auth import page_auth
 from portal.core.errors import PortalError
 from portal.core.web import FORM_ERROR_STATUS
-from portal.execution import services, svg
+from portal.execution import policy, services, svg
 from portal.execution.calibration import calibration_of
 from portal.execution.models import JobStatus
 from portal.extensions import htmx
@@ -167,8 +167,15 @@ def detail(job_id):
 
 
 def _detail_context(job) -> dict:
+    # The program (source and drawing) only where the policy lets this user read it: a job
+    # of another developer's app shows "app X, version Y" instead.
+    show_program = policy.may_see_program(current_user, job)
     # Only the full page shows the drawing; status polls (HTMX) never redraw it.
-    drawing = None if htmx else _drawing(job.program_source or "", job.program_format, job.inputs)
+    drawing = (
+        None
+        if htmx or not show_program
+        else _drawing(job.program_source or "", job.program_format, job.inputs)
+    )
     counts = job.result.counts if job.result and job.result.counts else {}
     return {
         "job": job,
@@ -177,6 +184,8 @@ def _detail_context(job) -> dict:
         "histogram": Markup(svg.histogram(counts, job.shots)) if counts else None,  # noqa: S704
         "result": services.result_document(job) if job.result else None,
         "drawing": drawing,
+        "show_program": show_program,
+        "app_label": services.app_label(job),
     }
 
 

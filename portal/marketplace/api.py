@@ -8,12 +8,12 @@ from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from portal.accounts.auth import api_auth, authenticate_request, check_rate_limit
+from portal.accounts.auth import api_auth, check_rate_limit, optional_actor
 from portal.api.docs import error_responses
 from portal.api.paging import PageArgs
-from portal.core.errors import Forbidden, PaymentRequired, ValidationFailed
+from portal.core.errors import PaymentRequired, ValidationFailed
 from portal.execution.models import JobRunMode
-from portal.marketplace import keys, services
+from portal.marketplace import keys, policy, services
 from portal.marketplace.schemas import (
     BrowseArgs,
     CheckoutSchema,
@@ -67,10 +67,11 @@ def _page(result: services.Page) -> dict:
 
 
 def _optional_user():
-    """The caller when credentials are sent (public routes show providers their own)."""
-    if request.headers.get("X-API-Key") or request.headers.get("Authorization"):
-        return authenticate_request()[0]
-    return None
+    """The caller when credentials are sent (public routes show providers their own). A
+    subscription key reads public listings as anonymous: it stands for one app, not for
+    its owner's account."""
+    actor = optional_actor()
+    return actor.user if actor is not None and actor.subscription_key is None else None
 
 
 MARKETPLACE_ERRORS = {
@@ -241,7 +242,7 @@ def submit_with_subscription_key(data: dict):
             "program or app_version_id.",
             details={"program": "not with a subscription key"},
         )
-    key = g.subscription_key
+    key = g.actor.subscription_key
     job = services.run_app(
         g.api_user,
         key.subscription,
@@ -258,7 +259,7 @@ def submit_with_subscription_key(data: dict):
 
 
 @blp.route("/<listing_id>/jobs", methods=["POST"])
-@api_auth(scope="jobs")
+@api_auth(scope="jobs", subscription_key=True)
 @blp.arguments(RunSchema)
 @blp.response(201, RunResultSchema)
 @_errors(blp, 401, 402, 403, 404, 422, 429)
@@ -266,11 +267,10 @@ def run(data, listing_id):
     """Run the app (latest published version) with inputs, spending one run of your
     subscription. Send the subscription key as X-API-Key (or sign in with an active
     subscription)"""
-    key = g.get("subscription_key")
-    listing = services.get_listing(listing_id, g.api_user)
+    key = g.actor.subscription_key
+    listing = services.get_listing(listing_id, None if key else g.api_user)
     if key is not None:
-        if key.subscription.quantum_app_id != listing.quantum_app_id:
-            raise Forbidden("This subscription key belongs to another app's subscription.")
+        policy.check_key_covers(key, listing.quantum_app_id)
         sub = key.subscription
     else:
         sub = services.active_subscription_for(g.api_user, listing)

@@ -1,24 +1,23 @@
 """Subscription keys: shown once, stored as SHA-256 hashes with a visible prefix, revocable.
 
-A key runs exactly one thing: its subscription's app. ``authenticate_subscription_key`` is
-called by ``portal.accounts.auth.authenticate_request`` for ``X-API-Key`` values starting
-with ``qhs_`` (user API keys start with ``qh_``); it enforces the key's rate limit and sets
-``g.subscription_key`` so the jobs route runs the app within the subscription's allowance.
+A key runs exactly one thing: its subscription's app (and reads or cancels the jobs it
+started). ``authenticate_subscription_key`` is called by the subscription-key authenticator
+of ``portal.accounts.auth`` for ``X-API-Key`` values starting with ``qhs_`` (user API keys
+start with ``qh_``); the actor it yields holds only the ``subscription`` scope.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import g
 from limits import parse as parse_limit
 
-from portal.accounts.auth import check_rate_limit
+from portal.accounts.auth import check_key
 from portal.accounts.models import ApiKeyStatus, User
-from portal.core.db import utcnow
-from portal.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
-from portal.core.security import hash_token, new_token, token_matches
+from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.security import hash_token, new_token
 from portal.extensions import db
 from portal.marketplace.models import Subscription, SubscriptionKey, SubscriptionStatus
 
@@ -109,25 +108,14 @@ def revoke_key(key: SubscriptionKey) -> SubscriptionKey:
 
 
 def authenticate_subscription_key(raw_key: str) -> tuple[User, SubscriptionKey]:
-    """The key's owner and the key, or 401; counts one hit against the key's rate limit
-    (429 with Retry-After past it). Subscription status is checked when a job is run, so
-    the refusal can say exactly what is used up."""
+    """The key's owner and the key, or 401; the same checks as a personal API key
+    (``portal.accounts.auth.check_key``), with the key's own rate limit. Subscription status
+    is checked when a job is run, so the refusal can say exactly what is used up."""
     key = db.session.execute(
         sa.select(SubscriptionKey).filter_by(value=hash_token(raw_key))
     ).scalar_one_or_none()
-    if key is None or not token_matches(raw_key, key.value):
-        raise Unauthorized("The subscription key is not valid.")
-    if key.status is not ApiKeyStatus.ACTIVE:
-        raise Unauthorized(f"This subscription key is {key.status.value.lower()}.")
-    if key.expire_at is not None and key.expire_at <= utcnow():
-        raise Unauthorized("This subscription key has expired; create a new one.")
-    user = key.subscription.user
-    if not user.is_active:
-        raise Unauthorized("This account is not active.")
-    check_rate_limit(
-        key.rate_limit or DEFAULT_RATE_LIMIT, "subscription-key", str(key.id),
-        what="this subscription key",
-    )  # fmt: skip
-    key.last_used_at = utcnow()
-    g.subscription_key = key
-    return user, key
+    owner = key.subscription.user if key is not None else None
+    check_key(key, raw_key, what="subscription key", owner=owner,
+              rate=(key and key.rate_limit) or DEFAULT_RATE_LIMIT, bucket="subscription-key",
+              touch_every=timedelta(0))  # fmt: skip
+    return owner, key

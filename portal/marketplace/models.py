@@ -130,12 +130,6 @@ class SubscriptionKey(Timestamped, db.Model):
 
     subscription: Mapped[Subscription] = relationship()
 
-    @property
-    def scopes(self) -> list[str]:
-        """As an API credential a subscription key holds the ``jobs`` scope; the jobs route
-        then runs only its subscription's app (``g.subscription_key``)."""
-        return ["jobs"]
-
 
 class Review(Timestamped, db.Model):
     __tablename__ = "reviews"

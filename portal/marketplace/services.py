@@ -38,6 +38,7 @@ from portal.core.db import utcnow
 from portal.core.errors import Conflict, Forbidden, NotFound, PaymentRequired, ValidationFailed
 from portal.core.paging import Page, cached_count, paginate
 from portal.extensions import db
+from portal.marketplace import policy
 from portal.marketplace.models import (
     MarketplaceListing,
     MarketplaceListingStatus,
@@ -72,11 +73,7 @@ def _uuid(value: Any, what: str) -> uuid.UUID:
 
 
 def _is_owner(listing: MarketplaceListing, user: User | None) -> bool:
-    return (
-        user is not None
-        and getattr(user, "is_authenticated", True)
-        and (listing.listed_by == user.id or listing.app.developer_id == user.id or user.is_admin)
-    )
+    return policy.may_manage_listing(listing, user)
 
 
 # -- listings ---------------------------------------------------------------------------------
@@ -486,7 +483,7 @@ def get_own_review(user: User, listing: MarketplaceListing, review_id: Any) -> R
     review = db.session.get(Review, _uuid(review_id, "review"))
     if (
         review is None
-        or review.user_id != user.id
+        or not policy.owns_review(user, review)
         or review.quantum_app_id != listing.quantum_app_id
     ):
         raise NotFound("You have no review with that id on this app.")
@@ -558,7 +555,7 @@ def _check_open(listing: MarketplaceListing, user: User, plan: SubscriptionType)
             f"{', '.join(listing.subscription_types or [])}.",
             details={"subscription_type": listing.subscription_types},
         )
-    if listing.app.developer_id == user.id:
+    if policy.is_provider_of(user, listing.app):
         raise Conflict("You provide this app; run it with your own account instead.")
 
 
@@ -739,7 +736,7 @@ def list_subscriptions(
 def get_subscription(user: User, sub_id: Any) -> Subscription:
     """The user's subscription; anyone else's is NotFound."""
     sub = db.session.get(Subscription, _uuid(sub_id, "subscription"))
-    if sub is None or sub.user_id != user.id:
+    if sub is None or not policy.owns_subscription(user, sub):
         raise NotFound("You have no subscription with that id.")
     return sub
 
@@ -748,7 +745,7 @@ def get_by_checkout(user: User, session_id: str) -> Subscription:
     sub = db.session.execute(
         sa.select(Subscription).filter_by(checkout_session_id=session_id)
     ).scalar_one_or_none()
-    if sub is None or sub.user_id != user.id:
+    if sub is None or not policy.owns_subscription(user, sub):
         raise NotFound("No such checkout.")
     return sub
 
@@ -871,8 +868,9 @@ def run_app(
     spending one run; the job is enqueued once the unit of work commits."""
     from portal.execution.services import submit_job
 
-    if sub.user_id != user.id:
+    if not policy.owns_subscription(user, sub):
         raise NotFound("You have no subscription with that id.")
+    policy.check_key_covers(key, sub.quantum_app_id)
     version = latest_runnable_version(sub.app)
     # A savepoint: if anything below refuses, neither the job nor the spent run stays in the
     # session, whoever commits it later (e.g. an after-request hook).
@@ -887,6 +885,7 @@ def run_app(
             tags=tags,
             notification_email=notification_email,
             subscription=sub,
+            subscription_key=key,
             name=f"{sub.app.name} {version.version_number}",
         )
         # After validation, so a bad input costs nothing; the UPDATE's row lock is then

@@ -26,6 +26,7 @@ from portal.accounts.models import User
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from portal.extensions import db
+from portal.projects import policy
 from portal.projects.models import Project, ProjectFile
 from portal.projects.starters import DEFAULT_STARTER, STARTERS
 
@@ -72,7 +73,7 @@ def get_project(user: User, project_id: uuid.UUID | str) -> Project:
     except ValueError:
         raise NotFound("No such project.") from None
     project = db.session.get(Project, pid)
-    if project is None or project.user_id != user.id:
+    if project is None or not policy.may_use_project(user, project):
         raise NotFound("No such project.")
     return project
 

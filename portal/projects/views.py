@@ -277,8 +277,11 @@ def run(project_id):
 
 
 def _run_fragment(project, job):
+    from portal.execution.policy import may_see_program
+
     drawing = None
-    if job.status.is_terminal and job.program_source:
+    # Drawn only where the policy lets this user read the program (not another's app).
+    if job.status.is_terminal and job.program_source and may_see_program(current_user, job):
         from portal.execution.programs import parse_program
 
         try:
