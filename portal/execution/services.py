@@ -36,6 +36,7 @@ from sqlalchemy.orm import defer, joinedload
 from portal.core import uow
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, ValidationFailed
+from portal.core.inputs import bounded_text
 from portal.core.paging import MAX_PAGE
 from portal.core.uow import after_commit
 from portal.execution.models import (
@@ -269,6 +270,7 @@ def submit_job(
     subscription is active and covers the app is the marketplace's ``check_can_run`` to add
     here before the job is written.
     """
+    bounded_text("notification_email", notification_email, 100)  # VARCHAR(100)
     hardware = get_hardware(device)
     check_available(hardware)
     shots = check_shots(hardware, shots)
