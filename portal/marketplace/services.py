@@ -36,7 +36,7 @@ from portal.billing.payments import CheckoutRequest, CheckoutStart, provider
 from portal.core import cache
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, Forbidden, NotFound, PaymentRequired, ValidationFailed
-from portal.core.inputs import INT_MAX, whole_number
+from portal.core.inputs import INT_MAX, URL_CHARS, bounded_text, whole_number
 from portal.core.paging import Page, cached_count, paginate
 from portal.extensions import db
 from portal.marketplace.models import (
@@ -169,6 +169,8 @@ def publish_listing(
     trial_days = whole_number("trial_days", trial_days or 0, low=0, high=MAX_TRIAL_DAYS)
     if paid_usage_limit is not None:
         paid_usage_limit = whole_number("paid_usage_limit", paid_usage_limit, low=1, high=INT_MAX)
+    bounded_text("support_email", (support_email or "").strip() or None, 100)  # VARCHAR(100)
+    bounded_text("support_url", (support_url or "").strip() or None, URL_CHARS)
     listing = db.session.execute(
         sa.select(MarketplaceListing).filter_by(quantum_app_id=app.id)
     ).scalar_one_or_none()

@@ -269,3 +269,19 @@ def test_project_description_and_doc_and_release_notes_have_limits(user):
     version = add_version(app)
     with pytest.raises(ValidationFailed, match="10,000"):
         apps.update_version(version, release_notes="x" * 10_001)
+
+
+def test_listing_support_contacts_have_limits(user):
+    from decimal import Decimal
+
+    from portal.core.errors import ValidationFailed
+    from portal.marketplace import services
+
+    app = QuantumAppFactory(developer=user)
+    add_version(app)
+    for field, value in (
+        ("support_email", "a" * 95 + "@example.com"),
+        ("support_url", "https://e.com/" + "x" * 255),
+    ):
+        with pytest.raises(ValidationFailed, match=field):
+            services.publish_listing(app.id, user, price=Decimal("1"), **{field: value})
