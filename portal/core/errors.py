@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 from flask import Flask, current_app, g, render_template, request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from portal.core.uow import rollback
@@ -169,6 +169,18 @@ def handle_database_down(exc: DBAPIError):
     return _render_page(503, "Service unavailable", message, {"Retry-After": "5"})
 
 
+def handle_data_error(exc: DataError):
+    """The last line, not the rule: every input is bounded before the database
+    (docs/limits.md), so a value PostgreSQL refuses (too long, out of range) is a missing
+    check to add, logged as such, and still a 422 for the user rather than a 500."""
+    log.warning("value refused by the database", error=str(exc.orig).splitlines()[0][:200])
+    rollback()
+    message = "A value is too long or out of range; check the limits and retry."
+    if is_api_request():
+        return envelope(422, "validation_error", message)
+    return _render_page(422, "Invalid input", message)
+
+
 def handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):  # pragma: no cover - routed to its own handler
         return handle_http_exception(exc)
@@ -279,4 +291,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(PortalError, handle_portal_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(OperationalError, handle_database_down)
+    app.register_error_handler(DataError, handle_data_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -66,7 +66,7 @@ class JobCreateSchema(Schema):
         keys=fields.String(), metadata={"example": {}, "description": "QASM 3 input values"}
     )
     device = fields.String(required=True, metadata={"example": "aer-simulator"})
-    shots = Int(load_default=1024, metadata={"example": 1024})
+    shots = Int(load_default=1024, minimum=1, metadata={"example": 1024})
     run_mode = fields.Enum(JobRunMode, load_default=JobRunMode.ASYNC)
     tags = fields.List(fields.String(validate=validate.Length(max=50)), metadata={"example": []})
     notification_email = fields.Email(allow_none=True)
@@ -75,7 +75,7 @@ class JobCreateSchema(Schema):
 
 class EstimateArgs(Schema):
     device = fields.String(required=True, metadata={"example": "aer-simulator"})
-    shots = Int(load_default=1024, metadata={"example": 1024})
+    shots = Int(load_default=1024, minimum=1, metadata={"example": 1024})
     program = fields.Nested(ProgramSchema)
     inputs = fields.Dict(keys=fields.String())
 

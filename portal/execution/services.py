@@ -207,7 +207,11 @@ def _clean_tags(tags: Any) -> list[str] | None:
         return None
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ValidationFailed("tags must be a list of short texts.", details={"tags": "list"})
-    cleaned = sorted({t.strip()[:50] for t in tags if t.strip()})
+    cleaned = sorted({t.strip() for t in tags if t.strip()})
+    if any(len(t) > 50 for t in cleaned):  # refused, not cut short
+        raise ValidationFailed(
+            "A job tag has at most 50 characters.", details={"tags": "at most 50 characters each"}
+        )
     if len(cleaned) > MAX_TAGS:
         raise ValidationFailed(
             f"At most {MAX_TAGS} tags per job.", details={"tags": f"at most {MAX_TAGS}"}

@@ -217,7 +217,7 @@ class ReviewPageSchema(PageMeta):
 class RunSchema(Schema):
     inputs = fields.Dict(keys=fields.String(), load_default=dict, metadata={"example": {}})
     device = fields.String(load_default=None, metadata={"example": "aer-simulator"})
-    shots = Int(load_default=None, metadata={"example": 1024})
+    shots = Int(load_default=None, minimum=1, metadata={"example": 1024})
     run_mode = fields.Enum(JobRunMode, load_default=JobRunMode.ASYNC)
     tags = fields.List(fields.String(validate=validate.Length(max=50)))
     notification_email = fields.Email(allow_none=True)

@@ -285,3 +285,29 @@ def test_listing_support_contacts_have_limits(user):
     ):
         with pytest.raises(ValidationFailed, match=field):
             services.publish_listing(app.id, user, price=Decimal("1"), **{field: value})
+
+
+def test_a_value_the_database_refuses_is_still_a_422(client, api_headers, user, monkeypatch):
+    """The safety net behind the checks: a DataError (here: integer out of range) is a 422
+    and a rollback, not a 500."""
+    import sqlalchemy as sa
+
+    from portal.projects import services as projects
+
+    def out_of_range(*args, **kwargs):
+        db.session.execute(sa.text("SELECT 2147483648::integer"))
+
+    monkeypatch.setattr(projects, "create_project", out_of_range)
+    before = count(Project)
+    resp = client.post("/api/v1/projects/", json={"name": "p"}, headers=api_headers(user))
+    assert "out of range" in refused(resp)["message"]
+    assert count(Project) == before
+
+
+def test_a_long_job_tag_is_refused_not_cut_short():
+    from portal.core.errors import ValidationFailed
+    from portal.execution.services import _clean_tags
+
+    assert _clean_tags(["ok", " ok "]) == ["ok"]
+    with pytest.raises(ValidationFailed, match="50 characters"):
+        _clean_tags(["x" * 51])
