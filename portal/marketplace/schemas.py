@@ -119,7 +119,7 @@ class BrowseArgs(PageArgs):
     q = fields.String(validate=validate.Length(max=200), metadata={"example": "bell"})
     type = fields.String(validate=validate.OneOf([t.name for t in AppType]))
     offers = fields.String(validate=validate.OneOf(PLANS), metadata={"example": "TRIAL"})
-    max_price = fields.Decimal(validate=validate.Range(min=0), metadata={"minimum": 0})
+    max_price = fields.Decimal(places=2, validate=validate.Range(min=0), metadata={"minimum": 0})
     min_rating = fields.Float(validate=validate.Range(min=0, max=5))
     sort = fields.String(load_default="popularity", validate=validate.OneOf(SORTS))
 

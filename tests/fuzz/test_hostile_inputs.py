@@ -288,3 +288,10 @@ def test_extreme_numbers_in_paging_and_qasm_inputs(client, headers, value):
         assert resp.status_code in (201, 202, 422), resp.get_json()  # a usable angle
     else:
         assert "theta" in assert_envelope(resp, 422)["message"]
+
+
+@pytest.mark.parametrize("value", ["1e400", "1e-400", "1e100000", "1e-100000", "NaN", "-Infinity"])
+def test_extreme_decimals_in_filters_never_reach_the_database_as_errors(client, headers, value):
+    for name in ("max_price", "min_rating"):
+        resp = client.get("/api/v1/marketplace", query_string={name: value}, headers=headers)
+        assert resp.status_code in (200, 422), (name, value, resp.status_code)
