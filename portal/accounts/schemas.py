@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from portal.accounts.services import API_KEY_SCOPES, EMAIL_EVENTS, MAX_SHOTS
 from portal.api.paging import PageArgs
+from portal.core.inputs import Int
 
 UUID_EXAMPLE = "3f1c1e4e-9c1a-4a51-9a59-4f8d2f0a7b21"
 WHEN_EXAMPLE = "2026-12-01T09:30:00+00:00"
@@ -67,9 +68,7 @@ class MessageSchema(Schema):
 class PreferencesSchema(Schema):
     timezone = fields.String(metadata={"example": "Europe/London"})
     default_device = fields.String(metadata={"example": "aer-simulator"})
-    default_shots = fields.Integer(
-        validate=validate.Range(1, MAX_SHOTS), metadata={"example": 1024}
-    )
+    default_shots = Int(validate=validate.Range(1, MAX_SHOTS), metadata={"example": 1024})
     email_events = fields.List(
         fields.String(validate=validate.OneOf(EMAIL_EVENTS)),
         metadata={"example": ["job.completed", "payment.failed"]},

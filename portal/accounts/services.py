@@ -25,6 +25,7 @@ from portal.accounts.tokens import revoke_session
 from portal.config import WEB_SESSION_DAYS
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from portal.core.inputs import URL_CHARS, whole_number
 from portal.core.mail import send_mail
 from portal.core.security import hash_token, new_token
 from portal.extensions import db
@@ -59,6 +60,7 @@ DEFAULT_PREFERENCES: dict[str, Any] = {
 MAX_SHOTS = 100_000
 API_KEY_SCOPES = ("read", "jobs", "full")
 RATE_LIMIT_RE = re.compile(r"^\d{1,6}\s*/\s*(second|minute|hour|day)$")
+PROFILE_MAP_ENTRIES = 20  # contact_info and social_links
 PROFILE_FIELDS = ("organization", "bio", "avatar_url", "contact_info", "social_links")
 
 
@@ -484,6 +486,14 @@ def update_profile(user: User, **fields: Any) -> UserProfile:
                     f'{name} must map names to text, e.g. {{"github": "https://…"}}.',
                     details={name: ["A map of names to text."]},
                 )
+            if len(value) > PROFILE_MAP_ENTRIES or any(
+                len(k) > 50 or len(v) > URL_CHARS for k, v in value.items()
+            ):
+                raise ValidationFailed(
+                    f"{name} takes at most {PROFILE_MAP_ENTRIES} entries, names of at most 50 "
+                    f"characters and values of at most {URL_CHARS}.",
+                    details={name: [f"At most {PROFILE_MAP_ENTRIES} entries."]},
+                )
             if name == "social_links":
                 value = {k: _check_url(f"social_links.{k}", v) for k, v in value.items() if v}
             profile_value = {k: v for k, v in value.items() if v}
@@ -541,13 +551,11 @@ def update_preferences(user: User, **changes: Any) -> dict[str, Any]:
             clean["default_device"] = device
     if "default_shots" in changes:
         try:
-            shots = int(changes["default_shots"])
-        except (TypeError, ValueError):
-            shots = 0
-        if not 1 <= shots <= MAX_SHOTS:
+            clean["default_shots"] = whole_number(
+                "default_shots", changes["default_shots"], low=1, high=MAX_SHOTS
+            )
+        except ValidationFailed:  # 1.5 is refused, never stored as 1
             problems["default_shots"] = [f"Use a whole number from 1 to {MAX_SHOTS}."]
-        else:
-            clean["default_shots"] = shots
     if "email_events" in changes:
         events = changes["email_events"] or []
         if isinstance(events, str):

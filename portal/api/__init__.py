@@ -47,7 +47,8 @@ def check_body() -> None:
         )
     if request.is_json:
         try:
-            json.loads(raw)
+            # Strict UTF-8: json.loads(bytes) accepts surrogates encoded as bytes.
+            json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
             raise PortalError("The JSON body is not valid UTF-8.", code="malformed_json")
         except json.JSONDecodeError as exc:

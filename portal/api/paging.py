@@ -2,12 +2,13 @@
 
 from marshmallow import Schema, fields, validate
 
+from portal.core.inputs import Int
 from portal.core.paging import MAX_PAGE, MAX_PER_PAGE
 
 
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    page = Int(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = Int(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
 class PageMeta(Schema):

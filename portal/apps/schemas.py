@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from portal.api.paging import PageArgs, PageMeta
 from portal.apps.models import AppType, AppVisibility, LicenseType, SDKType, VersionStatus
+from portal.core.inputs import Int
 
 SORTS = ["downloads", "newest", "rating", "name", "relevance"]
 
@@ -126,8 +127,8 @@ class RegistryArgs(PageArgs):
     sdk = fields.String(validate=validate.OneOf(_names(SDKType)))
     license = fields.String(validate=validate.OneOf(_names(LicenseType)))
     tag = fields.String()
-    min_qubits = fields.Integer(validate=validate.Range(min=0))
-    max_qubits = fields.Integer(validate=validate.Range(min=0))
+    min_qubits = Int(validate=validate.Range(min=0))
+    max_qubits = Int(validate=validate.Range(min=0))
     sort = fields.String(validate=validate.OneOf(SORTS))
 
 

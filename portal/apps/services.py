@@ -33,6 +33,7 @@ from portal.apps.models import (
     VersionStatus,
 )
 from portal.apps.packages import PackageInfo, build_package, validate_package
+from portal.core import inputs
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from portal.core.paging import Page, paginate
@@ -286,6 +287,18 @@ def set_tags(app: QuantumApp, names: list[str] | str | None) -> None:
     app.tags = sorted(tags, key=lambda t: t.name)  # as the relationship loads them
 
 
+# The most characters each text field of an app takes (docs/limits.md); the page and the API
+# both come through ``_apply_fields``.
+APP_TEXT_LIMITS = {
+    "description": inputs.DESCRIPTION_CHARS,
+    "readme_content": inputs.README_CHARS,
+    "license_url": inputs.URL_CHARS,
+    "documentation_url": inputs.URL_CHARS,
+    "repository_url": inputs.URL_CHARS,
+    "api_url": inputs.URL_CHARS,
+}
+
+
 def _apply_fields(app: QuantumApp, fields: dict[str, Any]) -> None:
     enum_fields = {"type": AppType, "visibility": AppVisibility, "license_type": LicenseType}
     for key, value in fields.items():
@@ -295,6 +308,8 @@ def _apply_fields(app: QuantumApp, fields: dict[str, Any]) -> None:
             value = _enum(enum_fields[key], value)
         if isinstance(value, str):
             value = value.strip() or None
+            if key in APP_TEXT_LIMITS:
+                inputs.bounded_text(key, value, APP_TEXT_LIMITS[key])
         if key == "name":
             value = _clean_name(value)
         setattr(app, key, value)
@@ -457,6 +472,10 @@ def create_version(
     (``entry_program`` and optional extra ``files``, packaged here). The package is validated
     and its schemas, qubit count, resource estimate and checks are stored on the version.
     ``publish=True`` publishes it at once (and it may become the latest)."""
+    inputs.bounded_text("release_notes", release_notes, inputs.RELEASE_NOTES_CHARS)
+    inputs.bounded_text("source_repo", source_repo, inputs.URL_CHARS)
+    inputs.bounded_text("source_commit_hash", source_commit_hash, 100)
+    inputs.bounded_text("sdk_version", sdk_version, 50)
     if package is None:
         if not entry_program and not files:
             raise ValidationFailed(
@@ -554,7 +573,9 @@ def update_version(
     status: str | VersionStatus | None = None,
     yank_reason: str | None = None,
 ) -> AppVersion:
+    inputs.bounded_text("yank_reason", yank_reason, 255)
     if release_notes is not None:
+        inputs.bounded_text("release_notes", release_notes, inputs.RELEASE_NOTES_CHARS)
         version.release_notes = release_notes.strip() or None
     if status is not None:
         change_status(version, status, reason=yank_reason)
@@ -662,6 +683,7 @@ def _doc_fields(title: str | None, content: str | None) -> tuple[str, str]:
         raise ValidationFailed(
             "A documentation page needs content (Markdown).", details={"content": "required"}
         )
+    inputs.bounded_text("content", content, inputs.DOC_CHARS, label="The page's content")
     return title, content
 
 

@@ -4,11 +4,13 @@ API's envelope ``{"error": {"code", "message", "details"}}`` or a friendly HTML 
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 import structlog
 from flask import Flask, current_app, g, render_template, request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from portal.core.uow import rollback
@@ -134,7 +136,12 @@ def handle_http_exception(exc: HTTPException):
         # webargs/marshmallow validation: field -> messages, flattened per location.
         messages = data["messages"]
         details = messages.get("json", messages) if isinstance(messages, dict) else messages
-        message = "The request has invalid fields; see details."
+        names = sorted(str(k) for k in details) if isinstance(details, dict) else []
+        message = (
+            f"The request has invalid fields ({', '.join(names)[:200]}); see details."
+            if names
+            else "The request has invalid fields; see details."
+        )
     elif status == 405:
         message = f"{request.method} is not allowed here. Allowed: {headers.get('Allow', '')}."
     headers.update(data.get("headers") or {})
@@ -162,6 +169,18 @@ def handle_database_down(exc: DBAPIError):
     return _render_page(503, "Service unavailable", message, {"Retry-After": "5"})
 
 
+def handle_data_error(exc: DataError):
+    """The last line, not the rule: every input is bounded before the database
+    (docs/limits.md), so a value PostgreSQL refuses (too long, out of range) is a missing
+    check to add, logged as such, and still a 422 for the user rather than a 500."""
+    log.warning("value refused by the database", error=str(exc.orig).splitlines()[0][:200])
+    rollback()
+    message = "A value is too long or out of range; check the limits and retry."
+    if is_api_request():
+        return envelope(422, "validation_error", message)
+    return _render_page(422, "Invalid input", message)
+
+
 def handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):  # pragma: no cover - routed to its own handler
         return handle_http_exception(exc)
@@ -173,61 +192,104 @@ def handle_unexpected(exc: Exception):
     return _render_page(500, "Server error", message)
 
 
-def _nul_in_json(raw: bytes) -> str | None:
-    """The path of the first JSON string (or key) holding NUL, walked without recursion.
-    Bodies that do not parse are left to the API's body check (``portal.api.check_body``)."""
+# Text PostgreSQL cannot store: NUL (text columns refuse it) and lone UTF-16 surrogates
+# (U+D800-U+DFFF: not encodable as UTF-8, so the driver fails). JSON's "\\ud800" escape
+# decodes to one in Python.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Whole numbers whose float value overflows (|n| >= 2**1024) are refused in JSON bodies like
+# NaN and Infinity (which Python's json accepts and 1e400 becomes): nothing here can use them.
+FLOAT_LIMIT = 2**1024
+
+
+def unstorable_text(value: str) -> str | None:
+    """What is wrong with ``value`` as stored text (None when it can be stored)."""
+    match = UNSTORABLE.search(value)
+    if match is None:
+        return None
+    if match.group() == "\x00":
+        return "a NUL character (\\u0000)"
+    return f"a lone surrogate (\\u{ord(match.group()):04x}), which is not valid Unicode text"
+
+
+def _number_problem(value: Any) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "a number that is not finite (NaN, Infinity or beyond 1e308)"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= FLOAT_LIMIT:
+        return "a number too large to use (beyond 1e308)"
+    return None
+
+
+def _bad_json_value(raw: bytes) -> tuple[str, str] | None:
+    """(path, problem) of the first JSON string or key that cannot be stored, or number that
+    cannot be used, walked without recursion. Bodies that do not parse are left to the API's
+    body check (``portal.api.check_body``)."""
     try:
-        doc = json.loads(raw)
-    except (ValueError, RecursionError):
+        # Strict UTF-8 first: json.loads(bytes) would let surrogates encoded as bytes through.
+        doc = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     stack: list[tuple[str, Any]] = [("body", doc)]
     while stack:
         where, value = stack.pop()
         if isinstance(value, str):
-            if "\x00" in value:
-                return where
+            if problem := unstorable_text(value):
+                return where, problem
         elif isinstance(value, dict):
             for key, item in value.items():
-                if "\x00" in key:
-                    return where
+                if problem := unstorable_text(key):
+                    return where, problem
                 stack.append((f"{where}.{key}", item))
         elif isinstance(value, list):
             stack.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+        elif problem := _number_problem(value):
+            return where, problem
     return None
 
 
-def reject_nul_characters() -> None:
-    """Text with NUL (U+0000) is bad input everywhere: PostgreSQL cannot store it in text
-    columns, so without this check it would surface as a 500 from deep in a query."""
-    where = None
-    for source, values in (("query", request.args), ("path", request.view_args or {})):
-        for key, value in values.items(multi=True) if source == "query" else values.items():
-            if "\x00" in str(key) or "\x00" in str(value):
-                where = f"{source} parameter {str(key)[:50]!r}"
-                break
-        if where:
+def _bad_pairs(pairs) -> tuple[str, str] | None:
+    for key, value in pairs:
+        for text in (str(key), str(value)):
+            if problem := unstorable_text(text):
+                return str(key), problem
+    return None
+
+
+def reject_unstorable_input() -> None:
+    """Text PostgreSQL cannot store (NUL, lone surrogates) and numbers nothing can use (NaN,
+    Infinity, 1e400) are bad input everywhere: refused with 422 before any view runs, in
+    query and path parameters, form fields and JSON bodies. Without this check they would
+    surface as a 500 from deep in a query."""
+    found = None
+    for source, values in (("query parameter", request.args), ("path parameter", None)):
+        pairs = (request.view_args or {}).items() if values is None else values.items(multi=True)
+        if bad := _bad_pairs(pairs):
+            found = (f"{source} {bad[0][:50]!r}", bad[1])
             break
-    if where is None and request.method in {"POST", "PUT", "PATCH"}:
+    if found is None and request.method in {"POST", "PUT", "PATCH"}:
         form_types = ("application/x-www-form-urlencoded", "multipart/form-data")
         # API bodies are JSON (``check_body`` refuses others, and needs the raw stream).
         if request.mimetype in form_types and not is_api_request():
-            for key, value in request.form.items(multi=True):
-                if "\x00" in key or "\x00" in value:
-                    where = f"form field {key[:50]!r}"
-                    break
-        elif request.is_json:
-            path = _nul_in_json(request.get_data(cache=True))
-            where = path and f"JSON field {path[:100]!r}"
-    if where:
+            if bad := _bad_pairs(request.form.items(multi=True)):
+                found = (f"form field {bad[0][:50]!r}", bad[1])
+        elif request.is_json and (bad := _bad_json_value(request.get_data(cache=True))):
+            found = (f"JSON field {bad[0][:100]!r}", bad[1])
+    if found:
+        where, problem = found
+        fix = "use a finite number in range" if "number" in problem else "remove it"
         raise ValidationFailed(
-            f"The {where} contains a NUL character (\\u0000); remove it and retry.",
-            details={"nul_character": where},
+            f"The {where} contains {problem}; {fix} and retry.",
+            details={"field": where, "problem": problem},
         )
 
 
+# The hook's former name (it began as the NUL check).
+reject_nul_characters = reject_unstorable_input
+
+
 def init_app(app: Flask) -> None:
-    app.before_request(reject_nul_characters)
+    app.before_request(reject_unstorable_input)
     app.register_error_handler(PortalError, handle_portal_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(OperationalError, handle_database_down)
+    app.register_error_handler(DataError, handle_data_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -40,6 +40,8 @@ ALLOWED_INCLUDES = {"qasm2": {"qelib1.inc"}, "qasm3": {"stdgates.inc"}}
 _PARSE_LOCK = threading.Lock()
 
 # QASM 3 input types the portal can bind, and their JSON schema type.
+# Integer inputs are bound as 64-bit literals (10**400 would overflow the simulator).
+INPUT_INT_RANGE = {"int": (-(2**63), 2**63 - 1), "uint": (0, 2**64 - 1)}
 INPUT_TYPES = {
     "float": "number",
     "angle": "number",
@@ -282,10 +284,23 @@ def _literal(name: str, qasm_type: str, value: Any) -> str:
                 f"Input '{name}' is a uint and cannot be negative (got {value}).",
                 details={name: "expected a non-negative integer"},
             )
+        low, high = INPUT_INT_RANGE[qasm_type]
+        if not low <= value <= high:
+            raise InputError(
+                f"Input '{name}' is out of range: a 64-bit {qasm_type} is from {low} to {high}.",
+                details={name: f"integer from {low} to {high}"},
+            )
         return f"({value})" if value < 0 else str(value)
-    if not math.isfinite(value):
-        raise InputError(f"Input '{name}' must be a finite number.", details={name: "not finite"})
-    text = repr(float(value))
+    try:
+        number = float(value)  # 10**400 overflows
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InputError(
+            f"Input '{name}' must be a finite number (at most about 1.8e308 in size).",
+            details={name: "not finite"},
+        )
+    text = repr(number)
     return f"({text})" if value < 0 else text
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from portal.api.paging import PageArgs
+from portal.core.inputs import Int
 from portal.core.paging import MAX_PER_PAGE
 from portal.execution.models import HardwareStatus, HardwareTechnology, JobRunMode, JobStatus
 
@@ -17,8 +18,8 @@ GHZ_EXAMPLE = (
 class HardwareArgs(PageArgs):
     status = fields.Enum(HardwareStatus, metadata={"example": "ONLINE"})
     technology = fields.Enum(HardwareTechnology, metadata={"example": "SIMULATOR"})
-    min_qubits = fields.Integer(validate=validate.Range(min=1), metadata={"example": 5})
-    per_page = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PER_PAGE))
+    min_qubits = Int(validate=validate.Range(min=1), metadata={"example": 5})
+    per_page = Int(load_default=50, validate=validate.Range(1, MAX_PER_PAGE))
 
 
 class HardwareSchema(Schema):
@@ -65,7 +66,7 @@ class JobCreateSchema(Schema):
         keys=fields.String(), metadata={"example": {}, "description": "QASM 3 input values"}
     )
     device = fields.String(required=True, metadata={"example": "aer-simulator"})
-    shots = fields.Integer(load_default=1024, metadata={"example": 1024})
+    shots = Int(load_default=1024, minimum=1, metadata={"example": 1024})
     run_mode = fields.Enum(JobRunMode, load_default=JobRunMode.ASYNC)
     tags = fields.List(fields.String(validate=validate.Length(max=50)), metadata={"example": []})
     notification_email = fields.Email(allow_none=True)
@@ -74,7 +75,7 @@ class JobCreateSchema(Schema):
 
 class EstimateArgs(Schema):
     device = fields.String(required=True, metadata={"example": "aer-simulator"})
-    shots = fields.Integer(load_default=1024, metadata={"example": 1024})
+    shots = Int(load_default=1024, minimum=1, metadata={"example": 1024})
     program = fields.Nested(ProgramSchema)
     inputs = fields.Dict(keys=fields.String())
 

@@ -36,6 +36,7 @@ from sqlalchemy.orm import defer, joinedload
 from portal.core import uow
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, ValidationFailed
+from portal.core.inputs import bounded_text
 from portal.core.paging import MAX_PAGE
 from portal.core.uow import after_commit
 from portal.execution import policy
@@ -207,7 +208,11 @@ def _clean_tags(tags: Any) -> list[str] | None:
         return None
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ValidationFailed("tags must be a list of short texts.", details={"tags": "list"})
-    cleaned = sorted({t.strip()[:50] for t in tags if t.strip()})
+    cleaned = sorted({t.strip() for t in tags if t.strip()})
+    if any(len(t) > 50 for t in cleaned):  # refused, not cut short
+        raise ValidationFailed(
+            "A job tag has at most 50 characters.", details={"tags": "at most 50 characters each"}
+        )
     if len(cleaned) > MAX_TAGS:
         raise ValidationFailed(
             f"At most {MAX_TAGS} tags per job.", details={"tags": f"at most {MAX_TAGS}"}
@@ -274,6 +279,7 @@ def submit_job(
     the job (it may then read and cancel this job, and only its own jobs).
     """
     policy.check_can_run(user, app_version, subscription)
+    bounded_text("notification_email", notification_email, 100)  # VARCHAR(100)
     hardware = get_hardware(device)
     check_available(hardware)
     shots = check_shots(hardware, shots)

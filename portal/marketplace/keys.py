@@ -17,6 +17,7 @@ from limits import parse as parse_limit
 from portal.accounts.auth import check_key
 from portal.accounts.models import ApiKeyStatus, User
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.inputs import INT_MAX, whole_number
 from portal.core.security import hash_token, new_token
 from portal.extensions import db
 from portal.marketplace.models import Subscription, SubscriptionKey, SubscriptionStatus
@@ -55,8 +56,8 @@ def create_key(
     name = (name or "").strip() or "default"
     if len(name) > 100:
         raise ValidationFailed("A key name has at most 100 characters.", details={"name": "<=100"})
-    if usage_cap is not None and (isinstance(usage_cap, bool) or usage_cap < 1):
-        raise ValidationFailed("usage_cap must be at least 1.", details={"usage_cap": ">= 1"})
+    if usage_cap is not None:
+        usage_cap = whole_number("usage_cap", usage_cap, low=1, high=INT_MAX)
     active = db.session.execute(
         sa.select(sa.func.count(SubscriptionKey.id)).where(
             SubscriptionKey.subscription_id == sub.id,

@@ -7,13 +7,20 @@ from marshmallow import Schema, fields, validate
 from portal.accounts.models import ApiKeyStatus
 from portal.api.paging import PageArgs, PageMeta
 from portal.apps.models import AppType
+from portal.core.inputs import Int
 from portal.execution.models import JobRunMode
 from portal.marketplace.models import (
     MarketplaceListingStatus,
     SubscriptionStatus,
     SubscriptionType,
 )
-from portal.marketplace.services import CURRENCIES, SORTS, effective_status
+from portal.marketplace.services import (
+    CURRENCIES,
+    MAX_TRIAL_DAYS,
+    MAX_TRIAL_USAGE,
+    SORTS,
+    effective_status,
+)
 
 PLANS = [t.name for t in SubscriptionType]
 PAID = ["MONTHLY", "ANNUAL", "PAY_AS_YOU_GO"]
@@ -35,13 +42,17 @@ class PublishSchema(Schema):
         load_default=lambda: ["TRIAL", "MONTHLY"],
         metadata={"example": ["TRIAL", "MONTHLY", "ANNUAL"]},
     )
-    trial_usage_limit = fields.Integer(
-        load_default=10, validate=validate.Range(min=0, max=1_000_000), metadata={"example": 10}
+    trial_usage_limit = Int(
+        load_default=10,
+        validate=validate.Range(min=0, max=MAX_TRIAL_USAGE),
+        metadata={"example": 10},
     )
-    trial_days = fields.Integer(
-        load_default=14, validate=validate.Range(min=0, max=365), metadata={"example": 14}
+    trial_days = Int(
+        load_default=14,
+        validate=validate.Range(min=0, max=MAX_TRIAL_DAYS),
+        metadata={"example": 14},
     )
-    paid_usage_limit = fields.Integer(
+    paid_usage_limit = Int(
         load_default=None, allow_none=True, validate=validate.Range(min=1),
         metadata={"example": 1000, "description": "Runs per period (null = unlimited)"},
     )  # fmt: skip
@@ -108,7 +119,7 @@ class BrowseArgs(PageArgs):
     q = fields.String(validate=validate.Length(max=200), metadata={"example": "bell"})
     type = fields.String(validate=validate.OneOf([t.name for t in AppType]))
     offers = fields.String(validate=validate.OneOf(PLANS), metadata={"example": "TRIAL"})
-    max_price = fields.Decimal(validate=validate.Range(min=0), metadata={"minimum": 0})
+    max_price = fields.Decimal(places=2, validate=validate.Range(min=0), metadata={"minimum": 0})
     min_rating = fields.Float(validate=validate.Range(min=0, max=5))
     sort = fields.String(load_default="popularity", validate=validate.OneOf(SORTS))
 
@@ -164,7 +175,7 @@ class KeyCreateSchema(Schema):
     rate_limit = fields.String(
         load_default=None, allow_none=True, metadata={"example": "60/minute"}
     )
-    usage_cap = fields.Integer(
+    usage_cap = Int(
         load_default=None, allow_none=True, validate=validate.Range(min=1),
         metadata={"description": "Optional cap on this key's runs (within the subscription's)"},
     )  # fmt: skip
@@ -192,7 +203,7 @@ class KeyListSchema(Schema):
 class ReviewSchema(Schema):
     id = fields.UUID(dump_only=True)
     user = fields.Function(lambda review: review.user.username, dump_only=True)
-    rating = fields.Integer(required=True, validate=validate.Range(1, 5), metadata={"example": 5})
+    rating = Int(required=True, validate=validate.Range(1, 5), metadata={"example": 5})
     title = fields.String(allow_none=True, validate=validate.Length(max=100))
     content = fields.String(allow_none=True, validate=validate.Length(max=5000))
     created_at = fields.DateTime(dump_only=True)
@@ -206,7 +217,7 @@ class ReviewPageSchema(PageMeta):
 class RunSchema(Schema):
     inputs = fields.Dict(keys=fields.String(), load_default=dict, metadata={"example": {}})
     device = fields.String(load_default=None, metadata={"example": "aer-simulator"})
-    shots = fields.Integer(load_default=None, metadata={"example": 1024})
+    shots = Int(load_default=None, minimum=1, metadata={"example": 1024})
     run_mode = fields.Enum(JobRunMode, load_default=JobRunMode.ASYNC)
     tags = fields.List(fields.String(validate=validate.Length(max=50)))
     notification_email = fields.Email(allow_none=True)

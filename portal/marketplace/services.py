@@ -36,6 +36,7 @@ from portal.billing.payments import CheckoutRequest, CheckoutStart, provider
 from portal.core import cache
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, Forbidden, NotFound, PaymentRequired, ValidationFailed
+from portal.core.inputs import INT_MAX, URL_CHARS, bounded_text, whole_number
 from portal.core.paging import Page, cached_count, paginate
 from portal.extensions import db
 from portal.marketplace import policy
@@ -61,6 +62,8 @@ SORTS = ("popularity", "rating", "price", "price_desc", "newest")
 DOWNLOAD_ENDPOINTS = ("apps.download", "registry.download")
 DEFAULT_DEVICE = "aer-simulator"
 DEFAULT_SHOTS = 1024
+MAX_TRIAL_USAGE = 1_000_000  # runs in a trial
+MAX_TRIAL_DAYS = 365
 
 
 def _uuid(value: Any, what: str) -> uuid.UUID:
@@ -155,14 +158,16 @@ def publish_listing(
             "A trial needs a usage limit, an end (trial_days) or both.",
             details={"trial_usage_limit": "or trial_days"},
         )
-    for field, value in (("trial_usage_limit", trial_usage_limit), ("trial_days", trial_days)):
-        if value is not None and value < 0:
-            raise ValidationFailed(f"{field} cannot be negative.", details={field: ">= 0"})
-    if paid_usage_limit is not None and paid_usage_limit < 1:
-        raise ValidationFailed(
-            "paid_usage_limit must be at least 1, or null for unlimited.",
-            details={"paid_usage_limit": ">= 1 or null"},
-        )
+    # Whole numbers within the columns' bounds (the API schema says the same), before the
+    # database: 1.5 is refused, not stored as 1; 10**30 is a 422, not an out-of-range 500.
+    trial_usage_limit = whole_number(
+        "trial_usage_limit", trial_usage_limit or 0, low=0, high=MAX_TRIAL_USAGE
+    )
+    trial_days = whole_number("trial_days", trial_days or 0, low=0, high=MAX_TRIAL_DAYS)
+    if paid_usage_limit is not None:
+        paid_usage_limit = whole_number("paid_usage_limit", paid_usage_limit, low=1, high=INT_MAX)
+    bounded_text("support_email", (support_email or "").strip() or None, 100)  # VARCHAR(100)
+    bounded_text("support_url", (support_url or "").strip() or None, URL_CHARS)
     listing = db.session.execute(
         sa.select(MarketplaceListing).filter_by(quantum_app_id=app.id)
     ).scalar_one_or_none()

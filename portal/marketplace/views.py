@@ -25,6 +25,7 @@ from portal.billing.payments import LocalTestProvider, provider
 from portal.billing.webhooks import process_event
 from portal.core import cache
 from portal.core.errors import NotFound, PortalError
+from portal.core.inputs import INT_MAX, whole_number
 from portal.core.paging import MAX_PAGE
 from portal.core.web import flash_refusal
 from portal.extensions import db, htmx
@@ -431,7 +432,9 @@ def run(sub_id):
     sub = services.get_subscription(current_user, sub_id)
     try:
         version = services.latest_runnable_version(sub.app)
-        shots = request.form.get("shots", type=int)
+        raw_shots = (request.form.get("shots") or "").strip()
+        # "1.5" is refused, not turned into the default.
+        shots = whole_number("shots", raw_shots, low=1, high=INT_MAX) if raw_shots else None
         job = services.run_app(
             current_user, sub, inputs=_form_inputs(version.input_schema), shots=shots
         )

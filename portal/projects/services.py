@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 from portal.accounts.models import User
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from portal.core.inputs import DESCRIPTION_CHARS, bounded_text
 from portal.extensions import db
 from portal.projects import policy
 from portal.projects.models import Project, ProjectFile
@@ -90,6 +91,11 @@ def _clean_name(name: str | None) -> str:
     return name
 
 
+def _clean_description(description: str | None) -> str | None:
+    description = (description or "").strip() or None
+    return bounded_text("description", description, DESCRIPTION_CHARS)
+
+
 def _clean_repo(repo: str | None) -> str | None:
     repo = (repo or "").strip()
     if not repo:
@@ -129,7 +135,7 @@ def create_project(
     project = Project(
         user_id=user.id,
         name=_clean_name(name),
-        description=(description or "").strip() or None,
+        description=_clean_description(description),
         repo=_clean_repo(repo),
     )
     for path, content in STARTERS[key].files.items():
@@ -153,7 +159,7 @@ def update_project(
     if name is not _UNSET:
         project.name = _clean_name(name)
     if description is not _UNSET:
-        project.description = (description or "").strip() or None
+        project.description = _clean_description(description)
     if repo is not _UNSET:
         project.repo = _clean_repo(repo)
     project.updated_at = utcnow()

@@ -8,7 +8,11 @@ names, SQL-looking search strings, path traversal in file names, silly paging pa
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from portal.execution.catalogue import ensure_catalogue
 from tests.factories.accounts import UserFactory
@@ -208,3 +212,86 @@ def test_silly_paging_parameters(client, headers, params, login_as, user):
     for page in ("/registry/", "/marketplace/", "/jobs", "/projects/"):
         resp = client.get(page, query_string=params)
         assert resp.status_code < 500, (page, params, resp.status_code)
+
+
+# -- values that cannot be stored or used -----------------------------------------------------
+# Full Unicode around a lone surrogate or NUL (JSON carries them as \ud800 and \u0000
+# escapes), and extreme numbers: 1.5 for an integer, -1, beyond INTEGER, 10**400 (a Python
+# int), NaN and Infinity (Python's json reads them; 1e400 becomes inf). Every request is
+# refused with a 4xx envelope, and a fresh read shows nothing half-written.
+UNSTORABLE = ["\ud800", "\udfff", "\udbff", "\x00"]
+EXTREME_NUMBERS = [1.5, 0.5, -1, 10**30, 2**31, 10**400, float("nan"), float("inf"), -1e400]
+hostile_text = st.builds(
+    lambda head, bad, tail: head + bad + tail,
+    st.text(st.characters(codec=None), max_size=20),
+    st.sampled_from(UNSTORABLE),
+    st.text(st.characters(codec=None), max_size=20),
+)
+RUN = QASM2 + "qreg q[1];\ncreg c[1];\nmeasure q[0] -> c[0];\n"
+# (what, method, path, a valid body, its text field, its integer field or None, read-back path)
+WRITES = [
+    ("project", "post", "/api/v1/projects/", {"name": "p"}, "name", None, "/api/v1/projects/"),
+    ("job", "post", "/api/v1/jobs",
+     {"program": {"source": RUN}, "device": "aer-simulator", "shots": 10, "name": "j"},
+     "name", "shots", "/api/v1/jobs"),
+    ("preferences", "put", "/api/v1/users/{uid}/preferences",
+     {"default_shots": 100, "timezone": "UTC"}, "timezone", "default_shots",
+     "/api/v1/users/{uid}/preferences"),
+    ("api key", "post", "/api/v1/api-keys", {"name": "k"}, "name", None, "/api/v1/api-keys"),
+    ("profile", "put", "/api/v1/users/{uid}/profile", {"bio": "hi"}, "bio", None,
+     "/api/v1/users/{uid}/profile"),
+]  # fmt: skip
+
+
+def _send(client, method, path, body, headers):
+    # Serialised here: Python's json writes NaN, Infinity and huge ints; \ud800 is escaped.
+    return getattr(client, method)(
+        path, data=json.dumps(body), content_type="application/json", headers=headers
+    )
+
+
+def _state(client, path, headers):
+    body = client.get(path, headers=headers).get_json()
+    if isinstance(body, dict):
+        body.pop("updated_at", None)
+    return body
+
+
+@pytest.mark.parametrize("write", WRITES, ids=[w[0] for w in WRITES])
+@settings(max_examples=20, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(text=hostile_text, number=st.sampled_from(EXTREME_NUMBERS), use_number=st.booleans())
+def test_unstorable_text_and_extreme_numbers_are_refused_whole(
+    client, user, headers, write, text, number, use_number
+):
+    _what, method, path, valid, text_field, number_field, read = write
+    path, read = path.format(uid=user.id), read.format(uid=user.id)
+    before = _state(client, read, headers)
+    body = dict(valid)
+    if use_number and number_field:
+        body[number_field] = number
+    else:
+        body[text_field] = text
+    error = assert_envelope(_send(client, method, path, body, headers), 422)
+    assert (number_field if use_number and number_field else text_field) in str(error)
+    assert _state(client, read, headers) == before  # nothing half-written
+
+
+@pytest.mark.parametrize("value", EXTREME_NUMBERS)
+def test_extreme_numbers_in_paging_and_qasm_inputs(client, headers, value):
+    resp = client.get("/api/v1/jobs", query_string={"per_page": str(value)}, headers=headers)
+    assert_envelope(resp, 422)
+    source = QASM3 + "input float[64] theta;\nqubit[1] q;\nrx(theta) q[0];\n"
+    body = {"program": {"source": source}, "device": "aer-simulator", "inputs": {"theta": value}}
+    resp = _send(client, "post", "/api/v1/jobs", body, headers)
+    if (isinstance(value, int) and abs(value) < 2**1024) or value in (1.5, 0.5):
+        assert resp.status_code in (201, 202, 422), resp.get_json()  # a usable angle
+    else:
+        assert "theta" in assert_envelope(resp, 422)["message"]
+
+
+@pytest.mark.parametrize("value", ["1e400", "1e-400", "1e100000", "1e-100000", "NaN", "-Infinity"])
+def test_extreme_decimals_in_filters_never_reach_the_database_as_errors(client, headers, value):
+    for name in ("max_price", "min_rating"):
+        resp = client.get("/api/v1/marketplace", query_string={name: value}, headers=headers)
+        assert resp.status_code in (200, 422), (name, value, resp.status_code)

@@ -8,6 +8,9 @@ suite is deterministic and fits in CI.
 
 from __future__ import annotations
 
+import itertools
+import json
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -61,3 +64,52 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", create_app(make_
 def test_every_operation_holds_its_contract(case, fuzz_headers):
     response = case.call_and_validate(headers=fuzz_headers, checks=CHECKS)  # raises on failure
     assert response.status_code < 500
+
+
+# The writing operations again, with hostile values put into the generated bodies: strings
+# from all of Unicode (schemathesis draws no lone surrogates, which JSON carries as escapes, so
+# every other case gets one in each string) and extreme numbers in place of every number
+# (1.5 for integers, -1, 10**30, 10**400, NaN, Infinity: Python's json writes and reads those).
+# Whatever the body holds, no 5xx.
+unicode_schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", create_app(make_config()))
+unicode_schema.config.generation.update(codec=None, allow_x00=True)
+HOSTILE_NUMBERS = [1.5, -1, 10**30, 10**400, float("nan"), float("inf"), 2**31, -(2**63)]
+_cases = itertools.count()
+
+
+def hostile(value, turn: int, strings: bool):
+    """``value`` with hostile strings (``strings``) or hostile numbers, all the way down."""
+    if isinstance(value, dict):
+        return {k: hostile(v, turn + i, strings) for i, (k, v) in enumerate(value.items())}
+    if isinstance(value, list):
+        return [hostile(v, turn + i, strings) for i, v in enumerate(value)]
+    if isinstance(value, str) and strings:
+        return value[: turn % (len(value) + 1)] + "\ud800" + value[turn % (len(value) + 1) :]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not strings:
+        return HOSTILE_NUMBERS[turn % len(HOSTILE_NUMBERS)]
+    return value
+
+
+@unicode_schema.include(method=["POST", "PUT", "PATCH"]).parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_writes_with_hostile_values_never_fail_on_the_server(case, fuzz_headers, client):
+    turn = next(_cases)
+    if not isinstance(case.body, (dict, list)):
+        return  # multipart uploads and empty bodies: the first test covers them
+    body = hostile(case.body, turn, strings=turn % 2 == 0)
+    # Serialised here: schemathesis refuses to write NaN, Infinity and lone surrogates.
+    response = client.open(
+        case.formatted_path,
+        method=case.method,
+        query_string=case.query or None,
+        headers={**(case.headers or {}), **fuzz_headers},
+        data=json.dumps(body),
+        content_type="application/json",
+    )
+    assert response.status_code < 500, (case.method, case.formatted_path, body)
