@@ -1,0 +1,200 @@
+"""The Qiskit client (client/, quantum_hub_client) over HTTP against a live portal and a real
+worker: backends and their Target, jobs, results, memory, cancel, typed errors, transpiling
+for a device-like entry, and Qiskit's BackendSamplerV2 / BackendEstimatorV2 on top."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, transpile
+from qiskit.primitives import BackendEstimatorV2, BackendSamplerV2
+from qiskit.providers import JobStatus
+from qiskit.quantum_info import SparsePauliOp
+from quantum_hub_client import (
+    AuthenticationError,
+    JobCancelledError,
+    NotFoundError,
+    ProgramError,
+    QuantumHubProvider,
+    RequestValidationError,
+)
+from quantum_hub_client.job import reconstruct_memory
+
+pytestmark = pytest.mark.timeout(240)
+RESULT_TIMEOUT = 120  # the worker imports Qiskit when it starts; two cores are shared
+
+
+def bell() -> QuantumCircuit:
+    qc = QuantumCircuit(2, 2, name="bell")
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure([0, 1], [0, 1])
+    return qc
+
+
+def ghz(n: int = 3) -> QuantumCircuit:
+    qc = QuantumCircuit(n, name=f"ghz{n}")
+    qc.h(0)
+    for i in range(n - 1):
+        qc.cx(i, i + 1)
+    qc.measure_all()
+    return qc
+
+
+def test_backends_carry_a_target_from_the_catalogue(portal, hub):
+    names = {b.name for b in hub.backends()}
+    assert {"aer-simulator", "aer-stabilizer", "falcon-27-noisy", "generic-5-noisy"} <= names
+    assert {b.name for b in hub.backends(device_like=True)} == {
+        "falcon-27-noisy",
+        "ion-trap-11-noisy",
+        "generic-5-noisy",
+    }
+    assert all(b.num_qubits >= 100 for b in hub.backends(min_qubits=100))
+
+    falcon = hub.backend("falcon-27-noisy")
+    assert falcon.num_qubits == 27
+    assert set(falcon.operation_names) == {"cx", "id", "rz", "sx", "x", "measure", "reset"}
+    edges = {tuple(e) for e in falcon.device["connectivity_map"]}
+    assert set(falcon.coupling_map.get_edges()) == edges
+    assert falcon.max_circuits >= 1
+    assert set(falcon.options.__dict__) >= {"shots", "memory", "seed_simulator"}
+
+    simulator = hub.backend("aer-simulator")
+    assert simulator.coupling_map is None  # all-to-all: nothing to lay out
+    with pytest.raises(NotFoundError) as caught:
+        hub.backend("no-such-device")
+    assert caught.value.status == 404 and caught.value.code == "not_found"
+
+
+def test_sign_in_and_key_errors_are_typed(portal):
+    signed_in = QuantumHubProvider(portal.url, login=portal.user.username, password=portal.password)
+    assert signed_in.session.token and signed_in.backend("aer-simulator").name == "aer-simulator"
+    with pytest.raises(AuthenticationError) as caught:
+        QuantumHubProvider(portal.url, login=portal.user.username, password="wrong-password-1")
+    assert caught.value.status == 401
+    with pytest.raises(AuthenticationError):
+        QuantumHubProvider(portal.url, api_key="qh_not_a_real_key").backends()
+
+
+def test_program_and_validation_errors_keep_code_line_and_column(hub):
+    backend = hub.backend("aer-simulator")
+    broken = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[1] q;\nh q[0]\nbit c;\n'
+    with pytest.raises(ProgramError) as caught:
+        backend.run(broken)
+    error = caught.value
+    assert (error.status, error.code) == (422, "program_error")
+    assert error.line == 5 and isinstance(error.column, int)
+    assert "line 5" in error.message
+    with pytest.raises(RequestValidationError) as caught:  # over the device's 20,000 shots
+        hub.backend("falcon-27-noisy").run(bell(), shots=1_000_000)
+    assert caught.value.status == 422 and not isinstance(caught.value, ProgramError)
+    too_wide = QuantumCircuit(6, name="wide")
+    too_wide.h(range(6))
+    too_wide.measure_all()
+    with pytest.raises(RequestValidationError):  # generic-5-noisy has 5 qubits
+        hub.backend("generic-5-noisy").run(too_wide)
+    assert hub.jobs(limit=None) == []  # nothing was queued by any of these
+
+
+def test_cancel_a_queued_job(hub):
+    backend = hub.backend("aer-simulator")
+    job = backend.run(bell(), shots=100)  # no worker: it waits in the queue
+    assert job.status() is JobStatus.QUEUED
+    assert job.queue_position() == 1  # 1 = next to run
+    assert job.cost() == Decimal(hub.session.get(f"/jobs/{job.job_id()}")["estimated_cost"])
+    assert job.cancel() is True
+    assert job.status() is JobStatus.CANCELLED
+    assert job.cost() == 0
+    with pytest.raises(JobCancelledError):
+        job.result(timeout=5)
+    assert job.cancel() is False  # already finished: nothing to cancel
+
+
+def test_bell_and_ghz_counts_memory_and_retrieval(worker_hub):
+    hub = worker_hub
+    backend = hub.backend("aer-simulator")
+    two_registers = QuantumCircuit(
+        QuantumRegister(3), ClassicalRegister(2, "a"), ClassicalRegister(1, "b")
+    )
+    two_registers.x(2)
+    two_registers.measure([0, 1, 2], [0, 1, 2])  # a = 00, b = 1
+    job = backend.run([bell(), ghz(3), two_registers], shots=500, memory=True, tags=["client"])
+    assert len(job.portal_ids) == 3 and "," in job.job_id()
+    result = job.result(timeout=RESULT_TIMEOUT)
+    assert job.status() is JobStatus.DONE and result.success
+
+    bell_counts = result.get_counts(0)
+    assert set(bell_counts) <= {"00", "11"} and sum(bell_counts.values()) == 500
+    assert min(bell_counts.values()) > 150  # ~250 each; 150 is > 8 sigma away
+    ghz_counts = result.get_counts(1)
+    assert set(ghz_counts) <= {"000", "111"} and sum(ghz_counts.values()) == 500
+    assert result.get_counts(2) == {"1 00": 500}  # registers split as Qiskit does
+
+    for index in range(3):
+        memory = result.get_memory(index)
+        assert len(memory) == 500
+        assert Counter(memory) == result.get_counts(index)  # exact multiset; order not kept
+        assert result.results[index].metadata["memory_reconstructed"] is True
+
+    assert job.cost() > 0
+    again = hub.job(job.job_id()).result(timeout=RESULT_TIMEOUT)  # by id: registers c0, c1
+    assert again.get_counts(0) == bell_counts and again.get_counts(2) == {"1 00": 500}
+    listed = hub.jobs(tags=["client"], status="COMPLETED", limit=None)
+    assert {j.job_id() for j in listed} == set(job.portal_ids)
+    assert len(hub.jobs(tags=["client"], limit=2, offset=2)) == 1
+    assert hub.jobs(tags=["client", "other"]) == []
+
+
+def test_transpile_respects_the_device_coupling_map(worker_hub):
+    falcon = worker_hub.backend("falcon-27-noisy")
+    circuit = ghz(5)
+    compiled = transpile(circuit, falcon, optimization_level=1, seed_transpiler=3)
+    edges = set(falcon.coupling_map.get_edges())
+    for instruction in compiled.data:
+        assert instruction.operation.name in {*falcon.operation_names, "barrier"}
+        if instruction.operation.num_qubits == 2:
+            pair = tuple(compiled.find_bit(q).index for q in instruction.qubits)
+            assert pair in edges, f"{instruction.operation.name} on {pair} is not on the map"
+    counts = falcon.run(compiled, shots=2000).result(timeout=RESULT_TIMEOUT).get_counts()
+    assert sum(counts.values()) == 2000
+    assert counts.get("00000", 0) + counts.get("11111", 0) > 0.75 * 2000  # noisy, mostly GHZ
+    assert len(counts) > 2  # the device-like noise shows
+
+
+def test_backend_sampler_and_estimator_v2(worker_hub):
+    backend = worker_hub.backend("aer-simulator")
+    sampler = BackendSamplerV2(backend=backend)
+    measured = QuantumCircuit(2)
+    measured.h(0)
+    measured.cx(0, 1)
+    measured.measure_all()
+    job = sampler.run([measured], shots=400)
+    pub_result = job.result()[0]
+    counts = pub_result.data.meas.get_counts()
+    assert set(counts) <= {"00", "11"} and sum(counts.values()) == 400
+    assert pub_result.data.meas.num_shots == 400
+
+    estimator = BackendEstimatorV2(backend=backend)
+    state = QuantumCircuit(2)
+    state.h(0)
+    state.cx(0, 1)
+    observables = [SparsePauliOp("ZZ"), SparsePauliOp("XX"), SparsePauliOp("ZI")]
+    result = estimator.run([(state, observables)], precision=0.05).result()[0]
+    zz, xx, zi = (float(v) for v in result.data.evs)
+    stds = [float(s) for s in result.data.stds]
+    shots = math.ceil(1 / 0.05**2)
+    assert zz == pytest.approx(1.0, abs=5 / math.sqrt(shots) + 1e-9)
+    assert xx == pytest.approx(1.0, abs=5 / math.sqrt(shots) + 1e-9)
+    assert zi == pytest.approx(0.0, abs=5 / math.sqrt(shots))
+    assert stds[2] > 0
+
+
+def test_reconstructed_memory_is_the_exact_multiset():
+    import random
+
+    counts = {"00": 3, "11": 2, "1 0": 1}
+    memory = reconstruct_memory(counts, random.Random(1))
+    assert Counter(memory) == {"0x0": 3, "0x3": 2, "0x2": 1}
