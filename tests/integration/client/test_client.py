@@ -4,6 +4,7 @@ for a device-like entry, and Qiskit's BackendSamplerV2 / BackendEstimatorV2 on t
 
 from __future__ import annotations
 
+import ast
 import math
 from collections import Counter
 from decimal import Decimal
@@ -22,6 +23,8 @@ from quantum_hub_client import (
     RequestValidationError,
 )
 from quantum_hub_client.job import reconstruct_memory
+
+from tests.worker_process import ROOT
 
 pytestmark = pytest.mark.timeout(240)
 RESULT_TIMEOUT = 120  # the worker imports Qiskit when it starts; two cores are shared
@@ -198,3 +201,17 @@ def test_reconstructed_memory_is_the_exact_multiset():
     counts = {"00": 3, "11": 2, "1 0": 1}
     memory = reconstruct_memory(counts, random.Random(1))
     assert Counter(memory) == {"0x0": 3, "0x3": 2, "0x2": 1}
+
+
+def test_the_readme_example_runs(worker_hub, portal, monkeypatch, capsys):
+    text = (ROOT / "client" / "README.md").read_text()
+    section = text.split("## Use it from Qiskit", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.setenv("QH_URL", portal.url)
+    monkeypatch.setenv("QH_LOGIN", portal.user.username)
+    monkeypatch.setenv("QH_PASSWORD", portal.password)
+    exec(compile(code, "client/README.md", "exec"), {"__name__": "readme"})
+    printed = capsys.readouterr().out.splitlines()
+    assert "falcon-27-noisy" in printed[0]
+    assert "'00'" in printed[2] and "'11'" in printed[2]
+    assert set(ast.literal_eval(printed[3])) <= {"00", "11"}  # the sampler, noiseless
