@@ -9,7 +9,11 @@ import urllib.request
 from typing import Any
 
 from quantum_hub_client import __version__
-from quantum_hub_client.exceptions import HubConnectionError, error_from_response
+from quantum_hub_client.exceptions import (
+    AuthenticationError,
+    HubConnectionError,
+    error_from_response,
+)
 
 API_PREFIX = "/api/v1"
 
@@ -24,6 +28,7 @@ class ApiSession:
         *,
         token: str | None = None,
         api_key: str | None = None,
+        refresh_token: str | None = None,
         timeout: float = 30.0,
     ):
         parts = urllib.parse.urlsplit(url)
@@ -34,6 +39,7 @@ class ApiSession:
             self.base = self.base[: -len(API_PREFIX)]
         self.token = token
         self.api_key = api_key
+        self.refresh_token = refresh_token
         self.timeout = timeout
 
     def _headers(self) -> dict[str, str]:
@@ -55,7 +61,19 @@ class ApiSession:
         json_body: Any = None,
         params: dict[str, Any] | None = None,
     ) -> Any:
-        """One API call; the decoded JSON answer, or a ``QuantumHubError`` subclass."""
+        """One API call; the decoded JSON answer, or a ``QuantumHubError`` subclass.
+
+        Access tokens are short-lived (15 minutes by default): with a refresh token (kept by
+        ``login()``), a 401 on a bearer call refreshes the pair once and retries."""
+        try:
+            return self._send(method, path, json_body, params)
+        except AuthenticationError:
+            if self.api_key or not self.refresh_token or path.startswith("/auth/"):
+                raise
+            self.refresh()
+            return self._send(method, path, json_body, params)
+
+    def _send(self, method: str, path: str, json_body: Any, params: dict | None) -> Any:
         url = self.base + API_PREFIX + path
         query = {k: v for k, v in (params or {}).items() if v is not None}
         if query:
@@ -91,9 +109,15 @@ class ApiSession:
         return self.request("DELETE", path)
 
     def login(self, login: str, password: str) -> str:
-        """Sign in with a username (or e-mail) and password; keeps and returns the access
-        token."""
-        body = self.request("POST", "/auth/login", json_body={"login": login, "password": password})
-        self.token = body["access_token"]
+        """Sign in with a username (or e-mail) and password; keeps the access and refresh
+        tokens and returns the access token."""
+        body = self._send("POST", "/auth/login", {"login": login, "password": password}, None)
+        self.token, self.refresh_token = body["access_token"], body.get("refresh_token")
         self.api_key = None
+        return self.token
+
+    def refresh(self) -> str:
+        """A new access (and refresh) token from the refresh token."""
+        body = self._send("POST", "/auth/refresh", {"refresh_token": self.refresh_token}, None)
+        self.token, self.refresh_token = body["access_token"], body.get("refresh_token")
         return self.token

@@ -15,9 +15,10 @@ SERVER_FILTERS = ("status", "technology", "min_qubits")
 class QuantumHubProvider:
     """A Quantum Hub portal seen from Qiskit.
 
-    Authenticate with a bearer ``token``, a personal ``api_key`` (``X-API-Key``; needs the
-    ``read`` scope to list and ``jobs`` to run), or ``login`` + ``password`` (signs in through
-    ``POST /api/v1/auth/login``).
+    Authenticate with a bearer ``token`` (plus ``refresh_token`` to renew it), a personal
+    ``api_key`` (``X-API-Key``; needs the ``read`` scope to list and ``jobs`` to run), or
+    ``login`` + ``password`` (signs in through ``POST /api/v1/auth/login`` and renews the
+    short-lived access token with the refresh token when it expires).
     """
 
     def __init__(
@@ -28,11 +29,14 @@ class QuantumHubProvider:
         api_key: str | None = None,
         login: str | None = None,
         password: str | None = None,
+        refresh_token: str | None = None,
         timeout: float = 30.0,
     ):
         if sum(x is not None for x in (token, api_key, login)) != 1:
             raise ValueError("give exactly one of token=, api_key= or login= (with password=)")
-        self.session = ApiSession(url, token=token, api_key=api_key, timeout=timeout)
+        self.session = ApiSession(
+            url, token=token, api_key=api_key, refresh_token=refresh_token, timeout=timeout
+        )
         if login is not None:
             if password is None:
                 raise ValueError("login= needs password=")

@@ -12,18 +12,24 @@ from decimal import Decimal
 import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, transpile
 from qiskit.primitives import BackendEstimatorV2, BackendSamplerV2
-from qiskit.providers import JobStatus
+from qiskit.providers import JobStatus, JobTimeoutError
 from qiskit.quantum_info import SparsePauliOp
 from quantum_hub_client import (
     AuthenticationError,
     JobCancelledError,
+    JobFailedError,
+    JobTimeout,
     NotFoundError,
+    PermissionDeniedError,
     ProgramError,
     QuantumHubProvider,
     RequestValidationError,
 )
 from quantum_hub_client.job import reconstruct_memory
 
+from portal.execution.models import Job
+from portal.execution.models import JobStatus as JobStatus_
+from tests.factories.accounts import make_api_key
 from tests.worker_process import ROOT
 
 pytestmark = pytest.mark.timeout(240)
@@ -102,6 +108,38 @@ def test_program_and_validation_errors_keep_code_line_and_column(hub):
     assert hub.jobs(limit=None) == []  # nothing was queued by any of these
 
 
+def test_expired_access_token_is_renewed_and_scopes_are_typed(portal, committed_db):
+    hub = QuantumHubProvider(portal.url, login=portal.user.username, password=portal.password)
+    hub.session.token = "expired.access.token"
+    assert hub.backend("aer-simulator").name == "aer-simulator"  # refreshed once, retried
+    assert hub.session.token != "expired.access.token" and hub.session.refresh_token
+
+    _, read_only = make_api_key(portal.user, name="read only", scopes=("read",))
+    committed_db.commit()
+    reader = QuantumHubProvider(portal.url, api_key=read_only)
+    with pytest.raises(PermissionDeniedError) as caught:
+        reader.backend("aer-simulator").run(bell())
+    assert caught.value.status == 403 and caught.value.details["needed_scope"] == "jobs"
+
+
+def test_estimate_timeout_and_a_failed_job(hub, committed_db):
+    backend = hub.backend("aer-simulator")
+    estimate = backend.estimate(bell(), shots=1000)
+    assert estimate["estimated_cost"] > 0 and estimate["circuit"]["qubits"] == 2
+
+    job = backend.run(bell(), shots=100)  # no worker: it stays queued
+    with pytest.raises(JobTimeout) as caught:
+        job.result(timeout=0.5)
+    assert isinstance(caught.value, JobTimeoutError)
+    row = committed_db.get(Job, job.job_id())  # what the reconciler does to a dead worker's job
+    row.status, row.failure_reason = JobStatus_.FAILED, "The worker stopped."
+    committed_db.commit()
+    assert job.status() is JobStatus.ERROR
+    with pytest.raises(JobFailedError, match="The worker stopped"):
+        job.result(timeout=5)
+    assert job.cancel() is False
+
+
 def test_cancel_a_queued_job(hub):
     backend = hub.backend("aer-simulator")
     job = backend.run(bell(), shots=100)  # no worker: it waits in the queue
@@ -143,6 +181,7 @@ def test_bell_and_ghz_counts_memory_and_retrieval(worker_hub):
         assert result.results[index].metadata["memory_reconstructed"] is True
 
     assert job.cost() > 0
+    assert job.cancel() is False  # finished: the portal answers 409, nothing is cancelled
     again = hub.job(job.job_id()).result(timeout=RESULT_TIMEOUT)  # by id: registers c0, c1
     assert again.get_counts(0) == bell_counts and again.get_counts(2) == {"1 00": 500}
     listed = hub.jobs(tags=["client"], status="COMPLETED", limit=None)
