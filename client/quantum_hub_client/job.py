@@ -96,6 +96,19 @@ class QuantumHubJob(JobV1):
                 self._docs[job_id] = self._session.get(f"/jobs/{job_id}")
         return [self._docs[i] for i in self.portal_ids]
 
+    def _advance(self) -> bool:
+        """Re-read the run's jobs in order, stopping at the first one still unfinished (the
+        queue runs them roughly in order, so a poll of N circuits costs one request, not N).
+        True once every job finished."""
+        for job_id in self.portal_ids:
+            doc = self._docs.get(job_id)
+            if doc is not None and doc["status"] in TERMINAL:
+                continue
+            doc = self._docs[job_id] = self._session.get(f"/jobs/{job_id}")
+            if doc["status"] not in TERMINAL:
+                return False
+        return True
+
     def portal_statuses(self) -> list[str]:
         return [doc["status"] for doc in self.refresh()]
 
@@ -164,11 +177,14 @@ class QuantumHubJob(JobV1):
         deadline = None if timeout is None else time.monotonic() + timeout
         interval = poll_interval
         while True:
-            docs = self.refresh()
-            if all(d["status"] in TERMINAL for d in docs):
-                return docs
+            if self._advance():
+                return [self._docs[i] for i in self.portal_ids]
             if deadline is not None and time.monotonic() >= deadline:
-                waiting = [d["id"] for d in docs if d["status"] not in TERMINAL]
+                waiting = [
+                    i
+                    for i in self.portal_ids
+                    if (self._docs.get(i) or {}).get("status") not in TERMINAL
+                ]
                 raise JobTimeout(
                     f"{len(waiting)} job(s) not finished after {timeout} s: {waiting}",
                     code="timeout",

@@ -205,6 +205,26 @@ def test_transpile_respects_the_device_coupling_map(worker_hub):
     assert counts.get("00000", 0) + counts.get("11111", 0) > 0.75 * 2000  # noisy, mostly GHZ
     assert len(counts) > 2  # the device-like noise shows
 
+    # The ISA workflow on the device: an estimator on the transpiled state, the observable
+    # laid out on the same physical qubits. Noisy, so <ZZ> is near 1, not 1.
+    state = QuantumCircuit(2)
+    state.h(0)
+    state.cx(0, 1)
+    isa = transpile(state, falcon, optimization_level=1, seed_transpiler=3)
+    observable = SparsePauliOp("ZZ").apply_layout(isa.layout)
+    estimator = BackendEstimatorV2(backend=falcon, options={"default_precision": 0.05})
+    zz = float(estimator.run([(isa, observable)]).result()[0].data.evs)
+    assert 0.8 < zz <= 1.0
+
+
+def test_trapped_ion_native_gates(worker_hub):
+    ion = worker_hub.backend("ion-trap-11-noisy")
+    assert ion.coupling_map is None and "rxx" in ion.operation_names
+    compiled = transpile(bell(), ion, seed_transpiler=1)
+    assert "rxx" in compiled.count_ops() and "cx" not in compiled.count_ops()
+    counts = ion.run(compiled, shots=1000).result(timeout=RESULT_TIMEOUT).get_counts()
+    assert counts.get("00", 0) + counts.get("11", 0) > 850
+
 
 def test_backend_sampler_and_estimator_v2(worker_hub):
     backend = worker_hub.backend("aer-simulator")
