@@ -70,10 +70,9 @@ class QuantumHubBackend(BackendV2):
 
     ``run(circuits, shots=, memory=, seed_simulator=, tags=)`` sends each circuit as
     OpenQASM 3 (``qiskit.qasm3.dumps``; a ``str`` is sent as written, OpenQASM 2 or 3) and
-    returns one :class:`QuantumHubJob`. The portal
-    transpiles again for its device, so an un-transpiled circuit runs too; transpiling here
-    (``transpile(qc, backend)``) checks that it fits the coupling map and gate set before
-    anything is paid for.
+    returns one :class:`QuantumHubJob`. The portal transpiles again for its device, so an
+    un-transpiled circuit runs too; transpiling here (``transpile(qc, backend)``) makes it fit
+    the coupling map and gate set before anything is paid for.
 
     Honest limits of the API today (see the README):
 
@@ -110,7 +109,8 @@ class QuantumHubBackend(BackendV2):
         return MAX_CIRCUITS
 
     @property
-    def status_text(self) -> str:
+    def device_status(self) -> str:
+        """The catalogue's status of the device (ONLINE, MAINTENANCE, ...)."""
         return self.device.get("status", "UNKNOWN")
 
     @property
@@ -124,16 +124,16 @@ class QuantumHubBackend(BackendV2):
     def __repr__(self) -> str:
         return f"<QuantumHubBackend('{self.name}')>"
 
-    def estimate(self, circuit: QuantumCircuit, shots: int | None = None) -> dict[str, Any]:
+    def estimate(self, circuit: QuantumCircuit | str, shots: int | None = None) -> dict[str, Any]:
         """``POST /jobs/estimate``: the price (``estimated_cost`` as a Decimal) and the
         circuit's figures, checked against the device, before anything runs."""
+        if isinstance(circuit, str):
+            program = {"source": circuit}
+        else:
+            program = {"source": qasm3.dumps(circuit), "format": "qasm3"}
         body = self.hub.session.post(
             "/jobs/estimate",
-            {
-                "device": self.name,
-                "shots": int(shots or self.options.shots),
-                "program": {"source": qasm3.dumps(circuit), "format": "qasm3"},
-            },
+            {"device": self.name, "shots": int(shots or self.options.shots), "program": program},
         )
         body["estimated_cost"] = Decimal(body["estimated_cost"])
         return body

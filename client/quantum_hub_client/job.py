@@ -11,7 +11,12 @@ from qiskit.providers import JobStatus, JobV1
 from qiskit.result import Result
 from qiskit.result.models import ExperimentResult, ExperimentResultData
 
-from quantum_hub_client.exceptions import JobCancelledError, JobFailedError, JobTimeout
+from quantum_hub_client.exceptions import (
+    ConflictError,
+    JobCancelledError,
+    JobFailedError,
+    JobTimeout,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from qiskit import QuantumCircuit
@@ -160,9 +165,7 @@ class QuantumHubJob(JobV1):
                 continue
             try:
                 self._docs[job_id] = self._session.delete(f"/jobs/{job_id}")
-            except Exception as exc:  # finished meanwhile: 409
-                if getattr(exc, "status", None) != 409:
-                    raise
+            except ConflictError:  # it finished meanwhile
                 self._docs[job_id] = self._session.get(f"/jobs/{job_id}")
             cancelled |= self._docs[job_id]["status"] == "CANCELLED"
         return cancelled

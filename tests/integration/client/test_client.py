@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import math
+import socket
 from collections import Counter
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from qiskit.providers import JobStatus, JobTimeoutError
 from qiskit.quantum_info import SparsePauliOp
 from quantum_hub_client import (
     AuthenticationError,
+    HubConnectionError,
     JobCancelledError,
     JobFailedError,
     JobTimeout,
@@ -23,7 +25,9 @@ from quantum_hub_client import (
     PermissionDeniedError,
     ProgramError,
     QuantumHubProvider,
+    RateLimitError,
     RequestValidationError,
+    ServerError,
 )
 from quantum_hub_client.job import reconstruct_memory
 
@@ -274,3 +278,24 @@ def test_the_readme_example_runs(worker_hub, portal, monkeypatch, capsys):
     assert "falcon-27-noisy" in printed[0]
     assert "'00'" in printed[2] and "'11'" in printed[2]
     assert set(ast.literal_eval(printed[3])) <= {"00", "11"}  # the sampler, noiseless
+
+
+def test_error_envelopes_without_a_portal_error_are_still_typed():
+    from quantum_hub_client.exceptions import error_from_response
+
+    gateway = error_from_response(502, "<html>Bad Gateway</html>")
+    assert isinstance(gateway, ServerError) and gateway.status == 502 and gateway.code is None
+    limited = error_from_response(
+        429, {"error": {"code": "rate_limited", "message": "Slow down."}}, {"Retry-After": "7"}
+    )
+    assert isinstance(limited, RateLimitError) and limited.retry_after == 7
+    assert str(limited) == "[429 rate_limited] Slow down."
+
+
+def test_an_unreachable_portal_is_a_connection_error():
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    hub = QuantumHubProvider(f"http://127.0.0.1:{port}", api_key="qh_x", timeout=5)
+    with pytest.raises(HubConnectionError):
+        hub.backends()
