@@ -193,6 +193,13 @@ def test_bell_and_ghz_counts_memory_and_retrieval(worker_hub):
     assert len(hub.jobs(tags=["client"], limit=2, offset=2)) == 1
     assert hub.jobs(tags=["client", "other"]) == []
 
+    unmeasured = QuantumCircuit(2, name="unmeasured")  # the portal measures every qubit
+    unmeasured.x(1)
+    result = backend.run(unmeasured, shots=50).result(timeout=RESULT_TIMEOUT)
+    assert result.get_counts() == {"10": 50}
+    assert result.results[0].header["creg_sizes"] == [["meas", 2]]
+    assert result.to_dict()["results"][0]["data"]["counts"] == {"0x2": 50}
+
 
 def test_transpile_respects_the_device_coupling_map(worker_hub):
     falcon = worker_hub.backend("falcon-27-noisy")
