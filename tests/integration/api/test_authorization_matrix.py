@@ -110,8 +110,11 @@ EXPECTED: dict[str, str] = {
     "PATCH /projects/{project_id}/files/{path}": "200 404 401 404 403 403",
     "DELETE /projects/{project_id}/files/{path}": "204 404 401 404 403 403",
     "POST /projects/{project_id}/analyse": "200 404 401 404 403 200",
-    "POST /projects/{project_id}/build": "200 404 401 404 403 403",
-    "GET /projects/{project_id}/package": "200 404 401 404 403 200",
+    # No worker runs the build's simulation here: an allowed caller gets "checking" (202;
+    # the package 409 build_checking), the others are refused before any check is queued.
+    "POST /projects/{project_id}/build": "202 404 401 404 403 403",
+    "GET /projects/{project_id}/build": "202 404 401 404 403 202",
+    "GET /projects/{project_id}/package": "409 404 401 404 403 409",
     "POST /projects/{project_id}/release": "201 404 401 404 403 403",
     # marketplace: A's listing; reviews and runs on the listing A subscribes to
     "GET /marketplace": "200 200 200 200 200 200",
@@ -192,7 +195,10 @@ BODIES = {
 }
 
 # Query strings an operation needs.
-QUERIES = {"GET /projects/{project_id}/package": "?version=0.1.0"}
+QUERIES = {
+    "GET /projects/{project_id}/package": "?version=0.1.0",
+    "GET /projects/{project_id}/build": "?version=0.1.0",
+}
 
 # Rows whose columns change on any authenticated call, refused or not (last use, request
 # counts): left out of the "a refusal changes nothing" digest.
