@@ -71,7 +71,7 @@ EXPECTED: dict[str, str] = {
     "PUT /api-keys/{key_id}": "200 404 401 404 403 403",
     "DELETE /api-keys/{key_id}": "204 404 401 404 403 403",
     # apps (A's private app) and the Registry (A's public app)
-    "GET /quantum-apps/": "200 200 401 200 403 200",
+    "GET /quantum-apps/": "200 200 200 200 403 200",  # anonymous callers list public apps
     "POST /quantum-apps/": "201 201 401 201 403 403",
     "GET /quantum-apps/{app_id}": "200 404 401 200 403 200",
     "PUT /quantum-apps/{app_id}": "200 404 401 200 403 403",
@@ -115,7 +115,7 @@ EXPECTED: dict[str, str] = {
     "POST /projects/{project_id}/build": "202 404 401 404 403 403",
     "GET /projects/{project_id}/build": "202 404 401 404 403 202",
     "GET /projects/{project_id}/package": "409 404 401 404 403 409",
-    "POST /projects/{project_id}/release": "201 404 401 404 403 403",
+    "POST /projects/{project_id}/release": "409 404 401 404 403 403",  # waits for the check
     # marketplace: A's listing; reviews and runs on the listing A subscribes to
     "GET /marketplace": "200 200 200 200 200 200",
     "GET /marketplace/{listing_id}": "200 200 200 200 200 200",
