@@ -104,6 +104,16 @@ def load_config(
         # Execution
         "JOB_TIMEOUT_SECONDS": _int(env, "QH_JOB_TIMEOUT_SECONDS", 300),
         "BLOCKING_WAIT_SECONDS": _int(env, "QH_BLOCKING_WAIT_SECONDS", 30),
+        # Workers: a SIGTERM lets the running job finish for this long, then hands it back to
+        # the queue (keep it below the Deployment's terminationGracePeriodSeconds, 60 s).
+        "WORKER_STOP_GRACE_SECONDS": _int(env, "QH_WORKER_STOP_GRACE_SECONDS", 40),
+        # A result that cannot be written (PostgreSQL down) is retried this long.
+        "RESULT_WRITE_RETRY_SECONDS": _int(env, "QH_RESULT_WRITE_RETRY_SECONDS", 600),
+        # /readyz answers 503 when no worker has beaten for this long (0 = no worker check;
+        # off by default in tests, which mostly run without a worker).
+        "READYZ_WORKER_SECONDS": _int(
+            env, "QH_READYZ_WORKER_SECONDS", 0 if qh_env == "testing" else 60
+        ),
         # Encryption at rest: Fernet keys, newest first (derived from the secret key if unset).
         "ENCRYPTION_KEYS": env.get("QH_ENCRYPTION_KEYS") or None,
         # Tracing: OTLP over HTTP when an endpoint is given, off otherwise.
