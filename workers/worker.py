@@ -128,8 +128,11 @@ class PortalWorker(SimpleWorker):
                         "Worker %s: %s: %s; retrying in %.1f s",
                         self.name, type(exc).__name__, exc, backoff,
                     )  # fmt: skip
-                    self.beat()
-                    backoff = self._pause(backoff)
+                    try:
+                        self.beat()
+                        backoff = self._pause(backoff)
+                    except StopRequested:  # SIGTERM while idle, during the wait
+                        break
         finally:
             self.log.warning("Worker %s: stopping on request", self.name)
             with suppress(Exception):
@@ -184,6 +187,12 @@ class PortalWorker(SimpleWorker):
             self._grace_timer.daemon = True
             self._grace_timer.start()
         super().request_stop(signum, frame)
+
+    def set_shutdown_requested_date(self):
+        # Runs inside the SIGTERM handler, i.e. inside the running job: an outage must not
+        # raise there (the job's catch-all would fail the job).
+        with suppress(Exception):
+            super().set_shutdown_requested_date()
 
     def _grace_over(self, signum, frame):
         from portal.execution.services import HandBack, interruptible
