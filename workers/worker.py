@@ -223,12 +223,13 @@ class PortalWorker(SimpleWorker):
     def execute_job(self, job, queue):
         if job.func_name != PORTAL_FUNCTION:
             return super().execute_job(job, queue)
+        from portal.core.heartbeats import add_beat
         from portal.execution.services import HandBack
         from workers.jobs import run
 
         timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
         previous, self._state = self.get_state(), WorkerStatus.BUSY  # in memory only
-        self.beat(alive_for=timeout)
+        self.beat(alive_for=timeout)  # alive through the job: nothing beats while Aer runs
         outcome = "done"
         try:
             try:
@@ -258,20 +259,26 @@ class PortalWorker(SimpleWorker):
                 pipe.hset(job.key, "status", JobStatus.QUEUED.value)
                 pipe.lpush(queue.key, job.id)
 
+            def beating(commands):  # the after-job beat rides on the clean-up's round trip
+                def both(pipe):
+                    commands(pipe)
+                    add_beat(pipe, self.identity)
+
+                return both
+
             if outcome == "done":
-                self._cleanup("clean-up", done)
+                self._cleanup("clean-up", beating(done))
             elif outcome == "raised":
-                self._cleanup("marking the job failed", failed)
+                self._cleanup("marking the job failed", beating(failed))
             else:
                 self.log.warning(
                     "Worker %s: job %s %s; back to the queue", self.name, job.id, outcome
                 )
-                self._cleanup("handing the job back", back)
+                self._cleanup("handing the job back", beating(back))
                 if outcome == "database down":
                     time.sleep(MAX_BACKOFF / 2)  # not the whole queue through a dead database
         finally:
             self._state = previous
-            self.beat()
             if self._grace_timer is not None:
                 self._grace_timer.cancel()
                 self._grace_timer = None

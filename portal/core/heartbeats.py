@@ -38,10 +38,7 @@ def beat_file() -> str:
     )
 
 
-def beat(redis, identity: str, alive_for: float = 0.0) -> bool:
-    """Record a beat; ``alive_for`` extends "alive until" past now (a job starting)."""
-    now = time.time()
-    until = now + max(0.0, alive_for)
+def _touch(until: float) -> None:
     try:
         path = beat_file()
         with open(path, "a"):
@@ -49,12 +46,25 @@ def beat(redis, identity: str, alive_for: float = 0.0) -> bool:
         os.utime(path, (until, until))
     except OSError:
         pass
+
+
+def add_beat(pipe, identity: str, alive_for: float = 0.0) -> None:
+    """Queue a beat on ``pipe`` (a worker adds it to the pipeline it sends after a job, so
+    the beat costs no extra round trip); the beat file is written at once."""
+    now = time.time()
+    until = now + max(0.0, alive_for)
+    _touch(until)
+    pipe.zadd(BEAT_KEY, {identity: now})
+    pipe.zadd(ALIVE_KEY, {identity: until})
+    pipe.zremrangebyscore(BEAT_KEY, "-inf", now - KEEP_SECONDS)
+    pipe.zremrangebyscore(ALIVE_KEY, "-inf", now - KEEP_SECONDS)
+
+
+def beat(redis, identity: str, alive_for: float = 0.0) -> bool:
+    """Record a beat; ``alive_for`` extends "alive until" past now (a job starting)."""
     try:
         with redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(BEAT_KEY, {identity: now})
-            pipe.zadd(ALIVE_KEY, {identity: until})
-            pipe.zremrangebyscore(BEAT_KEY, "-inf", now - KEEP_SECONDS)
-            pipe.zremrangebyscore(ALIVE_KEY, "-inf", now - KEEP_SECONDS)
+            add_beat(pipe, identity, alive_for)
             pipe.execute()
         return True
     except Exception as exc:  # Redis down: the next beat tries again
