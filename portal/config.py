@@ -110,6 +110,16 @@ def load_config(
         "WORKER_MEMORY_MB": _int(env, "QH_WORKER_MEMORY_MB", 1024),
         "BUILD_CHECK_TIMEOUT_SECONDS": _int(env, "QH_BUILD_CHECK_TIMEOUT_SECONDS", 60),
         "BUILD_WAIT_SECONDS": _int(env, "QH_BUILD_WAIT_SECONDS", 10),
+        # Workers: a SIGTERM lets the running job finish for this long, then hands it back to
+        # the queue (keep it below the Deployment's terminationGracePeriodSeconds).
+        "WORKER_STOP_GRACE_SECONDS": _int(env, "QH_WORKER_STOP_GRACE_SECONDS", 40),
+        # A result that cannot be written (PostgreSQL down) is retried this long.
+        "RESULT_WRITE_RETRY_SECONDS": _int(env, "QH_RESULT_WRITE_RETRY_SECONDS", 600),
+        # /readyz answers 503 when no worker has beaten for this long (0 = no worker check;
+        # off by default in tests, which mostly run without a worker).
+        "READYZ_WORKER_SECONDS": _int(
+            env, "QH_READYZ_WORKER_SECONDS", 0 if qh_env == "testing" else 60
+        ),
         # Encryption at rest: Fernet keys, newest first (derived from the secret key if unset).
         "ENCRYPTION_KEYS": env.get("QH_ENCRYPTION_KEYS") or None,
         # Tracing: OTLP over HTTP when an endpoint is given, off otherwise.

@@ -86,12 +86,64 @@ def _rate_storage():
     return storage
 
 
-def check_rate_limit(rate: str | None, *identifiers: str, what: str = "this key") -> None:
-    """Count one hit against ``rate`` (e.g. "60/minute") or raise 429 with Retry-After."""
+# Without Redis, limits are counted in this process (a safe local limit: each process allows
+# at most the configured rate) and Redis is tried again after this many seconds.
+RATE_STORAGE_RETRY_SECONDS = 5.0
+
+
+def _hit(item, identifiers: tuple[str, ...]):
+    """Count one hit: in Redis, or in this process while Redis is unreachable (never a 500).
+    Returns (allowed, the storage that counted it)."""
+    import time
+
+    import structlog
+    from flask import current_app
+
+    fallback = current_app.extensions.setdefault("qh_rate_fallback", {"down_until": 0.0})
+    if time.monotonic() >= fallback["down_until"]:
+        storage = _rate_storage()
+        try:
+            return MovingWindowRateLimiter(storage).hit(item, *identifiers), storage
+        except Exception as exc:  # Redis down: the local limit, and Redis again in a while
+            fallback["down_until"] = time.monotonic() + RATE_STORAGE_RETRY_SECONDS
+            structlog.get_logger("portal.accounts").warning(
+                "rate limits counted in-process: Redis unreachable", error=str(exc)[:200]
+            )
+    if "storage" not in fallback:
+        fallback["storage"] = storage_from_string("memory://")
+    storage = fallback["storage"]
+    return MovingWindowRateLimiter(storage).hit(item, *identifiers), storage
+
+
+def _refund(storage, item, identifiers: tuple[str, ...]) -> None:
+    """Take back the newest hit (an attempt refused because a dependency was down)."""
+    import contextlib
+
+    key = item.key_for(*identifiers)
+    with contextlib.suppress(Exception):
+        if hasattr(storage, "events"):  # the in-process storage
+            with storage.locks[key]:
+                if storage.events.get(key):
+                    storage.events[key].pop(0)
+        else:
+            storage.get_connection().lpop(storage.prefixed_key(key))
+
+
+def check_rate_limit(
+    rate: str | None, *identifiers: str, what: str = "this key", refund_on_503: bool = False
+) -> None:
+    """Count one hit against ``rate`` (e.g. "60/minute") or raise 429 with Retry-After.
+    With Redis down the hit is counted in this process instead. ``refund_on_503``: the hit
+    is taken back if the request ends 503 (a dependency was down: not an attempt)."""
     item = parse_limit(rate or DEFAULT_KEY_RATE_LIMIT)
-    strategy = MovingWindowRateLimiter(_rate_storage())
-    if not strategy.hit(item, *identifiers):
-        reset_at, _remaining = strategy.get_window_stats(item, *identifiers)
+    allowed, storage = _hit(item, identifiers)
+    if not allowed:
+        try:
+            reset_at, _remaining = MovingWindowRateLimiter(storage).get_window_stats(
+                item, *identifiers
+            )
+        except Exception:
+            reset_at = utcnow().timestamp() + item.get_expiry()
         retry = max(1, int(reset_at - utcnow().timestamp()) + 1)
         raise RateLimited(
             f"Rate limit of {rate or DEFAULT_KEY_RATE_LIMIT} reached for {what}; "
@@ -99,6 +151,14 @@ def check_rate_limit(rate: str | None, *identifiers: str, what: str = "this key"
             retry_after=retry,
             details={"limit": rate or DEFAULT_KEY_RATE_LIMIT, "retry_after": retry},
         )
+    if refund_on_503:
+        from flask import after_this_request
+
+        @after_this_request
+        def refund_if_unavailable(response):
+            if response.status_code == 503:
+                _refund(storage, item, identifiers)
+            return response
 
 
 # The key and its owner in one query, built once (its SQLAlchemy cache key is reused).
@@ -387,10 +447,23 @@ def limit_attempts(action: str, ip: str | None, account: str | None) -> None:
     per_ip, per_account = current_app.config.get(
         f"RATELIMIT_{action.upper().replace('-', '_')}", ATTEMPT_LIMITS[action]
     )
-    check_rate_limit(per_ip, action, "ip", ip or "unknown", what="attempts from this address")
+    # An attempt answered 503 (the database was down) is no attempt: its hits are taken back.
+    check_rate_limit(
+        per_ip,
+        action,
+        "ip",
+        ip or "unknown",
+        what="attempts from this address",
+        refund_on_503=True,
+    )
     if account and account.strip():
         check_rate_limit(
-            per_account, action, "account", account.strip().lower(), what="this account"
+            per_account,
+            action,
+            "account",
+            account.strip().lower(),
+            what="this account",
+            refund_on_503=True,
         )
 
 

@@ -10,7 +10,7 @@ import uuid
 
 import sqlalchemy as sa
 import structlog
-from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -164,17 +164,43 @@ def readiness_problems() -> list[str]:
         redis_connection().ping()
     except Exception as exc:
         problems.append(f"redis unreachable: {type(exc).__name__}")
+        return problems
+    problems.extend(_worker_problems(redis_connection()))
     return problems
+
+
+def _worker_problems(redis) -> list[str]:
+    """With ``READYZ_WORKER_SECONDS`` set: no worker has beaten within that many seconds
+    (their heartbeats, ``portal.core.heartbeats``), so jobs would wait forever."""
+    within = current_app.config.get("READYZ_WORKER_SECONDS") or 0
+    if within <= 0:
+        return []
+    from portal.core.heartbeats import seconds_since_alive
+
+    try:
+        since = seconds_since_alive(redis)
+    except Exception as exc:
+        return [f"workers unknown: {type(exc).__name__}"]
+    if since is None or since > within:
+        return [f"workers: no worker has beaten in {within} s"]
+    return []
 
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness: 200 when the database and Redis answer, else 503."""
+    """Readiness: 200 when the database and Redis answer (and, with
+    ``READYZ_WORKER_SECONDS``, a worker has beaten lately), else 503 with the reasons.
+    ``?workers=0`` leaves the worker check out of the status (the web pods' probe: a web
+    replica is not unready because the workers are gone); it is still reported."""
     problems = readiness_problems()
     checks = {
         "database": not any(p.startswith("database") for p in problems),
         "redis": not any(p.startswith("redis") for p in problems),
     }
+    if current_app.config.get("READYZ_WORKER_SECONDS"):
+        checks["workers"] = checks["redis"] and not any(p.startswith("workers") for p in problems)
+        if request.args.get("workers") == "0":
+            problems = [p for p in problems if not p.startswith("workers")]
     if problems:
         return jsonify(status="unavailable", reasons=problems, checks=checks), 503
     return jsonify(status="ready", checks=checks)

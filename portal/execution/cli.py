@@ -40,16 +40,22 @@ def _flush_counters(app) -> None:
     from portal.analytics.counters import flush
 
     with app.app_context():
-        flush()
+        try:
+            flush()
+        except Exception:  # Redis or PostgreSQL down: the counts wait for the next tick
+            log.exception("flushing counters failed")
 
 
 def _reconciler_loop(app, interval: float, stop: threading.Event) -> None:
     while not stop.wait(interval):
-        report = _reconcile_once(app)
-        if any(report.values()):
-            log.info("reconciled", **report)
-        _close_billing_period(app)
-        _flush_counters(app)
+        try:
+            report = _reconcile_once(app)
+            if any(report.values()):
+                log.info("reconciled", **report)
+            _close_billing_period(app)
+            _flush_counters(app)
+        except Exception:  # never let an outage end the loop: the next tick tries again
+            log.exception("reconciler tick failed")
 
 
 @click.command("worker")
@@ -90,7 +96,10 @@ def worker_command(burst: bool, name: str | None, reconcile_every: float, aer_th
         threading.Thread(
             target=_reconciler_loop, args=(app, reconcile_every, stop), daemon=True
         ).start()
-    worker = PortalWorker([job_queue()], connection=redis_connection(), name=name)
+    config = app.config
+    # A short RQ worker TTL: the blocking dequeue returns every ~20 s, so an idle worker beats.
+    worker = PortalWorker([job_queue()], connection=redis_connection(), name=name, worker_ttl=35)
+    worker.stop_grace = float(config["WORKER_STOP_GRACE_SECONDS"])
     try:
         worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
     finally:

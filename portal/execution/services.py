@@ -15,6 +15,7 @@ simulates.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import os
@@ -570,6 +571,24 @@ def _lock_key(job_id: uuid.UUID) -> int:
 _kept = threading.local()  # a worker thread's lock connection, kept between jobs
 
 
+class HandBack(BaseException):
+    """Raised in a worker's simulation when its stop grace period ran out (SIGTERM): the job
+    returns to QUEUED, its attempt not counted. A BaseException, so no catch-all on the way
+    (the simulator's, the job body's) turns a shutdown into a FAILED job."""
+
+
+def interruptible() -> bool:
+    """Whether this thread is inside a simulation that a hand-back may interrupt (not in
+    the middle of writing a result)."""
+    return getattr(_kept, "simulating", False)
+
+
+def _db_unreachable(exc: BaseException) -> bool:
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or (
+        isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
+    )
+
+
 class _Liveness:
     """Holds the job's advisory lock on its own connection while the job runs.
 
@@ -604,6 +623,13 @@ class _Liveness:
             self._drop()
             raise
         return self
+
+    def relock(self) -> None:
+        """After the server went away (and the lock with its connection): a fresh connection
+        and the lock again, before anything else is written."""
+        with contextlib.suppress(Exception):
+            self._drop()
+        self.__enter__()
 
     def __exit__(self, *exc):
         try:
@@ -685,7 +711,6 @@ def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | Non
     Round trips are counted here (it is the worker's hot path): lock, claim, one read of
     job + device + result + owner with the row lock, the writes, commit, unlock.
     """
-    from sqlalchemy.orm import joinedload
 
     from portal.execution import backends
 
@@ -706,14 +731,21 @@ def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | Non
         try:
             if claimed.hardware_name is None:
                 raise backends.SimulationError("The device of this job no longer exists.")
-            outcome = backends.run_program(
-                claimed.source,
-                claimed.fmt,
-                claimed.inputs,
-                claimed.hardware_name,
-                claimed.backend_config,
-                claimed.shots,
-            )
+            _kept.simulating = True
+            try:
+                outcome = backends.run_program(
+                    claimed.source,
+                    claimed.fmt,
+                    claimed.inputs,
+                    claimed.hardware_name,
+                    claimed.backend_config,
+                    claimed.shots,
+                )
+            finally:
+                _kept.simulating = False
+        except HandBack:
+            _hand_back(key, live)
+            raise
         except backends.SimulationError as exc:
             error = str(exc)
         except ValidationFailed as exc:  # the device or program changed since submission
@@ -724,32 +756,90 @@ def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | Non
             log.exception("job crashed", job_id=str(key))
             error = f"The job failed unexpectedly ({type(exc).__name__}: {exc})."
         wall = time.perf_counter() - started
+        return _store_retrying(key, live, outcome, error, wall)
 
-        # One read: the job under its row lock, with its device, result slot and owner (the
-        # notification reads the owner), so nothing below lazy-loads.
-        job = db.session.execute(
-            sa.select(Job)
-            .where(Job.id == key)
-            .options(joinedload(Job.hardware), joinedload(Job.result), joinedload(Job.user))
-            .with_for_update(of=Job)
-            .execution_options(populate_existing=True)
-        ).scalar_one_or_none()
-        if job is None or job.status is not JobStatus.RUNNING:
-            # Cancelled or failed by the reconciler meanwhile: that decision stands.
-            status = job.status if job else None
-            uow.rollback()
-            log.info("result discarded", job_id=str(key), status=getattr(status, "value", None))
+
+def _hand_back(key: uuid.UUID, live: _Liveness) -> None:
+    """RUNNING → QUEUED for a worker that is stopping; the claim's attempt is given back."""
+    jobs = Job.__table__
+    live.conn.execute(
+        sa.update(jobs)
+        .where(jobs.c.id == key, jobs.c.status == JobStatus.RUNNING)
+        .values(
+            status=JobStatus.QUEUED,
+            started_at=None,
+            queued_at=utcnow(),
+            updated_at=utcnow(),
+            attempts=sa.func.greatest(sa.func.coalesce(jobs.c.attempts, 1) - 1, 0),
+            platform_job_id=None,
+        )
+    )
+    log.warning("job handed back to the queue", job_id=str(key))
+
+
+def _store_retrying(key: uuid.UUID, live: _Liveness, outcome, error, wall) -> JobStatus | None:
+    """Write the result; while PostgreSQL is unreachable keep it in memory and retry with
+    backoff (``RESULT_WRITE_RETRY_SECONDS``). Meanwhile a marker in Redis tells the
+    reconciler the job is not orphaned (its lock went with the server); the lock is taken
+    again on a fresh connection before each retry."""
+    from portal.core.heartbeats import beat, stored, storing
+    from portal.core.queue import redis_connection
+
+    deadline = time.monotonic() + current_app.config["RESULT_WRITE_RETRY_SECONDS"]
+    backoff, retried = 0.5, False
+    while True:
+        try:
+            status = _store(key, outcome, error, wall)
+            if retried:
+                stored(redis_connection(), key)
+                log.warning("result stored after retrying", job_id=str(key))
             return status
-        if outcome is not None and job.hardware is None:
-            outcome, error = None, "The device was removed while the job ran."
-        if outcome is None:
-            _fail(job, error or "The job failed.")
-        else:
-            _complete(job, job.hardware, outcome, wall)
-        status = job.status
-        uow.commit()
-        log.info("job finished", job_id=str(key), status=status.value, seconds=round(wall, 4))
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                uow.rollback()
+            if not _db_unreachable(exc) or time.monotonic() > deadline:
+                raise
+            log.warning("result not stored; retrying", job_id=str(key), error=str(exc)[:200])
+        retried = True
+        while True:
+            storing(redis_connection(), key)
+            beat(redis_connection(), _worker_identity())
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+            try:
+                live.relock()
+                break
+            except Exception as exc:
+                if not _db_unreachable(exc) or time.monotonic() > deadline:
+                    raise
+
+
+def _store(key: uuid.UUID, outcome, error, wall) -> JobStatus | None:
+    # One read: the job under its row lock, with its device, result slot and owner (the
+    # notification reads the owner), so nothing below lazy-loads.
+    job = db.session.execute(
+        sa.select(Job)
+        .where(Job.id == key)
+        .options(joinedload(Job.hardware), joinedload(Job.result), joinedload(Job.user))
+        .with_for_update(of=Job)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if job is None or job.status is not JobStatus.RUNNING:
+        # Cancelled or failed by the reconciler meanwhile: that decision stands.
+        status = job.status if job else None
+        uow.rollback()
+        log.info("result discarded", job_id=str(key), status=getattr(status, "value", None))
         return status
+    if outcome is not None and job.hardware is None:
+        outcome, error = None, "The device was removed while the job ran."
+    if outcome is None:
+        _fail(job, error or "The job failed.")
+    else:
+        _complete(job, job.hardware, outcome, wall)
+    status = job.status
+    uow.commit()
+    log.info("job finished", job_id=str(key), status=status.value, seconds=round(wall, 4))
+    return status
 
 
 def _complete(job: Job, hardware: Hardware, outcome, wall: float) -> None:
@@ -877,6 +967,16 @@ def _worker_alive(job: Job) -> bool:
     return not got
 
 
+def _worker_storing(job: Job) -> bool:
+    """Whether the worker of ``job`` holds its result and is retrying the write: its lock
+    can be free while it is alive (PostgreSQL restarted and took the lock with the
+    connection)."""
+    from portal.core.heartbeats import is_storing
+    from portal.core.queue import redis_connection
+
+    return is_storing(redis_connection(), job.id)
+
+
 def reconcile(now: datetime | None = None) -> ReconcileReport:
     """Nothing lost, nothing stuck. Commits per job so one bad row cannot block the rest.
 
@@ -889,19 +989,21 @@ def reconcile(now: datetime | None = None) -> ReconcileReport:
     report = ReconcileReport()
     timeout = current_app.config["JOB_TIMEOUT_SECONDS"]
     queued_before = now - timedelta(seconds=QUEUE_GRACE_SECONDS)
-    queued = (
-        db.session.execute(
-            db.select(Job.id).where(Job.status == JobStatus.QUEUED, Job.queued_at < queued_before)
+    queued = db.session.execute(
+        db.select(Job.id, Job.queued_at).where(
+            Job.status == JobStatus.QUEUED, Job.queued_at < queued_before
         )
-        .scalars()
-        .all()
-    )
+    ).all()
+    uow.rollback()
     waiting = _waiting_ids() if queued else None
-    for job_id in queued:
+    for job_id, seen_queued_at in queued:
         if _in_redis(job_id, waiting):
             continue
-        job = db.session.get(Job, job_id, with_for_update=True)
-        if job is None or job.status is not JobStatus.QUEUED:
+        job = db.session.get(Job, job_id, with_for_update=True, populate_existing=True)
+        # Under the row lock: still QUEUED *and* still the queuing we saw. Another reconciler
+        # (every worker runs one) that re-enqueued it meanwhile moved queued_at: one loss is
+        # counted once however many reconcilers saw it.
+        if job is None or job.status is not JobStatus.QUEUED or job.queued_at != seen_queued_at:
             uow.rollback()
             continue
         job.attempts = (job.attempts or 0) + 1
@@ -925,7 +1027,7 @@ def reconcile(now: datetime | None = None) -> ReconcileReport:
             continue
         started = job.started_at or job.queued_at or now
         timed_out = (now - started).total_seconds() > timeout
-        dead = not timed_out and not _worker_alive(job)
+        dead = not timed_out and not _worker_alive(job) and not _worker_storing(job)
         if not (timed_out or dead):
             uow.rollback()
             continue

@@ -27,11 +27,17 @@ def free_port() -> int:
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):
-    """Poll ``predicate`` until it returns something truthy (bounded; not a sleep-assert)."""
-    deadline = time.monotonic() + timeout
+    """Poll ``predicate`` until it returns something truthy (bounded; not a sleep-assert).
+    With ``QH_FAULT_TIMINGS=<file>`` each wait's duration is appended there (the recovery
+    figures of docs/operations.md); nothing asserts on them."""
+    started = time.monotonic()
+    deadline = started + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
+            if os.environ.get("QH_FAULT_TIMINGS"):
+                with open(os.environ["QH_FAULT_TIMINGS"], "a") as out:
+                    out.write(f"{what}: {time.monotonic() - started:.1f} s\n")
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")

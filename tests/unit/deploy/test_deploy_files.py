@@ -52,8 +52,23 @@ def test_deployments_select_their_own_pods_and_run_unprivileged():
 def test_web_probes_use_the_health_endpoints():
     web = next(d for d in _by_kind("Deployment") if d["metadata"]["name"] == "quantum-hub-web")
     container = web["spec"]["template"]["spec"]["containers"][0]
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # The web pods' readiness leaves the worker check out (reported, not gating the site).
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz?workers=0"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_worker_liveness_is_its_heartbeat_and_the_grace_covers_a_job():
+    worker = next(d for d in _by_kind("Deployment") if "worker" in d["metadata"]["name"])
+    spec = worker["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    probe = " ".join(container["livenessProbe"]["exec"]["command"])
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert env["QH_WORKER_BEAT_FILE"] in probe
+    # SIGTERM → finish the job or hand it back within the grace, before the SIGKILL.
+    job_timeout = 300  # QH_JOB_TIMEOUT_SECONDS' default (one Aer step cannot be interrupted)
+    assert spec["terminationGracePeriodSeconds"] > job_timeout + int(
+        env["QH_WORKER_STOP_GRACE_SECONDS"]
+    )
 
 
 def test_service_and_autoscaler_point_at_the_web_deployment():
