@@ -99,14 +99,18 @@ def register():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
     form = {k: request.form.get(k, "") for k in ("username", "email", "full_name")}
+    publish = request.form.get("publish") == "on"
     if request.method == "POST":
         try:
             user = services.register_user(password=request.form.get("password", ""), **form)
+            if request.form.get("publish") == "on":
+                # The same terms as "Become a provider": ticking the box accepts them.
+                services.become_provider(user, accept_terms=True)
             services.send_verification(user, mail_link_base())
         except PortalError as exc:
-            return _form_error("accounts/register.html", exc, form=form)
+            return _form_error("accounts/register.html", exc, form=form, publish=publish)
         return render_template("accounts/registered.html", email=user.email), 201
-    return render_template("accounts/register.html", form=form, errors={})
+    return render_template("accounts/register.html", form=form, errors={}, publish=publish)
 
 
 @bp.get("/verify/<token>")
@@ -396,7 +400,7 @@ def become_provider():
         except PortalError as exc:
             return _form_error("accounts/become_provider.html", exc)
         flash("You are a provider now: you can publish apps.", "success")
-        return redirect(url_for("accounts.become_provider"))
+        return redirect(_safe_next(request.form.get("next")) or url_for("accounts.become_provider"))
     return render_template("accounts/become_provider.html", errors={})
 
 

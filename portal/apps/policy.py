@@ -20,6 +20,13 @@ from portal.apps.models import AppVersion, AppVisibility, QuantumApp, VersionSta
 RELEASED = (VersionStatus.PUBLISHED, VersionStatus.DEPRECATED)
 
 
+def may_create_apps(user: Any) -> bool:
+    """Creating (releasing) apps: a PROVIDER or an admin."""
+    from portal.accounts.models import Role
+
+    return user is not None and (user.has_role(Role.PROVIDER) or user.is_admin)
+
+
 def is_developer(app: QuantumApp, user: Any) -> bool:
     return user is not None and getattr(user, "id", None) == app.developer_id
 

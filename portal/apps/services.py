@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from portal.accounts.models import Role, User
+from portal.accounts.models import User
 from portal.analytics import metrics
 from portal.analytics.models import AppMetrics
 from portal.apps import policy, semver
@@ -323,7 +323,7 @@ def _apply_fields(app: QuantumApp, fields: dict[str, Any]) -> None:
 
 def check_can_create_app(developer: User) -> None:
     """Forbidden unless ``developer`` may create apps (a PROVIDER or an admin)."""
-    if not (developer.has_role(Role.PROVIDER) or developer.is_admin):
+    if not policy.may_create_apps(developer):
         raise Forbidden("Creating apps needs the PROVIDER role; ask an admin or upgrade.")
 
 

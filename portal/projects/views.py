@@ -22,6 +22,7 @@ from flask import (
 from flask_login import current_user
 
 from portal.accounts.auth import page_auth
+from portal.apps import policy as apps_policy
 from portal.apps.models import AppType, AppVisibility, LicenseType
 from portal.core.errors import PortalError
 from portal.core.paging import MAX_PAGE
@@ -165,6 +166,7 @@ def ide(project_id):
         default_shots=default_shots,
         entries=services.program_paths(project),
         release=_release_defaults(project),
+        may_release=apps_policy.may_create_apps(current_user),
         app_types=[t.value for t in AppType],
         licenses=[t.value for t in LicenseType],
         visibilities=[t.value for t in AppVisibility],
