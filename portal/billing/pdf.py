@@ -70,7 +70,8 @@ def render_invoice(bill: UserBill, buyer, *, compress: bool = True) -> bytes:
     if not bill.items:
         pdf.cell(0, 7, "No charges in this period.", new_x="LMARGIN", new_y="NEXT")
     for item in bill.items:
-        unit = services.format_unit(item.unit_price).replace("—", "-")
+        quantity, unit = services.line_columns(item)
+        unit = unit.replace("—", "-")
         text = _latin1(item.description)
         # A long description wraps: the number columns take the height of its lines.
         lines = pdf.multi_cell(widths[0], 5, text, dry_run=True, output="LINES")
@@ -78,7 +79,7 @@ def render_invoice(bill: UserBill, buyer, *, compress: bool = True) -> bytes:
         x, y = pdf.get_x(), pdf.get_y()
         pdf.multi_cell(widths[0], 5, text, new_x="RIGHT", new_y="TOP")
         pdf.set_xy(x + widths[0], y)
-        pdf.cell(widths[1], height, str(item.quantity), align="R")
+        pdf.cell(widths[1], height, str(quantity), align="R")
         pdf.cell(widths[2], height, unit, align="R")
         pdf.cell(widths[3], height, f"{item.amount:.2f}", align="R")
         pdf.set_xy(x, y + height)

@@ -16,8 +16,10 @@ class BillItemSchema(Schema):
     id = fields.UUID()
     kind = fields.String(metadata={"example": "job", "description": "job, subscription, usage"})
     description = fields.String(metadata={"example": "Job bell on aer-simulator: 1000 shots"})
-    quantity = fields.Integer(metadata={"example": 1000})
-    unit_price = fields.Decimal(as_string=True, metadata={"example": "0.000010"})
+    quantity = fields.Integer(metadata={"example": 1, "description": "runs for a job line"})
+    unit_price = fields.Decimal(
+        as_string=True, metadata={"example": "0.02", "description": "quantity x unit = amount"}
+    )
     amount = fields.Decimal(as_string=True, metadata={"example": "0.02"})
     job_id = fields.UUID(allow_none=True)
     subscription_id = fields.UUID(allow_none=True)

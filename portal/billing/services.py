@@ -2,10 +2,11 @@
 
 Where items come from
 - **Job charges**: every COMPLETED job with an ``actual_cost`` becomes one line (``kind="job"``,
-  quantity = shots, unit price = the device's per-shot price, amount = the job's recorded
-  ``actual_cost``: per-job fee + shots x per-shot price + compute time x hourly price, which
-  execution rounds once). ``billing_items.job_id`` is unique, so a job is charged once even
-  when two syncs race.
+  quantity = 1 run, unit price = amount = the job's recorded ``actual_cost``: per-job fee +
+  shots x per-shot price + compute time x hourly price, which execution rounds once; the
+  description spells the breakdown out). Runs under a subscription carry no device fee
+  (``run_fee``: the plan's price includes it), so they add no job line.
+  ``billing_items.job_id`` is unique, so a job is charged once even when two syncs race.
 - **Subscription fees** (``kind="subscription"``): MONTHLY subscriptions are charged their rate
   in every month they overlap; ANNUAL ones in the month of each start anniversary; TRIAL
   ones never. These are prepaid through the subscription's own checkout / recurring payments,
@@ -74,6 +75,14 @@ def line_amount(quantity: int | Decimal, unit_price: Decimal) -> Decimal:
     return (Decimal(quantity) * Decimal(unit_price)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def run_fee(device_fee: Decimal, subscription: Any) -> Decimal:
+    """What a run costs its user in device fees. A Marketplace run under a subscription (trial,
+    monthly, annual or pay-as-you-go, given as the subscription or its id) costs nothing: the
+    plan's price includes the device fee, as every pricing card says. Any other run pays the
+    device's fee."""
+    return ZERO if subscription is not None else device_fee
+
+
 def money(value: Decimal | None) -> Decimal:
     return (value or ZERO).quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -81,6 +90,15 @@ def money(value: Decimal | None) -> Decimal:
 def format_unit(value: Decimal | None) -> str:
     """A unit price without trailing zeros ("0.00001"), or a dash when there is none."""
     return "—" if value is None else f"{Decimal(value).normalize():f}"
+
+
+def line_columns(item: BillingItem) -> tuple[int, str]:
+    """The quantity and unit price a bill line shows, so that quantity x unit price is its
+    amount at the precision shown. Lines stored before job lines became "1 run at its price"
+    (quantity = shots, unit = per-shot price, amount with the per-job fee) show as one run."""
+    if item.unit_price is not None and line_amount(item.quantity, item.unit_price) == item.amount:
+        return item.quantity, format_unit(item.unit_price)
+    return 1, f"{money(item.amount)}"
 
 
 # -- periods ---------------------------------------------------------------------------------
@@ -170,9 +188,11 @@ def _job_line(job: Job, bill_id: uuid.UUID, now: datetime) -> dict[str, Any]:
         "id": uuid.uuid4(),
         "bill_id": bill_id,
         "description": description[:255],
+        # One run at its price: quantity x unit price is the amount at the precision shown
+        # (the shots and per-shot price are in the description, not in the columns).
         "amount": money(job.actual_cost),
-        "quantity": job.shots,
-        "unit_price": per_shot,
+        "quantity": 1,
+        "unit_price": money(job.actual_cost),
         "subscription_id": job.subscription_id,
         "job_id": job.id,
         "kind": JOB,
@@ -194,6 +214,8 @@ def _add_job_items(bill: UserBill) -> list[UserBill]:
                 Job.user_id == bill.user_id,
                 Job.status == JobStatus.COMPLETED,
                 Job.actual_cost.is_not(None),
+                # A plan's run is paid by the plan (no device fee): no zero line per run.
+                sa.or_(Job.subscription_id.is_(None), Job.actual_cost != 0),
                 Job.finished_at < bill.period_end,
                 BillingItem.id.is_(None),
             )

@@ -54,7 +54,7 @@ def detail(bill_id):
         bill=bill,
         total=services.bill_total(bill),
         number=pdf.invoice_number(bill),
-        unit=services.format_unit,
+        columns=services.line_columns,
         can_pay_locally=isinstance(provider(), LocalTestProvider)
         and bill.closed_at is not None
         and bill.payment_status in (services.PENDING, services.FAILED),

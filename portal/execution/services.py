@@ -294,9 +294,10 @@ def submit_job(
             raise ValidationFailed(
                 "run_mode must be BLOCKING or ASYNC.", details={"run_mode": ["BLOCKING", "ASYNC"]}
             ) from None
-    from portal.billing.services import check_budget  # 402 past the monthly budget
+    from portal.billing.services import check_budget, run_fee  # 402 past the monthly budget
 
-    check_budget(user, estimate_cost(hardware, shots))
+    estimate = run_fee(estimate_cost(hardware, shots), subscription)
+    check_budget(user, estimate)
     now = utcnow()
     job = Job(
         user_id=user.id,
@@ -314,7 +315,7 @@ def submit_job(
         shots=shots,
         tags=_clean_tags(tags),
         notification_email=notification_email or None,
-        estimated_cost=estimate_cost(hardware, shots),
+        estimated_cost=estimate,
         name=(name or f"{figures['qubits']}-qubit circuit on {hardware.name}")[:100],
         queued_at=now,
         scaling_config={"figures": figures},
@@ -868,7 +869,11 @@ def _complete(job: Job, hardware: Hardware, outcome, wall: float) -> None:
         },
     )
     _finish(job, JobStatus.COMPLETED)
-    job.actual_cost = actual_cost(hardware, job.shots, outcome.execution_seconds)
+    from portal.billing.services import run_fee  # a plan's runs carry no device fee
+
+    job.actual_cost = run_fee(
+        actual_cost(hardware, job.shots, outcome.execution_seconds), job.subscription_id
+    )
     app_id = _app_id_of(job)
     notify(  # flushes the job and its result too
         job.user_id,

@@ -31,8 +31,9 @@ def test_open_bill_has_one_line_per_job_and_subscription_with_exact_totals():
     JobFactory(user=user)  # queued: not charged yet
     monthly = subscription(user, rate="19.00")
     payg = subscription(user, plan=SubscriptionType.PAY_AS_YOU_GO, rate="0.35")
-    completed_job(user, "0.10", subscription_id=payg.id, name="run-1")
-    completed_job(user, "0.10", subscription_id=payg.id, name="run-2")
+    # Plan runs carry no device fee (execution records 0.00): no job line of their own.
+    completed_job(user, "0.00", subscription_id=payg.id, name="run-1")
+    completed_job(user, "0.00", subscription_id=payg.id, name="run-2")
     subscription(user, plan=SubscriptionType.TRIAL, rate="0")
 
     bill = services.current_bill(user)
@@ -40,16 +41,18 @@ def test_open_bill_has_one_line_per_job_and_subscription_with_exact_totals():
     by_job = {i.job_id: i for i in bill.items if i.job_id}
     assert by_job[job_a.id].amount == Decimal("0.01")
     assert by_job[job_b.id].amount == Decimal("1.27")
-    assert by_job[job_b.id].quantity == job_b.shots
-    assert by_job[job_b.id].unit_price == job_b.hardware.cost_per_shot
+    # One run at its price: quantity x unit price is the amount.
+    assert by_job[job_b.id].quantity == 1
+    assert by_job[job_b.id].unit_price == Decimal("1.27")
+    assert f"{job_b.shots} shots" in by_job[job_b.id].description
     assert "bell-b" in by_job[job_b.id].description
     fee = next(i for i in bill.items if i.kind == "subscription")
     assert (fee.subscription_id, fee.quantity, fee.amount) == (monthly.id, 1, Decimal("19.00"))
     usage = next(i for i in bill.items if i.kind == "usage")
     assert (usage.subscription_id, usage.quantity, usage.amount) == (payg.id, 2, Decimal("0.70"))
-    assert len(bill.items) == 6
+    assert len(bill.items) == 4
     total = services.bill_total(bill)
-    assert total == sum(i.amount for i in bill.items) == Decimal("21.18")
+    assert total == sum(i.amount for i in bill.items) == Decimal("20.98")
     assert bill.paid_amount == Decimal("19.00")  # the prepaid subscription fee
     assert bill.paid_amount + bill.pending_amount == total
     assert bill.payment_status == services.OPEN
