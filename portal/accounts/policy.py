@@ -50,6 +50,16 @@ def may_see_user(actor: User | None, user: User) -> bool:
     return actor is not None and (actor.id == user.id or actor.is_admin)
 
 
+def may_administer(actor: User | None) -> bool:
+    """The admin pages (home, users, all jobs, revenue, queue health): admins only."""
+    return actor is not None and bool(getattr(actor, "is_admin", False))
+
+
+def check_admin(actor: User | None) -> None:
+    if not may_administer(actor):
+        raise Forbidden("This needs the ADMIN role.")
+
+
 def may_change_admin_fields(actor: User) -> bool:
     """Roles and activation: admins only."""
     return actor.is_admin

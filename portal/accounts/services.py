@@ -611,7 +611,10 @@ def search_users(query: str | None, page: int, per_page: int) -> tuple[list[User
                 sa.func.lower(sa.func.coalesce(User.full_name, "")).like(pattern),
             )
         )
-    total = db.session.execute(stmt.with_only_columns(sa.func.count()).order_by(None)).scalar_one()
+    # Count the matching rows themselves (a bare count() column loses the FROM: "1 user").
+    total = db.session.execute(
+        sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
+    ).scalar_one()
     users = db.session.execute(
         stmt.order_by(User.created_at.desc(), User.username)
         .limit(per_page)

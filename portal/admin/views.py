@@ -1,5 +1,7 @@
-"""Administration pages (role ADMIN): the users list with search, paging, activation and
-roles. The rules are the accounts services; these views only parse and render."""
+"""Administration pages (role ADMIN): the admin home, the users list with search, paging,
+activation and roles, every job with filters, revenue per app and per provider by month, and
+the queue's health. The rules are the accounts and admin services (``accounts.policy``
+decides); these views only parse and render."""
 
 from __future__ import annotations
 
@@ -9,9 +11,12 @@ from flask_login import current_user
 from portal.accounts import services
 from portal.accounts.auth import page_auth
 from portal.accounts.models import Role
+from portal.admin import services as admin_services
+from portal.analytics.charts import bar_chart
 from portal.core import uow
 from portal.core.errors import NotFound, PortalError
 from portal.core.web import FORM_ERROR_STATUS
+from portal.execution.models import JobStatus
 from portal.extensions import htmx
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -30,6 +35,48 @@ def _page_number() -> int:
         return max(1, int(request.args.get("page", 1)))
     except ValueError:
         return 1
+
+
+@bp.get("/")
+@page_auth(roles=(Role.ADMIN,))
+def home():
+    health = admin_services.queue_health(current_user)
+    return render_template("admin/home.html", health=health)
+
+
+@bp.get("/jobs")
+@page_auth(roles=(Role.ADMIN,))
+def jobs():
+    filters = admin_services.job_filters(request.args)
+    page = _page_number()
+    rows, total = admin_services.list_jobs(current_user, filters, page, PER_PAGE)
+    return render_template(
+        "admin/jobs.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+        filters=filters,
+        states=[s.value for s in JobStatus],
+        devices=admin_services.devices(current_user),
+    )
+
+
+@bp.get("/revenue")
+@page_auth(roles=(Role.ADMIN,))
+def revenue():
+    by_app = admin_services.revenue(current_user, by="app")
+    by_provider = admin_services.revenue(current_user, by="provider")
+    chart = bar_chart(by_app.totals, "Revenue per month", money=True)
+    return render_template(
+        "admin/revenue.html", by_app=by_app, by_provider=by_provider, chart=chart
+    )
+
+
+@bp.get("/queue")
+@page_auth(roles=(Role.ADMIN,))
+def queue():
+    return render_template("admin/queue.html", health=admin_services.queue_health(current_user))
 
 
 @bp.get("/users")

@@ -34,7 +34,7 @@ NAV_ITEMS = [
     ("My apps", "apps.mine", "PROVIDER"),
     ("Billing", "billing.index", "user"),
     ("Dashboard", "analytics.index", "user"),
-    ("Admin", "admin.users", "ADMIN"),
+    ("Admin", "admin.home", "ADMIN"),
     ("API", "api_docs", None),
 ]
 
