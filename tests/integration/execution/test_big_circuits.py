@@ -174,3 +174,18 @@ def test_a_28_qubit_state_vector_completes_on_a_real_worker(
     result = result_of(client, headers, body["id"])
     assert result["metadata"]["method"] == "statevector"
     assert sum(result["counts"].values()) == 8
+
+
+def test_the_worker_refuses_a_state_over_its_own_budget(
+    app, monkeypatch, client, api_headers, consumer
+):
+    """A worker with less memory than the web process planned for fails the job with the
+    figure instead of running it."""
+    monkeypatch.setitem(app.config, "WORKER_MEMORY_MB", 1024)
+    headers = api_headers(consumer)
+    job_id = submit(client, headers, all_to_all(20)).get_json()["id"]  # 16 MiB
+    monkeypatch.setitem(app.config, "WORKER_MEMORY_MB", 1)
+    assert run_job(job_id, worker=True) is JobStatus.FAILED
+    db.session.remove()
+    job = client.get(f"/api/v1/jobs/{job_id}", headers=headers).get_json()
+    assert "20-qubit state vector needs 16 MiB" in str(job), job
