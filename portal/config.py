@@ -41,6 +41,23 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def default_worker_memory_mb() -> int:
+    """The workers' memory budget when QH_WORKER_MEMORY_MB is unset: a quarter of the
+    machine's memory (or of the container's cgroup limit, if lower), at least 1024 MiB.
+    A quarter leaves room for several workers, PostgreSQL and the web processes."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return 1024
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit.isdigit():
+            total = min(total, int(limit))
+    except OSError:
+        pass
+    return max(1024, total // 4 // 2**20)
+
+
 def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL whatever scheme the operator wrote."""
     for prefix in ("postgres://", "postgresql://"):
@@ -104,10 +121,11 @@ def load_config(
         # Execution
         "JOB_TIMEOUT_SECONDS": _int(env, "QH_JOB_TIMEOUT_SECONDS", 300),
         "BLOCKING_WAIT_SECONDS": _int(env, "QH_BLOCKING_WAIT_SECONDS", 30),
-        # Build checks (the IDE's build simulates on a worker): the memory a worker may give
-        # one state vector (16 bytes x 2^qubits; 1024 MiB = 26 qubits), its time limit, and
-        # how long the API's build and release wait for it before answering 202 / 409.
-        "WORKER_MEMORY_MB": _int(env, "QH_WORKER_MEMORY_MB", 1024),
+        # The memory a worker may give one simulation's state (16 bytes x 2^qubits for a
+        # state vector; 4096 MiB = 28 qubits), for jobs and build checks alike; by default a
+        # quarter of the machine's memory. Build checks: their time limit, and how long the
+        # API's build and release wait for one before answering 202 / 409.
+        "WORKER_MEMORY_MB": _int(env, "QH_WORKER_MEMORY_MB", default_worker_memory_mb()),
         "BUILD_CHECK_TIMEOUT_SECONDS": _int(env, "QH_BUILD_CHECK_TIMEOUT_SECONDS", 60),
         "BUILD_WAIT_SECONDS": _int(env, "QH_BUILD_WAIT_SECONDS", 10),
         # Workers: a SIGTERM lets the running job finish for this long, then hands it back to

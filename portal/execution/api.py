@@ -160,7 +160,7 @@ def estimate(data):
             data["program"]["source"], data["program"].get("format"), data.get("inputs")
         )
         figures = resource_figures(circuit)
-        services.check_fits(hardware, figures)
+        figures["method"] = services.check_fits(hardware, figures)
     return {
         "device": hardware.name,
         "shots": shots,

@@ -8,6 +8,14 @@ Everything here is per process and cached, because the worker is where speed is 
 - device-like entries are transpiled for their coupling map and basis gates, cached per
   (program hash, device) so re-running a circuit costs nothing extra.
 Qiskit is imported on first use; the worker warms it up once before taking jobs.
+
+The simulation method follows the circuit on plain "automatic" simulators (``choose_method``):
+stabilizer for Clifford-only circuits, matrix-product state for circuits too wide for a state
+vector whose two-qubit gates are all between neighbouring qubits, statevector otherwise.
+Entries whose catalogue config fixes a method keep it; device-like entries (noise models) let
+Aer choose. A state that would not fit the workers' memory budget is refused before it runs
+(``memory_refusal``: in the request by ``services.check_fits``, again on the worker), and Aer
+is given the same budget (``max_memory_mb``).
 """
 
 from __future__ import annotations
@@ -20,12 +28,20 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from portal.execution.memory import (
+    density_matrix_bytes,
+    max_qubits,
+    size_text,
+    statevector_bytes,
+)
+
 TRANSPILE_CACHE_SIZE = 256
 _lock = threading.Lock()
 _backends: dict[str, Any] = {}
 _transpiled: OrderedDict[tuple[str, str], Any] = OrderedDict()
 _programs: OrderedDict[tuple[str, str], Any] = OrderedDict()  # parsed + prepared, see run_program
 _run_options: dict[str, int] = {}  # per-run Aer options for this process, see set_threads
+AUTOMATIC = "automatic"
 
 
 @dataclass
@@ -36,6 +52,7 @@ class RunOutcome:
     timings_ms: dict[str, float] = field(default_factory=dict)
     transpile_cached: bool = False
     measured_all: bool = False
+    method: str | None = None  # the method Aer ran with (its result's metadata)
 
 
 class SimulationError(Exception):
@@ -115,6 +132,68 @@ def is_device_like(config: dict[str, Any] | None) -> bool:
     return bool((config or {}).get("device"))
 
 
+# -- the simulation method and the memory bound ----------------------------------------------
+
+
+def choose_method(config: dict[str, Any] | None, figures: dict[str, Any], budget_mb: int) -> str:
+    """The Aer method a circuit runs with on a catalogue entry.
+
+    - the entry's config fixes a method (aer-statevector, aer-stabilizer, ...): that one;
+    - device-like entries (noise model, coupling map): ``automatic``, Aer chooses;
+    - otherwise (plain "automatic" simulators): ``stabilizer`` for a Clifford-only circuit;
+      ``matrix_product_state`` when its state vector would not fit ``budget_mb`` and every
+      multi-qubit gate acts on neighbouring qubits (``two_qubit_span`` <= 1: a line, whose
+      entanglement grows slowly); ``statevector`` otherwise.
+    """
+    config = config or {}
+    fixed = config.get("method") or AUTOMATIC
+    if fixed != AUTOMATIC:
+        return fixed
+    if is_device_like(config):
+        return AUTOMATIC
+    if figures.get("clifford"):
+        return "stabilizer"
+    if figures["qubits"] > max_qubits(budget_mb) and figures.get("two_qubit_span", 0) <= 1:
+        return "matrix_product_state"
+    return "statevector"
+
+
+def state_bytes(method: str, qubits: int) -> int | None:
+    """Memory the simulator's state takes, or None where it does not grow as 2^qubits
+    (stabilizer: polynomial; matrix-product state: bounded by entanglement, not width)."""
+    if method in ("statevector", AUTOMATIC, "unitary"):
+        return statevector_bytes(qubits)
+    if method in ("density_matrix", "superop"):
+        return density_matrix_bytes(qubits)
+    return None
+
+
+def memory_refusal(method: str, qubits: int, budget_mb: int) -> str | None:
+    """Why a ``qubits``-qubit circuit cannot run with ``method`` within ``budget_mb``, or None."""
+    need = state_bytes(method, qubits)
+    if need is None or need <= budget_mb * 2**20:
+        return None
+    dense = method in ("density_matrix", "superop")
+    kind, power = ("density matrix", "4") if dense else ("state vector", "2")
+    return (
+        f"A {qubits}-qubit {kind} needs {size_text(need)} (16 bytes x {power}^{qubits}); the "
+        f"workers allow {size_text(budget_mb * 2**20)} (QH_WORKER_MEMORY_MB={budget_mb}, at "
+        f"most {max_qubits(budget_mb)} qubits as a state vector): use fewer qubits, a Clifford "
+        "circuit (stabilizer method), or nearest-neighbour two-qubit gates on aer-simulator or "
+        "aer-matrix-product-state (matrix-product state)."
+    )
+
+
+def _budget_mb() -> int | None:
+    from flask import has_app_context
+
+    if not has_app_context():
+        return None
+    from portal.execution.memory import memory_budget_mb
+
+    return memory_budget_mb()
+
+
 def program_hash(source: str, fmt: str | None, inputs: dict[str, Any] | None) -> str:
     payload = json.dumps([source, fmt, inputs or {}], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
@@ -165,23 +244,35 @@ class _Prepared:
     transpiled: dict[str, Any]
     cached: bool
     measured_all: bool
+    method: str
+    config: dict[str, Any]  # the entry's config with the chosen method
 
 
 def _prepare_program(
     source: str, fmt: str | None, inputs: dict[str, Any] | None, name: str, config: dict
 ) -> tuple[_Prepared, float]:
-    """Parse, measure-all if needed and compile; cached per (program, entry). Returns the
-    prepared program and the milliseconds it took (0 on a cache hit)."""
-    cache_key = (program_hash(source, fmt, inputs), _config_key(name, config))
+    """Parse, choose the method, measure-all if needed and compile; cached per (program,
+    entry, memory budget). Returns the prepared program and the milliseconds it took (0 on a
+    cache hit). A state over the memory budget is refused here (SimulationError)."""
+    budget = _budget_mb()
+    cache_key = (program_hash(source, fmt, inputs), _config_key(name, config), budget)
     with _lock:
         hit = _programs.get(cache_key)
         if hit is not None:
             _programs.move_to_end(cache_key)
-            return _Prepared(hit.circuit, hit.transpiled, True, hit.measured_all), 0.0
-    from portal.execution.programs import parse_program
+            return _Prepared(
+                hit.circuit, hit.transpiled, True, hit.measured_all, hit.method, hit.config
+            ), 0.0
+    from portal.execution.programs import parse_program, resource_figures
 
     started = time.perf_counter()
     circuit = parse_program(source, fmt, inputs)
+    method = choose_method(config, resource_figures(circuit), budget or 2**40)
+    refusal = budget and memory_refusal(method, circuit.num_qubits, budget)
+    if refusal:
+        raise SimulationError(refusal)
+    if method != (config.get("method") or AUTOMATIC):
+        config = {**config, "method": method}
     measured_all = False
     if circuit.num_clbits == 0:
         # A circuit without measurements would return no counts: measure everything.
@@ -191,7 +282,7 @@ def _prepare_program(
         compiled, cached = prepare(circuit, name, config, cache_key[0])
     except Exception as exc:  # transpiler errors say what is wrong
         raise SimulationError(f"Could not compile the circuit for {name}: {exc}")
-    prepared = _Prepared(compiled, _figures(compiled), cached, measured_all)
+    prepared = _Prepared(compiled, _figures(compiled), cached, measured_all, method, config)
     with _lock:
         _programs[cache_key] = prepared
         while len(_programs) > TRANSPILE_CACHE_SIZE:
@@ -222,7 +313,8 @@ def run_program(
     the simulation. Circuits in the cache are never mutated (Aer does not modify them)."""
     config = config or {}
     prepared, prepare_ms = _prepare_program(source, fmt, inputs, hardware_name, config)
-    outcome = _simulate(prepared.circuit, hardware_name, config, shots)
+    outcome = _simulate(prepared.circuit, hardware_name, prepared.config, shots, _budget_mb())
+    outcome.method = outcome.method or prepared.method
     outcome.transpiled = prepared.transpiled
     outcome.transpile_cached = prepared.cached
     outcome.measured_all = prepared.measured_all
@@ -230,11 +322,16 @@ def run_program(
     return outcome
 
 
-def _simulate(compiled, hardware_name: str, config: dict[str, Any] | None, shots: int):
+def _simulate(
+    compiled, hardware_name: str, config: dict[str, Any] | None, shots: int, budget_mb=None
+):
     backend = backend_for(hardware_name, config)
+    options = dict(_run_options)
+    if budget_mb:
+        options["max_memory_mb"] = budget_mb  # Aer refuses a larger state rather than die
     started = time.perf_counter()
     try:
-        result = backend.run(compiled, shots=shots, **_run_options).result()
+        result = backend.run(compiled, shots=shots, **options).result()
     except MemoryError:
         raise SimulationError(_memory_message(compiled, hardware_name))
     except Exception as exc:
@@ -248,12 +345,16 @@ def _simulate(compiled, hardware_name: str, config: dict[str, Any] | None, shots
             raise SimulationError(_memory_message(compiled, hardware_name))
         raise SimulationError(f"The simulator failed: {status.strip()}")
     counts = {str(k): int(v) for k, v in result.get_counts().items()}
+    experiments = getattr(result, "results", None) or []
+    metadata = (getattr(experiments[0], "metadata", None) or {}) if experiments else {}
+    method = metadata.get("method")
     time_taken = float(getattr(result, "time_taken", 0.0) or 0.0)
     return RunOutcome(
         counts=counts,
         execution_seconds=time_taken or run_ms / 1e3,
         transpiled={},
         timings_ms={"run_ms": run_ms},
+        method=method,
     )
 
 
@@ -272,7 +373,8 @@ def set_threads(threads: int) -> None:
 def _memory_message(circuit, hardware_name: str) -> str:
     return (
         f"Not enough memory to simulate {circuit.num_qubits} qubits on {hardware_name}. "
-        "Use fewer qubits or the aer-matrix-product-state device for wide circuits."
+        "Use fewer qubits, a Clifford circuit (stabilizer) or the aer-matrix-product-state "
+        "device for wide circuits."
     )
 
 

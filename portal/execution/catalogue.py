@@ -30,9 +30,10 @@ CLIFFORD_GATES = ["h", "x", "y", "z", "s", "sdg", "sx", "cx", "cz", "swap", "mea
 SIMULATORS = [
     {
         "name": "aer-simulator",
-        "description": "Qiskit Aer, automatic method: picks statevector, stabilizer or "
-        "matrix-product-state for each circuit.",
-        "qubits": 30,
+        "description": "Qiskit Aer, automatic method: stabilizer for Clifford circuits (up to "
+        "1,000 qubits), matrix-product state for wide circuits whose two-qubit gates join "
+        "neighbours, statevector otherwise (within the workers' memory).",
+        "qubits": 1000,
         "method": "automatic",
         "gate_set": AER_GATES,
         "cost_per_shot": Decimal("0.000010"),

@@ -520,12 +520,36 @@ def parse_program(
         return _parse_qasm3(bound)
 
 
+# Gates the stabilizer method simulates (Clifford operations, plus measurement and friends).
+CLIFFORD = {
+    "h", "x", "y", "z", "s", "sdg", "sx", "sxdg", "cx", "cy", "cz", "swap", "id",
+    "measure", "reset", "barrier", "delay",
+}  # fmt: skip
+
+
+def _two_qubit_span(circuit: QuantumCircuit) -> int:
+    """The widest reach of a multi-qubit gate: 1 when every such gate acts on neighbouring
+    qubits (a line), 0 when there are none. Control flow counts as spanning its qubits."""
+    span = 0
+    for instruction in circuit.data:
+        if len(instruction.qubits) < 2 or instruction.operation.name in ("barrier", "measure"):
+            continue
+        indices = [circuit.find_bit(q).index for q in instruction.qubits]
+        span = max(span, max(indices) - min(indices))
+    return span
+
+
 def resource_figures(circuit: QuantumCircuit) -> dict[str, Any]:
-    """Qubits, classical bits, depth, size and per-gate counts of a circuit."""
+    """Qubits, classical bits, depth, size and per-gate counts of a circuit; whether it is
+    Clifford-only (``clifford``) and how far its multi-qubit gates reach (``two_qubit_span``)
+    — what the simulation method is chosen from (``portal.execution.backends.choose_method``)."""
+    gate_counts = {str(name): int(n) for name, n in circuit.count_ops().items()}
     return {
         "qubits": circuit.num_qubits,
         "clbits": circuit.num_clbits,
         "depth": circuit.depth(),
         "size": circuit.size(),
-        "gate_counts": {str(name): int(n) for name, n in circuit.count_ops().items()},
+        "gate_counts": gate_counts,
+        "clifford": set(gate_counts) <= CLIFFORD,
+        "two_qubit_span": _two_qubit_span(circuit),
     }

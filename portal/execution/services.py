@@ -50,7 +50,13 @@ from portal.execution.models import (
     JobRunMode,
     JobStatus,
 )
-from portal.execution.programs import FORMATS, detect_format, parse_program, resource_figures
+from portal.execution.programs import (
+    CLIFFORD,
+    FORMATS,
+    detect_format,
+    parse_program,
+    resource_figures,
+)
 from portal.extensions import db
 
 log = structlog.get_logger("portal.execution")
@@ -60,10 +66,6 @@ MAX_TAGS = 10
 MAX_ATTEMPTS = 3  # times the reconciler re-enqueues a job the queue lost
 QUEUE_GRACE_SECONDS = 30  # a QUEUED job younger than this is left alone by the reconciler
 TIMEOUT_GRACE_SECONDS = 30
-CLIFFORD = {
-    "h", "x", "y", "z", "s", "sdg", "sx", "sxdg", "cx", "cy", "cz", "swap", "id",
-    "measure", "reset", "barrier", "delay",
-}  # fmt: skip
 
 
 # -- the catalogue ---------------------------------------------------------------------------
@@ -174,8 +176,10 @@ def check_available(hardware: Hardware) -> None:
         )
 
 
-def check_fits(hardware: Hardware, figures: dict[str, Any]) -> None:
-    """The circuit must fit the device: qubits, and Clifford gates on the stabilizer method."""
+def check_fits(hardware: Hardware, figures: dict[str, Any]) -> str:
+    """The circuit must fit the device: qubits, Clifford gates on the stabilizer method, and
+    its state in the workers' memory budget (QH_WORKER_MEMORY_MB) with the method it will run
+    with. Returns that method (``backends.choose_method``)."""
     if hardware.qubits is not None and figures["qubits"] > hardware.qubits:
         raise ValidationFailed(
             f"The circuit uses {figures['qubits']} qubits but {hardware.name} has "
@@ -193,6 +197,24 @@ def check_fits(hardware: Hardware, figures: dict[str, Any]) -> None:
                 code="unsupported_gates",
                 details={"gates": other},
             )
+    from portal.execution.backends import choose_method, memory_refusal, state_bytes
+    from portal.execution.memory import memory_budget_mb
+
+    budget = memory_budget_mb()
+    chosen = choose_method(hardware.backend_config, figures, budget)
+    refusal = memory_refusal(chosen, figures["qubits"], budget)
+    if refusal:
+        raise ValidationFailed(
+            refusal,
+            code="not_enough_memory",
+            details={
+                "qubits": figures["qubits"],
+                "method": chosen,
+                "state_bytes": state_bytes(chosen, figures["qubits"]),
+                "memory_budget_mb": budget,
+            },
+        )
+    return chosen
 
 
 # -- submission ------------------------------------------------------------------------------
@@ -286,7 +308,7 @@ def submit_job(
     shots = check_shots(hardware, shots)
     source, fmt = _resolve_program(program, fmt, app_version, inputs)
     figures = program_figures(source, fmt, inputs)
-    check_fits(hardware, figures)
+    figures["method"] = check_fits(hardware, figures)  # as planned; the result says as run
     if isinstance(run_mode, str):
         try:
             run_mode = JobRunMode(run_mode.upper())
@@ -855,7 +877,8 @@ def _complete(job: Job, hardware: Hardware, outcome, wall: float) -> None:
         execution_time=outcome.execution_seconds,
         result_data={
             "backend": hardware.name,
-            "method": (hardware.backend_config or {}).get("method"),
+            "method": getattr(outcome, "method", None)
+            or (hardware.backend_config or {}).get("method"),
             "device_like": bool((hardware.backend_config or {}).get("device")),
             "circuit": (job.scaling_config or {}).get("figures"),
             "transpiled": outcome.transpiled,

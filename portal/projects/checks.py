@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -33,13 +32,20 @@ from typing import Any
 import structlog
 from flask import current_app
 
+from portal.execution.memory import (  # noqa: F401 - the build check's bound, re-exported
+    BYTES_PER_AMPLITUDE,
+    max_qubits,
+    memory_budget_mb,
+    size_text,
+    statevector_bytes,
+)
+
 log = structlog.get_logger("portal.projects.checks")
 
 CHECK_FUNCTION = "workers.jobs.check"
 RESULT_TTL = 24 * 3600
 MAX_ATTEMPTS = 3
 TIMEOUT_GRACE_SECONDS = 30
-BYTES_PER_AMPLITUDE = 16  # a complex128 amplitude
 
 
 def rq_id(key: str) -> str:
@@ -54,32 +60,7 @@ def _attempts_key(key: str) -> str:
     return f"qh:build-check:{key}:attempts"
 
 
-# -- the memory bound ------------------------------------------------------------------------
-
-
-def statevector_bytes(qubits: int) -> int:
-    return BYTES_PER_AMPLITUDE * 2**qubits
-
-
-def memory_budget_mb() -> int:
-    return int(current_app.config["WORKER_MEMORY_MB"])
-
-
-def max_qubits(budget_mb: int) -> int:
-    """The most qubits whose state vector fits ``budget_mb`` MiB."""
-    return math.floor(math.log2(max(budget_mb, 1) * 2**20 / BYTES_PER_AMPLITUDE))
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            value = n / scale
-            return (
-                f"{value:,.0f} {unit}"
-                if value >= 10 or value.is_integer()
-                else f"{value:.1f} {unit}"
-            )
-    return f"{n} bytes"
+# -- the memory bound (shared with jobs: portal.execution.memory) ----------------------------
 
 
 def memory_refusal(qubits: int, budget_mb: int) -> str | None:
@@ -88,8 +69,8 @@ def memory_refusal(qubits: int, budget_mb: int) -> str | None:
     if need <= budget_mb * 2**20:
         return None
     return (
-        f"A {qubits}-qubit state vector needs {_size(need)} (16 bytes x 2^{qubits}), more "
-        f"than the {_size(budget_mb * 2**20)} a worker may use for a build check "
+        f"A {qubits}-qubit state vector needs {size_text(need)} (16 bytes x 2^{qubits}), more "
+        f"than the {size_text(budget_mb * 2**20)} a worker may use for a build check "
         f"(QH_WORKER_MEMORY_MB={budget_mb}, at most {max_qubits(budget_mb)} qubits). Use "
         "fewer qubits, or run the program as a job on a stabilizer device (Clifford circuits) "
         "or a matrix-product-state device instead."

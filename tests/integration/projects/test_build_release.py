@@ -237,10 +237,11 @@ def test_release_refuses_a_program_that_fails_the_simulation(monkeypatch, owner,
 
 
 def test_too_big_for_the_memory_budget_is_refused_in_the_request_with_the_figure(
-    monkeypatch, client, api_headers, owner, project
+    app, monkeypatch, client, api_headers, owner, project
 ):
     """30 qubits would need 16 GiB: refused by the request with why and what to do, nothing
     enqueued, and nothing in the request path may simulate."""
+    monkeypatch.setitem(app.config, "WORKER_MEMORY_MB", 1024)  # the default is the machine's
     from qiskit_aer import AerSimulator
 
     from portal.projects import checks
@@ -277,8 +278,8 @@ def test_too_big_for_the_memory_budget_is_refused_in_the_request_with_the_figure
     assert refused.status_code == 422 and "16 GiB" in refused.json["error"]["message"]
 
 
-def test_the_memory_budget_is_configurable(app, owner, project):
-    app.config["WORKER_MEMORY_MB"] = 1  # 1 MiB: 16 qubits at most
+def test_the_memory_budget_is_configurable(app, monkeypatch, owner, project):
+    monkeypatch.setitem(app.config, "WORKER_MEMORY_MB", 1)  # 1 MiB: 16 qubits at most
     services.write_file(
         project, "main.qasm", 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[17];\nh q;\n'
     )
@@ -287,9 +288,11 @@ def test_the_memory_budget_is_configurable(app, owner, project):
     assert "2 MiB" in result.reasons()[0]
 
 
-def test_the_worker_bounds_memory_too(owner, project):
+def test_the_worker_bounds_memory_too(app, monkeypatch, owner, project):
     """The worker checks the budget itself (its own QH_WORKER_MEMORY_MB) and gives it to Aer."""
     from portal.projects import checks
+
+    monkeypatch.setitem(app.config, "WORKER_MEMORY_MB", 1024)
 
     source = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[28];\nh q;\n'
     result = checks.run_check("k" * 32, source, "qasm2", None, 64)

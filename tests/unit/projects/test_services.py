@@ -64,6 +64,8 @@ def test_analysis_reports_resource_figures():
         "depth": 3,
         "size": 4,
         "gate_counts": {"h": 1, "cx": 1, "measure": 2},
+        "clifford": True,
+        "two_qubit_span": 1,
     }
     assert analysis.as_dict()["diagnostics"] == []
 
