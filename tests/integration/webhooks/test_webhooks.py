@@ -5,10 +5,7 @@ another user sees none of it (docs/webhooks.md)."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psycopg
 import pytest
@@ -24,60 +21,6 @@ from portal.webhooks.signing import HEADER, verify
 from tests.conftest import database_url
 from tests.factories.accounts import UserFactory
 from tests.factories.execution import BELL_QASM2
-
-
-class Receiver:
-    """A tiny HTTP server on 127.0.0.1 that records each POST and answers with the next
-    status of ``statuses`` (the last one repeats)."""
-
-    def __init__(self, statuses=(200,)):
-        self.statuses = list(statuses)
-        self.requests: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
-                status = (
-                    receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
-                )
-                answer = b"thanks" if status < 300 else b"receiver exploded"
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/qh"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def wait(self, count: int, timeout: float = 5.0) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while len(self.requests) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.requests
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver():
-    made = []
-
-    def make(*statuses):
-        made.append(Receiver(statuses or (200,)))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
 
 
 def submit(client, headers, url, **body):
@@ -320,3 +263,48 @@ def test_a_real_worker_delivers_after_the_job_ends(
     assert json.loads(request["body"])["job"]["status"] == "COMPLETED"
     db.session.remove()
     assert deliveries(client, headers, job["id"])[0]["state"] == "SUCCEEDED"
+
+
+def test_the_job_page_lists_deliveries_and_replays(client, api_headers, login_as, user, receiver):
+    hook = receiver(500)
+    headers = api_headers(user)
+    job = submit(client, headers, hook.url)
+    run_job(job["id"], worker=True)
+    webhooks.deliver_due()
+    (first,) = [d for d in deliveries(client, headers, job["id"]) if d["attempt"] == 1]
+    login_as(user)
+    page = client.get(f"/jobs/{job['id']}").get_data(as_text=True)
+    assert "Webhook deliveries" in page and "receiver exploded" in page
+    assert page.count('data-testid="delivery-row"') == 2  # the failure and its pending retry
+    replay = f"/jobs/{job['id']}/deliveries/{first['id']}/replay"
+    partial = client.post(replay, headers={"HX-Request": "true"})
+    assert partial.status_code == 200
+    assert partial.get_data(as_text=True).count('data-state="PENDING"') == 2
+    assert any(d["replay"] for d in deliveries(client, headers, job["id"]))
+
+
+def test_the_api_keys_page_shows_and_rotates_the_secret(client, login_as, user):
+    login_as(user)
+    assert "Create secret" in client.get("/api-keys").get_data(as_text=True)
+    rotated = client.post("/settings/webhook-secret/rotate", headers={"HX-Request": "true"})
+    assert rotated.status_code == 200
+    page = client.get("/api-keys").get_data(as_text=True)
+    assert "whsec_" in page and "Rotate secret" in page
+
+
+def test_a_stranger_cannot_see_or_replay_on_the_pages(
+    client, api_headers, login_as, user, receiver
+):
+    hook = receiver(200)
+    headers = api_headers(user)
+    job = submit(client, headers, hook.url)
+    run_job(job["id"], worker=True)
+    webhooks.deliver_due()
+    (first,) = deliveries(client, headers, job["id"])
+    stranger = UserFactory()
+    db.session.commit()
+    login_as(stranger)
+    assert client.get(f"/jobs/{job['id']}/deliveries").status_code == 404
+    replay = f"/jobs/{job['id']}/deliveries/{first['id']}/replay"
+    assert client.post(replay).status_code == 404
+    assert len(deliveries(client, headers, job["id"])) == 1
