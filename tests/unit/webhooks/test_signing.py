@@ -3,6 +3,7 @@ may copy; docs/webhooks.md)."""
 
 import hashlib
 import hmac
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +52,14 @@ def test_any_of_several_v1_values_may_match():
 
 def test_tolerance_zero_skips_the_age_check():
     assert verify(SECRET, BODY, sign(SECRET, BODY, timestamp=1), tolerance=0, now=10**9) == 1
+
+
+def test_the_snippet_in_the_docs_verifies_a_portal_signature():
+    """docs/webhooks.md's Python snippet, run as a client would run it."""
+    text = (Path(__file__).resolve().parents[3] / "docs" / "webhooks.md").read_text()
+    snippet = text.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict = {}
+    exec(compile(snippet, "docs/webhooks.md", "exec"), scope)
+    assert scope["verify"](SECRET, BODY, sign(SECRET, BODY)) is True
+    assert scope["verify"]("whsec_other", BODY, sign(SECRET, BODY)) is False
+    assert scope["verify"](SECRET, BODY, sign(SECRET, BODY, timestamp=1)) is False
