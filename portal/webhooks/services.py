@@ -84,6 +84,8 @@ def check_url(url: str | None) -> str | None:
 
     if len(url) > MAX_URL:
         refuse(f"at most {MAX_URL} characters")
+    if any(ord(c) < 33 or ord(c) == 127 for c in url):
+        refuse("spaces and control characters are not accepted")
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)

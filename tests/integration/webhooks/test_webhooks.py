@@ -190,6 +190,8 @@ def test_rotation_changes_the_signing_secret(client, api_headers, user, receiver
         ("ftp://example.com/hook", "only http and https"),
         ("https://user:pw@example.com/hook", "credentials"),
         ("https:///hook", "no host"),
+        ("https://example.com/a\x00b", "NUL character"),  # the global guard, before us
+        ("https://example.com/a b", "control characters"),
         ("https://example.com/" + "x" * 2000, "at most 2000"),
     ],
 )
