@@ -138,6 +138,11 @@ def load_config(
         "READYZ_WORKER_SECONDS": _int(
             env, "QH_READYZ_WORKER_SECONDS", 0 if qh_env == "testing" else 60
         ),
+        # Webhooks: private, loopback and link-local destinations are refused unless this is
+        # set (a development machine's local receiver; the tests' receiver on 127.0.0.1).
+        "WEBHOOKS_ALLOW_PRIVATE": _bool(
+            env.get("QH_WEBHOOKS_ALLOW_PRIVATE"), default=qh_env == "development"
+        ),
         # Encryption at rest: Fernet keys, newest first (derived from the secret key if unset).
         "ENCRYPTION_KEYS": env.get("QH_ENCRYPTION_KEYS") or None,
         # Tracing: OTLP over HTTP when an endpoint is given, off otherwise.

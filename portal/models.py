@@ -37,6 +37,7 @@ from portal.marketplace.models import (
 )
 from portal.notifications.models import Notification, NotificationType
 from portal.projects.models import Project, ProjectFile
+from portal.webhooks.models import WebhookDelivery, WebhookSecret
 
 __all__ = [
     "ApiKeyStatus", "AppLike", "AppMetrics", "AppType", "AppVersion", "AppVisibility",
@@ -46,5 +47,6 @@ __all__ = [
     "MarketplaceListingStatus", "Notification", "NotificationType", "PaymentEvent", "Project",
     "ProjectFile", "QuantumApp", "Review", "Role", "SDKType", "Subscription", "SubscriptionKey",
     "SubscriptionStatus", "SubscriptionType", "Tag", "UsageAnalytics", "User", "UserApiKey",
-    "UserBill", "UserProfile", "UserSession", "VersionStatus", "app_tags",
+    "UserBill", "UserProfile", "UserSession", "VersionStatus", "WebhookDelivery",
+    "WebhookSecret", "app_tags",
 ]  # fmt: skip

@@ -72,6 +72,8 @@ def make_config(**overrides) -> dict:
         # Builds answer at once ("checking"); tests run the check (tests/build_checks.py) or
         # start a worker and wait, as the real-worker tests do.
         "BUILD_WAIT_SECONDS": 0,
+        # Webhook tests deliver to a receiver on 127.0.0.1.
+        "WEBHOOKS_ALLOW_PRIVATE": True,
     }
     config.update(overrides)
     return config

@@ -24,6 +24,7 @@ def worker_env(**extra) -> dict[str, str]:
         QH_SECRET_KEY="test-secret-key-that-is-long-enough-0123456789",
         QH_LOG_JSON="1",
         QH_LOG_LEVEL="WARNING",
+        QH_WEBHOOKS_ALLOW_PRIVATE="1",
     )
     env.update(extra)
     return env

@@ -43,6 +43,25 @@ def check(key: str, source: str, fmt: str | None, inputs: dict | None, shots: in
         return run_check(key, source, fmt, inputs, shots)["passed"]
 
 
+def deliver_webhook(delivery_id: str):
+    """Send one pending webhook attempt (``portal.webhooks.services.deliver``)."""
+    import portal.models  # noqa: F401 - every mapper, so relationships resolve
+    from portal.extensions import db
+    from portal.webhooks.services import deliver
+
+    def send():
+        try:
+            row = deliver(delivery_id)
+            return None if row is None else row.status_code
+        finally:
+            db.session.remove()
+
+    if has_app_context():
+        return send()
+    with _app_for_process().app_context():
+        return send()
+
+
 def _traced_run(job_id: str, trace: dict | None):
     from portal.core import tracing
     from portal.execution.services import run_job

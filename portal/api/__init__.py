@@ -103,6 +103,7 @@ def domain_blueprints() -> list:
     from portal.execution.api import hardware_blp, jobs_blp
     from portal.marketplace.api import blueprints as marketplace_blueprints
     from portal.projects.api import blp as projects_api
+    from portal.webhooks.api import blueprints as webhooks_blueprints
 
     return [
         *accounts_blueprints,
@@ -110,6 +111,7 @@ def domain_blueprints() -> list:
         registry_api,
         hardware_blp,
         jobs_blp,
+        *webhooks_blueprints,
         projects_api,
         *marketplace_blueprints,
         payments_webhook_api,

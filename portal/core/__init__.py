@@ -35,3 +35,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(billing_bp)
     app.register_blueprint(analytics_bp)
     app.register_blueprint(notifications_bp)
+    from portal.webhooks.views import bp as webhooks_bp
+
+    app.register_blueprint(webhooks_bp)

@@ -116,6 +116,15 @@ class JobList(MethodView):
         if g.actor.subscription_key is not None:  # a marketplace key runs its app only
             from portal.marketplace.api import submit_with_subscription_key
 
+            if data.get("webhook_url"):
+                from portal.core.errors import ValidationFailed
+
+                raise ValidationFailed(
+                    "A subscription key cannot set a webhook_url (its deliveries belong to "
+                    "the key's owner): submit with your own credentials.",
+                    details={"webhook_url": "not with a subscription key"},
+                )
+
             return _present(submit_with_subscription_key(data))
         program = data.get("program") or {}
         app_version = None
@@ -137,6 +146,7 @@ class JobList(MethodView):
             tags=data.get("tags"),
             notification_email=data.get("notification_email"),
             name=data.get("name"),
+            webhook_url=data.get("webhook_url"),
         )
         if job.run_mode is JobRunMode.BLOCKING:
             services.wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])

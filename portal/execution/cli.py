@@ -46,6 +46,17 @@ def _flush_counters(app) -> None:
             log.exception("flushing counters failed")
 
 
+def _deliver_webhooks(app) -> None:
+    """Webhook attempts that are due: retries, and first attempts whose RQ job was lost."""
+    from portal.webhooks.services import deliver_due
+
+    with app.app_context():
+        try:
+            deliver_due()
+        except Exception:  # retried at the next tick
+            log.exception("delivering webhooks failed")
+
+
 def _reconciler_loop(app, interval: float, stop: threading.Event) -> None:
     while not stop.wait(interval):
         try:
@@ -54,6 +65,7 @@ def _reconciler_loop(app, interval: float, stop: threading.Event) -> None:
                 log.info("reconciled", **report)
             _close_billing_period(app)
             _flush_counters(app)
+            _deliver_webhooks(app)
         except Exception:  # never let an outage end the loop: the next tick tries again
             log.exception("reconciler tick failed")
 
@@ -112,4 +124,5 @@ def reconcile_command() -> None:
     """Re-enqueue QUEUED jobs the queue lost; fail RUNNING jobs whose worker died."""
     report = _reconcile_once(current_app._get_current_object())
     _flush_counters(current_app._get_current_object())
+    _deliver_webhooks(current_app._get_current_object())
     click.echo(" ".join(f"{k}={v}" for k, v in report.items()) or "reconcile failed (see log)")

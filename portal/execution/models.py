@@ -126,6 +126,8 @@ class Job(Timestamped, db.Model):
     )
     results_storage_path: Mapped[str | None] = mapped_column(sa.String(255))
     notification_email: Mapped[str | None] = mapped_column(sa.String(100))
+    # Where the worker POSTs the job's final state (portal/webhooks, docs/webhooks.md).
+    webhook_url: Mapped[str | None] = mapped_column(sa.String(2000))
     tags: Mapped[list[str] | None] = mapped_column(StringArray)
     estimated_cost: Mapped[Decimal | None] = mapped_column(Money)
     actual_cost: Mapped[Decimal | None] = mapped_column(Money)

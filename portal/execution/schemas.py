@@ -71,6 +71,14 @@ class JobCreateSchema(Schema):
     tags = fields.List(fields.String(validate=validate.Length(max=50)), metadata={"example": []})
     notification_email = fields.Email(allow_none=True)
     name = fields.String(validate=validate.Length(max=100))
+    webhook_url = fields.String(
+        allow_none=True,
+        metadata={
+            "example": "https://example.com/hooks/quantum-hub",
+            "description": "http(s) URL the job's final state is POSTed to, signed "
+            "(QH-Signature, docs/webhooks.md); not with a subscription key",
+        },
+    )
 
 
 class EstimateArgs(Schema):
@@ -118,6 +126,7 @@ class JobSchema(Schema):
     tags = fields.Method("_tags", metadata={"type": "array", "items": {"type": "string"}})
     inputs = fields.Dict(allow_none=True)
     notification_email = fields.String(allow_none=True)
+    webhook_url = fields.String(allow_none=True)
     estimated_cost = fields.Decimal(as_string=True)
     actual_cost = fields.Decimal(as_string=True, allow_none=True)
     failure_reason = fields.String(allow_none=True)

@@ -286,6 +286,7 @@ def submit_job(
     subscription: Any = None,
     subscription_key: Any = None,
     name: str | None = None,
+    webhook_url: str | None = None,
 ) -> Job:
     """Validate and write a QUEUED job (flushed); it is handed to the queue once the unit of
     work commits (a worker must never see a job that is not in the database).
@@ -299,10 +300,14 @@ def submit_job(
     holder of ``subscription`` -- a marketplace job paid by a subscription the marketplace
     policy found active and covering the app (``portal.marketplace.services.run_app``);
     anyone else gets 404, as for a private app. ``subscription_key``: the key that started
-    the job (it may then read and cancel this job, and only its own jobs).
+    the job (it may then read and cancel this job, and only its own jobs). ``webhook_url``:
+    where a worker POSTs the job's final state (``portal.webhooks``).
     """
     policy.check_can_run(user, app_version, subscription)
     bounded_text("notification_email", notification_email, 100)  # VARCHAR(100)
+    from portal.webhooks import services as webhooks
+
+    webhook_url = webhooks.check_url(webhook_url)
     hardware = get_hardware(device)
     check_available(hardware)
     shots = check_shots(hardware, shots)
@@ -337,6 +342,7 @@ def submit_job(
         shots=shots,
         tags=_clean_tags(tags),
         notification_email=notification_email or None,
+        webhook_url=webhook_url,
         estimated_cost=estimate,
         name=(name or f"{figures['qubits']}-qubit circuit on {hardware.name}")[:100],
         queued_at=now,
@@ -344,6 +350,8 @@ def submit_job(
     )
     db.session.add(job)
     db.session.flush()
+    if webhook_url:  # the signing secret exists before the job can end
+        webhooks.ensure_secret(user.id)
     job_id = job.id
     after_commit(lambda: dispatch(job_id))
     log.info("job queued", job_id=str(job.id), device=hardware.name, shots=shots)
@@ -582,6 +590,10 @@ def _finish(job: Job, status: JobStatus, reason: str | None = None) -> None:
     job.finished_at = utcnow()
     if reason:
         job.failure_reason = reason
+    if job.webhook_url:  # the first delivery, in the same transaction as the final state
+        from portal.webhooks.services import job_finished
+
+        job_finished(job)
 
 
 # -- the worker body -------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from portal.apps.models import AppVisibility
 from portal.billing.services import _bill_for
 from portal.core.db import utcnow
 from portal.execution.catalogue import ensure_catalogue
+from portal.execution.models import JobStatus
 from portal.extensions import db
 from portal.marketplace import services as marketplace
 from portal.marketplace.models import SubscriptionKey
@@ -31,6 +32,7 @@ from tests.factories.apps import QuantumAppFactory, add_version, registry_app
 from tests.factories.execution import BELL_QASM2, JobFactory
 from tests.factories.marketplace import listed_app, simulator, trial_with_key
 from tests.factories.projects import ProjectFactory
+from tests.factories.webhooks import webhook_delivery
 
 V1 = "/api/v1"
 ACTORS = ("A", "B", "anonymous", "admin", "subscription_key", "read_key")
@@ -97,6 +99,12 @@ EXPECTED: dict[str, str] = {
     "GET /jobs/{job_id}": "200 404 401 404 404 200",
     "DELETE /jobs/{job_id}": "200 404 401 404 404 403",
     "GET /jobs/{job_id}/result": "409 404 401 404 404 409",
+    # webhooks: a job's deliveries are its owner's (not a subscription key's); the secret is
+    # the caller's own
+    "GET /jobs/{job_id}/deliveries": "200 404 401 404 403 200",
+    "POST /jobs/{job_id}/deliveries/{delivery_id}/replay": "202 404 401 404 403 403",
+    "GET /webhook-secret": "200 200 401 200 403 200",
+    "POST /webhook-secret/rotate": "200 200 401 200 403 403",
     # projects: the owner's alone (admins too get 404)
     "GET /projects/": "200 200 401 200 403 200",
     "POST /projects/": "201 201 401 201 403 403",
@@ -263,6 +271,17 @@ class World:
         return listing
 
     @cached_property
+    def delivery(self):
+        """A delivery attempt of A's finished job with a webhook."""
+        job = JobFactory(
+            user=self.a,
+            hardware=simulator(),
+            status=JobStatus.COMPLETED,
+            webhook_url="http://127.0.0.1:9/hook",
+        )
+        return webhook_delivery(job)
+
+    @cached_property
     def project(self):
         return ProjectFactory(user=self.a)
 
@@ -293,6 +312,8 @@ class World:
         "/marketplace/{listing_id}/jobs": {"listing_id": lambda w: w.theirs.id},
         "/auth/reset-password/": {"token": lambda w: reset_token(w.a)},
         "/auth/verify/": {"token": lambda w: verification_token(w.a)},
+        "/deliveries/{delivery_id}": {"job_id": lambda w: w.delivery.job_id,
+                                      "delivery_id": lambda w: w.delivery.id},
     }  # fmt: skip
 
     def url(self, operation: str) -> str:

@@ -24,6 +24,7 @@ from portal.accounts.passwords import verify_password
 from portal.accounts.services import reset_token
 from portal.accounts.tokens import issue_tokens
 from portal.execution.catalogue import ensure_catalogue
+from portal.execution.models import JobStatus
 from portal.marketplace import keys
 from portal.marketplace import services as marketplace
 from portal.marketplace.models import SubscriptionStatus, SubscriptionType
@@ -33,6 +34,7 @@ from tests.factories.apps import ROTATION, QuantumAppFactory, add_version, regis
 from tests.factories.execution import BELL_QASM2, JobFactory
 from tests.factories.marketplace import listed_app, paid_subscription, simulator, trial_with_key
 from tests.factories.projects import ProjectFactory
+from tests.factories.webhooks import webhook_delivery
 from tests.integration.api.conftest import World
 from tests.integration.payments.conftest import WEBHOOK_SECRET, sign
 
@@ -619,6 +621,37 @@ def stripe_webhook(w: World):
     assert processed == {"event_type": "checkout.session.completed"}, "no processed-event row"
     assert w.value("SELECT status FROM subscriptions WHERE id = %s", sub_id) == "ACTIVE"
     assert w.get(f"/subscriptions/{sub_id}", headers=headers).json["status"] == "ACTIVE"
+
+
+# --- webhooks --------------------------------------------------------------------------------
+
+
+@case("POST", "/jobs/{job_id}/deliveries/{delivery_id}/replay")
+def replay_delivery(w: World):
+    user = UserFactory()
+    job = JobFactory(user=user, status=JobStatus.COMPLETED, webhook_url="http://127.0.0.1:9/h")
+    first = webhook_delivery(job)
+    job_id, delivery_id, headers = w.commit(job.id, first.id, w.bearer(user))
+    replayed = w.write(
+        "POST", f"/jobs/{job_id}/deliveries/{delivery_id}/replay", headers=headers
+    ).json
+    row = w.row(
+        "SELECT attempt, replay, attempted_at FROM webhook_deliveries WHERE id = %s",
+        replayed["id"],
+    )
+    assert row == {"attempt": 2, "replay": True, "attempted_at": None}, row
+    listed = w.get(f"/jobs/{job_id}/deliveries", headers=headers).json["items"]
+    assert listed[0]["id"] == replayed["id"]
+
+
+@case("POST", "/webhook-secret/rotate")
+def rotate_webhook_secret(w: World):
+    user = UserFactory()
+    user_id, headers = w.commit(user.id, w.bearer(user))
+    secret = w.write("POST", "/webhook-secret/rotate", headers=headers).json["secret"]
+    stored = w.value("SELECT secret FROM webhook_secrets WHERE user_id = %s", user_id)
+    assert stored and secret not in stored and stored.startswith("gAAAA"), "not encrypted"
+    assert w.get("/webhook-secret", headers=headers).json["secret"] == secret
 
 
 # --- the tests -------------------------------------------------------------------------------
