@@ -22,6 +22,7 @@ from portal.execution.schemas import (
     JobListArgs,
     JobPageSchema,
     JobSchema,
+    JobTagsSchema,
     ResultSchema,
 )
 from portal.extensions import db
@@ -90,12 +91,17 @@ class JobList(MethodView):
     @jobs_blp.response(200, JobPageSchema)
     @_doc(jobs_blp, 401)
     def get(self, args):
-        """Your jobs, newest first (filters: status, device, tag)"""
+        """Your jobs, newest first (filters: status, device, tag, app_id, from, to, q)"""
+        date_from, date_to = services.day_range(args.get("date_from"), args.get("date_to"))
         items, total = services.list_jobs(
             g.actor,
             status=args.get("status"),
             device=args.get("device"),
             tag=args.get("tag"),
+            app_id=args.get("app_id"),
+            date_from=date_from,
+            date_to=date_to,
+            q=args.get("q"),
             page=args["page"],
             per_page=args["per_page"],
         )
@@ -186,6 +192,14 @@ class JobDetail(MethodView):
         """Cancel a queued or running job"""
         job = services.cancel_job(g.actor, job_id)
         return _present(job)
+
+    @api_auth(scope="jobs")
+    @jobs_blp.arguments(JobTagsSchema)
+    @jobs_blp.response(200, JobSchema)
+    @_doc(jobs_blp, 401, 403, 404, 422)
+    def patch(self, data, job_id):
+        """Replace a job's tags (at most 10, 50 characters each)"""
+        return _present(services.set_tags(g.actor, job_id, data["tags"]))
 
 
 @jobs_blp.route("/<job_id>/result")

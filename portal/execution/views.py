@@ -40,30 +40,145 @@ def _int(value, default: int) -> int:
         return default
 
 
-@jobs_bp.get("")
-@page_auth()
-def index():
-    status = request.args.get("status") or None
+def _date(value):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _uuid(value):
+    import uuid
+
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+def _filters() -> dict:
+    """The list's filters from the query string; a value that does not parse is ignored."""
+    args = request.args
+    status = args.get("status") or None
     try:
         status_filter = JobStatus(status) if status else None
     except ValueError:
         status_filter = None
+    return {
+        "status": status_filter,
+        "device": (args.get("device") or "").strip()[:100] or None,
+        "tag": (args.get("tag") or "").strip()[:50] or None,
+        "app_id": _uuid(args.get("app_id")),
+        "from": _date(args.get("from")),
+        "to": _date(args.get("to")),
+        "q": (args.get("q") or "").strip()[:100] or None,
+    }
+
+
+def _query_args(filters: dict) -> dict:
+    """The filters as URL arguments (empty ones left out): pager links and the live poll."""
+    values = {
+        "status": filters["status"].value if filters["status"] else None,
+        "device": filters["device"],
+        "tag": filters["tag"],
+        "app_id": str(filters["app_id"]) if filters["app_id"] else None,
+        "from": filters["from"].isoformat() if filters["from"] else None,
+        "to": filters["to"].isoformat() if filters["to"] else None,
+        "q": filters["q"],
+    }
+    return {k: v for k, v in values.items() if v}
+
+
+@jobs_bp.get("")
+@page_auth()
+def index():
+    filters = _filters()
     page = max(1, _int(request.args.get("page"), 1))
+    date_from, date_to = services.day_range(filters["from"], filters["to"])
     jobs, total = services.list_jobs(
-        current_user, status=status_filter, page=page, per_page=PER_PAGE
+        current_user,
+        status=filters["status"],
+        device=filters["device"],
+        tag=filters["tag"],
+        app_id=filters["app_id"],
+        date_from=date_from,
+        date_to=date_to,
+        q=filters["q"],
+        page=page,
+        per_page=PER_PAGE,
     )
+    query_args = _query_args(filters)
     context = {
         "jobs": jobs,
         "total": total,
         "page": page,
         "pages": max(1, -(-total // PER_PAGE)),
-        "status": status_filter.value if status_filter else "",
+        "status": query_args.get("status", ""),
+        "filters": query_args,
+        "filtered": bool(query_args),
         "statuses": [s.value for s in JobStatus],
         "active": any(not j.status.is_terminal for j in jobs),
+        "cancellable": any(j.status is JobStatus.QUEUED for j in jobs),
     }
     if htmx:
         return render_template("execution/_job_rows.html", **context)
+    context.update(
+        devices=services.job_devices(current_user),
+        tags=services.job_tags(current_user),
+        apps=services.job_apps(current_user),
+    )
     return render_template("execution/jobs.html", **context)
+
+
+@jobs_bp.post("/cancel")
+@page_auth()
+def cancel_many():
+    """Bulk cancel: the ticked jobs of the list (each with cancel_job's rules)."""
+    from flask import flash
+
+    from portal.core.web import flash_refusal
+
+    try:
+        done = services.cancel_jobs(current_user, request.form.getlist("ids"))
+    except PortalError as exc:
+        flash_refusal(exc)
+    else:
+        if done.cancelled:
+            flash(f"Cancelled {len(done.cancelled)} job(s).", "success")
+        if done.refused:
+            flash(f"{len(done.refused)} job(s) could not be cancelled (already finished).", "error")
+    back = request.form.get("next") or ""
+    if not back.startswith("/jobs") or back.startswith("//"):  # the list, never elsewhere
+        back = url_for("jobs.index")
+    return redirect(back)
+
+
+@jobs_bp.post("/<job_id>/tags")
+@page_auth()
+def tags(job_id):
+    """The job page's inline tag form (HTMX swaps the form; 422 with the error)."""
+    job = services.get_job(current_user, job_id)
+    raw = request.form.get("tags", "")
+    refusal = None
+    try:
+        services.set_tags(current_user, job.id, services.parse_tags(raw))
+    except PortalError as exc:
+        refusal = exc
+    if htmx:
+        context = {
+            "job": job,
+            "tags_error": refusal.message if refusal else None,
+            "tags_value": raw if refusal else None,
+        }
+        status = FORM_ERROR_STATUS if refusal else 200
+        return render_template("execution/_job_tags.html", **context), status
+    if refusal is not None:
+        from portal.core.web import flash_refusal
+
+        flash_refusal(refusal)
+    return redirect(url_for("jobs.detail", job_id=job.id))
 
 
 def _form_context(form: dict, error=None, errors=None):

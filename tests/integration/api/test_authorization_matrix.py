@@ -96,6 +96,7 @@ EXPECTED: dict[str, str] = {
     "POST /jobs/estimate": "200 200 401 200 403 200",
     "GET /jobs/{job_id}": "200 404 401 404 404 200",
     "DELETE /jobs/{job_id}": "200 404 401 404 404 403",
+    "PATCH /jobs/{job_id}": "200 404 401 404 403 403",  # tags: the owner's, scope "jobs"
     "GET /jobs/{job_id}/result": "409 404 401 404 404 409",
     # projects: the owner's alone (admins too get 404)
     "GET /projects/": "200 200 401 200 403 200",
@@ -176,6 +177,7 @@ BODIES = {
         else {"device": "aer-simulator", "shots": 100, "program": {"source": BELL_QASM2}}
     ),
     "POST /jobs/estimate": lambda w: {"device": "aer-simulator", "shots": 100},
+    "PATCH /jobs/{job_id}": lambda w: {"tags": ["mine"]},
     "POST /projects/": lambda w: {"name": "Mine", "template": "bell"},
     "PUT /projects/{project_id}": lambda w: {"name": "Renamed"},
     "POST /projects/{project_id}/files": lambda w: {"path": "lib/x.qasm", "content": "// x\n"},

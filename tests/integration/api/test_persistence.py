@@ -333,6 +333,15 @@ def cancel_job(w: World):
     assert w.get(f"/jobs/{job_id}", headers=headers).json["status"] == "CANCELLED"
 
 
+@case("PATCH", "/jobs/{job_id}")
+def tag_job(w: World):
+    user = UserFactory()
+    job_id, headers = w.commit(JobFactory(user=user).id, w.bearer(user))
+    w.write("PATCH", f"/jobs/{job_id}", json={"tags": ["paper", "bell"]}, headers=headers)
+    assert w.value("SELECT tags FROM jobs WHERE id = %s", job_id) == ["bell", "paper"]
+    assert w.get(f"/jobs/{job_id}", headers=headers).json["tags"] == ["bell", "paper"]
+
+
 # --- projects --------------------------------------------------------------------------------
 
 

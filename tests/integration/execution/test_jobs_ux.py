@@ -1,0 +1,150 @@
+"""Issue 22 (items 10-13): finding jobs, tags, bulk cancel, results to take away, progress."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from portal.core.db import utcnow
+from portal.core.errors import NotFound, ValidationFailed
+from portal.execution import services
+from portal.execution.models import Job, JobStatus
+from portal.extensions import db
+from tests.factories.accounts import UserFactory
+from tests.factories.apps import QuantumAppFactory, add_version
+from tests.factories.execution import HardwareFactory, JobFactory
+
+
+@pytest.fixture
+def owner():
+    return UserFactory()
+
+
+def names(jobs):
+    return sorted(j.name for j in jobs)
+
+
+# -- item 10: finding jobs ------------------------------------------------------------------
+
+
+def test_list_jobs_filters_by_tag_state_device_app_dates_and_text(owner):
+    other_device = HardwareFactory(name="ux-other-sim")
+    app = QuantumAppFactory(developer=owner)
+    version = add_version(app)
+    JobFactory(user=owner, name="alpha", tags=["paper"])
+    JobFactory(user=owner, name="beta", status=JobStatus.COMPLETED, hardware=other_device)
+    JobFactory(user=owner, name="gamma", app_version_id=version.id)
+    old = JobFactory(user=owner, name="old")
+    old.created_at = utcnow() - timedelta(days=10)
+    JobFactory(name="stranger", tags=["paper"])  # another user's: never listed
+    db.session.flush()
+
+    def listed(**filters):
+        return names(services.list_jobs(owner, **filters)[0])
+
+    assert listed() == ["alpha", "beta", "gamma", "old"]
+    assert listed(tag="paper") == ["alpha"]
+    assert listed(status=JobStatus.COMPLETED) == ["beta"]
+    assert listed(device="ux-other-sim") == ["beta"]
+    assert listed(app_id=app.id) == ["gamma"]
+    start, end = services.day_range(
+        (utcnow() - timedelta(days=11)).date(), (utcnow() - timedelta(days=9)).date()
+    )
+    assert listed(date_from=start, date_to=end) == ["old"]
+    assert listed(q="ALP") == ["alpha"]
+    assert listed(q="pap") == ["alpha"]  # a tag's text matches too
+    assert listed(q=str(old.id)) == ["old"]
+    assert listed(q="100%_") == []  # LIKE wildcards are literal
+    assert services.job_tags(owner) == ["paper"]
+    assert "ux-other-sim" in services.job_devices(owner)
+    assert services.job_apps(owner) == [(app.id, app.name)]
+
+
+def test_api_lists_jobs_with_the_filters(client, api_headers, owner):
+    JobFactory(user=owner, name="alpha", tags=["paper"])
+    JobFactory(user=owner, name="beta")
+    headers = api_headers(owner)
+    today = utcnow().date().isoformat()
+    found = client.get(f"/api/v1/jobs?tag=paper&q=alp&from={today}&to={today}", headers=headers)
+    assert found.status_code == 200 and [j["name"] for j in found.json["items"]] == ["alpha"]
+    assert client.get("/api/v1/jobs?q=zzz", headers=headers).json["total"] == 0
+    assert client.get("/api/v1/jobs?from=nope", headers=headers).status_code == 422
+
+
+def test_page_finds_jobs_and_keeps_filters_in_the_pager(client, login_as, owner):
+    JobFactory(user=owner, name="alpha", tags=["paper"])
+    JobFactory(user=owner, name="beta")
+    login_as(owner)
+    page = client.get("/jobs?tag=paper")
+    assert page.status_code == 200
+    assert b"alpha" in page.data and b">beta<" not in page.data
+    assert b'name="q"' in page.data and b'type="date"' in page.data
+    none = client.get("/jobs?q=nothing-like-this")
+    assert b"No jobs match these filters" in none.data
+
+
+def test_tags_are_editable_through_the_api(client, api_headers, owner):
+    job = JobFactory(user=owner)
+    headers = api_headers(owner)
+    resp = client.patch(f"/api/v1/jobs/{job.id}", json={"tags": [" b ", "a", "a"]}, headers=headers)
+    assert resp.status_code == 200 and resp.json["tags"] == ["a", "b"]
+    assert db.session.get(Job, job.id).tags == ["a", "b"]
+    too_many = {"tags": [f"t{i}" for i in range(11)]}
+    assert client.patch(f"/api/v1/jobs/{job.id}", json=too_many, headers=headers).status_code == 422
+    stranger = api_headers(UserFactory())
+    assert (
+        client.patch(f"/api/v1/jobs/{job.id}", json={"tags": []}, headers=stranger).status_code
+        == 404
+    )
+
+
+def test_tags_inline_form_saves_or_answers_422(client, login_as, owner):
+    job = JobFactory(user=owner)
+    login_as(owner)
+    assert b'data-testid="job-tags"' in client.get(f"/jobs/{job.id}").data
+    hx = {"HX-Request": "true"}
+    saved = client.post(f"/jobs/{job.id}/tags", data={"tags": "paper, bell"}, headers=hx)
+    assert saved.status_code == 200 and b"paper" in saved.data
+    assert db.session.get(Job, job.id).tags == ["bell", "paper"]
+    bad = client.post(f"/jobs/{job.id}/tags", data={"tags": "x" * 51}, headers=hx)
+    assert bad.status_code == 422 and b"at most 50 characters" in bad.data
+    db.session.expire_all()
+    assert db.session.get(Job, job.id).tags == ["bell", "paper"]  # the refusal wrote nothing
+
+
+def test_cancel_jobs_reuses_cancel_job_rules(owner):
+    queued = JobFactory(user=owner)
+    done = JobFactory(user=owner, status=JobStatus.COMPLETED)
+    theirs = JobFactory()
+    result = services.cancel_jobs(owner, [queued.id, done.id, theirs.id, queued.id])
+    assert [j.id for j in result.cancelled] == [queued.id]
+    assert set(result.refused) == {str(done.id), str(theirs.id)}
+    assert theirs.status is JobStatus.QUEUED
+    with pytest.raises(ValidationFailed):
+        services.cancel_jobs(owner, [])
+    with pytest.raises(NotFound):
+        services.set_tags(owner, theirs.id, ["x"])
+
+
+def test_bulk_cancel_page(client, login_as, owner):
+    first, second = JobFactory(user=owner), JobFactory(user=owner)
+    kept = JobFactory(user=owner)
+    login_as(owner)
+    page = client.get("/jobs")
+    assert b'data-testid="bulk-cancel"' in page.data and b'name="ids"' in page.data
+    resp = client.post(
+        "/jobs/cancel", data={"ids": [str(first.id), str(second.id)], "next": "//evil.example"}
+    )
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/jobs")
+    db.session.expire_all()
+    statuses = {j.id: db.session.get(Job, j.id).status for j in (first, second, kept)}
+    assert statuses == {
+        first.id: JobStatus.CANCELLED,
+        second.id: JobStatus.CANCELLED,
+        kept.id: JobStatus.QUEUED,
+    }
+    assert b"Cancelled 2 job(s)" in client.get("/jobs").data
+    nothing = client.post("/jobs/cancel", data={})
+    assert nothing.status_code == 302
+    assert b"Choose at least one job" in client.get("/jobs").data
