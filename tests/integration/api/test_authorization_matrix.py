@@ -111,6 +111,8 @@ EXPECTED: dict[str, str] = {
     "PATCH /projects/{project_id}/files/{path}": "200 404 401 404 403 403",
     "DELETE /projects/{project_id}/files/{path}": "204 404 401 404 403 403",
     "POST /projects/{project_id}/analyse": "200 404 401 404 403 200",
+    # "Open in IDE": anyone signed in forks a released version of a public Registry app
+    "POST /projects/fork": "201 201 401 201 403 403",
     # No worker runs the build's simulation here: an allowed caller gets "checking" (202;
     # the package 409 build_checking), the others are refused before any check is queued.
     "POST /projects/{project_id}/build": "202 404 401 404 403 403",
@@ -180,6 +182,9 @@ BODIES = {
     "PATCH /jobs/{job_id}": lambda w: {"tags": ["mine"]},
     "POST /projects/": lambda w: {"name": "Mine", "template": "bell"},
     "PUT /projects/{project_id}": lambda w: {"name": "Renamed"},
+    "POST /projects/fork": lambda w: {
+        "app_version_id": str(registry_app(developer=w.a).latest_version.id)
+    },
     "POST /projects/{project_id}/files": lambda w: {"path": "lib/x.qasm", "content": "// x\n"},
     "PUT /projects/{project_id}/files/{path}": lambda w: {"content": "// rewritten\n"},
     "PATCH /projects/{project_id}/files/{path}": lambda w: {"path": "moved.qasm"},

@@ -370,6 +370,21 @@ def create_project(w: World):
     assert w.get(f"/projects/{project_id}", headers=headers).status_code == 200
 
 
+@case("POST", "/projects/fork")
+def fork_project(w: World):
+    version_id = registry_app().latest_version.id
+    user = UserFactory()
+    user_id = str(user.id)
+    version_id, headers = w.commit(version_id, w.bearer(user))
+    body = {"app_version_id": str(version_id)}
+    project_id = w.write("POST", "/projects/fork", json=body, headers=headers).json["id"]
+    row = w.row("SELECT user_id FROM projects WHERE id = %s", project_id)
+    assert str(row["user_id"]) == user_id, row
+    paths = w.rows("SELECT path FROM project_files WHERE project_id = %s", project_id)
+    assert any(r["path"].endswith(".qasm") for r in paths), paths
+    assert w.get(f"/projects/{project_id}", headers=headers).status_code == 200
+
+
 @case("PUT", "/projects/{project_id}")
 def update_project(w: World):
     project_id, headers = _project(w)
