@@ -593,6 +593,27 @@ def result_document(job: Job) -> dict[str, Any]:
     }
 
 
+def outcome_rows(job: Job) -> list[tuple[str, int, float]]:
+    """(outcome, count, probability) of a finished job, most frequent first."""
+    counts = (job.result.counts if job.result else None) or {}
+    total = sum(counts.values()) or 1
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [(outcome, int(count), count / total) for outcome, count in rows]
+
+
+def result_csv(job: Job) -> str:
+    """The counts as CSV: outcome, count, probability (what spreadsheets and pandas read)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["outcome", "count", "probability"])
+    for outcome, count, probability in outcome_rows(job):
+        writer.writerow([outcome, count, f"{probability:.6f}"])
+    return out.getvalue()
+
+
 # -- cancellation ----------------------------------------------------------------------------
 
 

@@ -292,7 +292,15 @@ def _detail_context(job) -> dict:
         else _drawing(job.program_source or "", job.program_format, job.inputs)
     )
     counts = job.result.counts if job.result and job.result.counts else {}
+    transpiled = (
+        None
+        if htmx or not show_program or job.status is not JobStatus.COMPLETED
+        else _transpiled_drawing(job)
+    )
     return {
+        "outcomes": services.outcome_rows(job)[:32] if counts else [],
+        "outcome_count": len(counts),
+        "transpiled_drawing": transpiled,
         "job": job,
         "queue_position": services.queue_position(job),
         # Built from numbers and escaped labels only.
@@ -321,6 +329,44 @@ def _drawing(source: str, program_format: str | None, inputs: dict | None) -> st
     return _drawing_of(source, program_format, json.dumps(inputs or {}, sort_keys=True))
 
 
+@lru_cache(maxsize=128)
+def _transpiled_of(source: str, fmt: str | None, inputs: str, device: str, config: str):
+    """The circuit as it ran on a device-like entry (transpiled for its coupling map and basis
+    gates, as the worker does; no simulation), or None where it runs as written or is too big
+    to read."""
+    from portal.execution import backends
+    from portal.execution.programs import parse_program
+
+    settings = json.loads(config)
+    if not backends.is_device_like(settings):
+        return None
+    try:
+        circuit = parse_program(source, fmt, json.loads(inputs))
+        if circuit.num_qubits > 30 or circuit.size() > 400:
+            return None
+        if circuit.num_clbits == 0:
+            circuit.measure_all()
+        key = backends.program_hash(source, fmt, json.loads(inputs))
+        compiled, _cached = backends.prepare(circuit, device, settings, key)
+    except Exception:  # a drawing never breaks the page (the worker reported any error)
+        return None
+    if compiled.size() > 1500:
+        return None
+    return str(compiled.draw(output="text", fold=100, idle_wires=False))
+
+
+def _transpiled_drawing(job) -> str | None:
+    if job.hardware is None or not job.program_source:
+        return None
+    return _transpiled_of(
+        job.program_source,
+        job.program_format,
+        json.dumps(job.inputs or {}, sort_keys=True),
+        job.hardware.name,
+        json.dumps(job.hardware.backend_config or {}, sort_keys=True),
+    )
+
+
 @jobs_bp.post("/<job_id>/cancel")
 @page_auth()
 def cancel(job_id):
@@ -340,6 +386,17 @@ def download(job_id):
         body,
         mimetype="application/json",
         headers={"Content-Disposition": f'attachment; filename="job-{job.id}.json"'},
+    )
+
+
+@jobs_bp.get("/<job_id>/result.csv")
+@page_auth()
+def download_csv(job_id):
+    job = services.get_job(current_user, job_id, with_result=True)
+    return Response(
+        services.result_csv(job),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="job-{job.id}.csv"'},
     )
 
 

@@ -148,3 +148,41 @@ def test_bulk_cancel_page(client, login_as, owner):
     nothing = client.post("/jobs/cancel", data={})
     assert nothing.status_code == 302
     assert b"Choose at least one job" in client.get("/jobs").data
+
+
+# -- item 11: results to take away ------------------------------------------------------------
+
+
+def test_result_page_shows_probabilities_transpiled_drawing_and_csv(
+    client, login_as, api_headers, committed_db, catalogue
+):
+    from tests.factories.execution import BELL_QASM2
+
+    user = UserFactory()
+    committed_db.commit()
+    body = {"device": "generic-5-noisy", "shots": 200, "program": {"source": BELL_QASM2}}
+    job_id = client.post("/api/v1/jobs", json=body, headers=api_headers(user)).json["id"]
+    assert services.run_job(job_id, worker=True) is JobStatus.COMPLETED
+    login_as(user)
+    page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert 'data-testid="outcomes"' in page and 'data-testid="probability"' in page
+    assert 'data-testid="transpiled-drawing"' in page and "Transpiled for generic-5-noisy" in page
+    csv = client.get(f"/jobs/{job_id}/result.csv")
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    lines = csv.get_data(as_text=True).splitlines()
+    assert lines[0] == "outcome,count,probability"
+    assert sum(int(line.split(",")[1]) for line in lines[1:]) == 200
+    assert abs(sum(float(line.split(",")[2]) for line in lines[1:]) - 1) < 1e-3
+    raw = client.get(f"/jobs/{job_id}/result.json")
+    assert raw.status_code == 200 and sum(raw.json["counts"].values()) == 200
+    login_as(UserFactory())
+    assert client.get(f"/jobs/{job_id}/result.csv").status_code == 404
+
+
+def test_plain_simulator_job_has_no_separate_transpiled_drawing(client, login_as, owner):
+    job = JobFactory(user=owner, status=JobStatus.COMPLETED)
+    login_as(owner)
+    page = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    assert 'data-testid="transpiled-drawing"' not in page
+    csv = client.get(f"/jobs/{job.id}/result.csv").get_data(as_text=True)
+    assert csv == "outcome,count,probability\n"
