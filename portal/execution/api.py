@@ -49,6 +49,9 @@ def _present(job, *, listed: bool = False):
     """The job with its queue position, and its program only where the execution policy
     lets the caller read it (another developer's app shows as "app X, version Y")."""
     job.queue_position = None if listed else services.queue_position(job)
+    job.estimated_wait_seconds = (
+        services.wait_estimate(job, job.queue_position) if job.queue_position else None
+    )
     job.result_url = f"/api/v1/jobs/{job.id}/result"
     job.app_label = services.app_label(job)
     shown = not listed and policy.may_see_program(g.actor, job)

@@ -127,6 +127,11 @@ class JobSchema(Schema):
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
     queue_position = fields.Integer(allow_none=True, dump_only=True)
+    estimated_wait_seconds = fields.Float(
+        allow_none=True,
+        dump_only=True,
+        metadata={"description": "While queued: median recent run time * position / workers"},
+    )
     result_url = fields.String(dump_only=True)
 
     def _tags(self, job) -> list[str]:

@@ -372,6 +372,58 @@ def _queued_ahead():
     )
 
 
+RECENT_RUNS = 20  # completed jobs whose run times make the wait estimate
+WORKER_SEEN_SECONDS = 60
+
+
+def recent_run_seconds(device: str | None) -> float | None:
+    """The median run time (started → finished) of the last RECENT_RUNS completed jobs on
+    ``device`` (any device when it has none yet), or None with no history at all."""
+    for where in ([Job.device_id == device], []) if device else ([],):
+        recent = (
+            sa.select((sa.extract("epoch", Job.finished_at - Job.started_at)).label("seconds"))
+            .where(
+                Job.status == JobStatus.COMPLETED,
+                Job.started_at.is_not(None),
+                Job.finished_at.is_not(None),
+                *where,
+            )
+            .order_by(Job.finished_at.desc())
+            .limit(RECENT_RUNS)
+            .subquery()
+        )
+        median = db.session.execute(
+            sa.select(sa.func.percentile_cont(0.5).within_group(recent.c.seconds))
+        ).scalar()
+        if median is not None:
+            return float(median)
+    return None
+
+
+def workers_seen() -> int:
+    """Workers that beat within the last minute (``portal.core.heartbeats``); 1 when unknown."""
+    from portal.core.heartbeats import BEAT_KEY
+    from portal.core.queue import redis_connection
+
+    try:
+        seen = redis_connection().zcount(BEAT_KEY, time.time() - WORKER_SEEN_SECONDS, "+inf")
+    except Exception:  # Redis down: the estimate assumes one worker
+        return 1
+    return max(1, int(seen))
+
+
+def wait_estimate(job: Job, position: int | None = None) -> float | None:
+    """Seconds a queued job may wait: median recent run time * its position / workers seen
+    (a rough guide: it ignores jobs on other devices sharing the workers)."""
+    position = position if position is not None else queue_position(job)
+    if position is None:
+        return None
+    median = recent_run_seconds(job.device_id)
+    if median is None:
+        return None
+    return median * position / workers_seen()
+
+
 def rq_job_id(job_id: uuid.UUID | str) -> str:
     return f"qh-{job_id}"
 

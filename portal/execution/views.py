@@ -297,12 +297,15 @@ def _detail_context(job) -> dict:
         if htmx or not show_program or job.status is not JobStatus.COMPLETED
         else _transpiled_drawing(job)
     )
+    position = services.queue_position(job)
     return {
+        "wait_estimate": services.wait_estimate(job, position) if position else None,
+        "elapsed_seconds": _elapsed(job),
         "outcomes": services.outcome_rows(job)[:32] if counts else [],
         "outcome_count": len(counts),
         "transpiled_drawing": transpiled,
         "job": job,
-        "queue_position": services.queue_position(job),
+        "queue_position": position,
         # Built from numbers and escaped labels only.
         "histogram": Markup(svg.histogram(counts, job.shots)) if counts else None,  # noqa: S704
         "result": services.result_document(job) if job.result else None,
@@ -310,6 +313,15 @@ def _detail_context(job) -> dict:
         "show_program": show_program,
         "app_label": services.app_label(job),
     }
+
+
+def _elapsed(job) -> int | None:
+    """Whole seconds a running job has run (the page's ticking starts from it)."""
+    from portal.core.db import utcnow
+
+    if job.status is not JobStatus.RUNNING or job.started_at is None:
+        return None
+    return max(0, int((utcnow() - job.started_at).total_seconds()))
 
 
 @lru_cache(maxsize=256)  # a pure function of the program; job pages show the same ones often

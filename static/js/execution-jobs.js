@@ -16,3 +16,41 @@ document.addEventListener("htmx:beforeRequest", function (event) {
     event.preventDefault();
   }
 });
+
+// A running job shows how long it has run, ticking each second (the status poll swaps the
+// element; the next tick finds the new one).
+function tickElapsed() {
+  document.querySelectorAll("[data-elapsed-since]").forEach(function (el) {
+    var since = Date.parse(el.getAttribute("data-elapsed-since"));
+    if (isNaN(since)) return;
+    var seconds = Math.max(0, Math.floor((Date.now() - since) / 1000));
+    el.textContent = seconds < 120 ? seconds + " s" : Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
+  });
+}
+setInterval(tickElapsed, 1000);
+document.addEventListener("DOMContentLoaded", tickElapsed);
+
+// The submit form sends once: a second click while the first submission is in flight is
+// ignored (the button says so); coming back to the page (back button) re-enables it.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (!form.matches("form[data-submit-once]") || event.defaultPrevented) return;
+  if (form.dataset.submitting) {
+    event.preventDefault();
+    return;
+  }
+  form.dataset.submitting = "1";
+  form.querySelectorAll("button[type=submit]").forEach(function (button) {
+    button.setAttribute("aria-disabled", "true");
+    button.setAttribute("aria-busy", "true");
+  });
+});
+window.addEventListener("pageshow", function () {
+  document.querySelectorAll("form[data-submit-once]").forEach(function (form) {
+    delete form.dataset.submitting;
+    form.querySelectorAll("button[type=submit]").forEach(function (button) {
+      button.removeAttribute("aria-disabled");
+      button.removeAttribute("aria-busy");
+    });
+  });
+});

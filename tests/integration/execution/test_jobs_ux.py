@@ -186,3 +186,45 @@ def test_plain_simulator_job_has_no_separate_transpiled_drawing(client, login_as
     assert 'data-testid="transpiled-drawing"' not in page
     csv = client.get(f"/jobs/{job.id}/result.csv").get_data(as_text=True)
     assert csv == "outcome,count,probability\n"
+
+
+# -- item 13: progress on long work ----------------------------------------------------------
+
+
+def test_wait_estimate_from_recent_run_times(client, login_as, api_headers, owner):
+    device = HardwareFactory(name="ux-wait-sim")
+    now = utcnow()
+    for seconds in (2, 4, 6):  # median 4 s
+        JobFactory(
+            user=owner,
+            hardware=device,
+            status=JobStatus.COMPLETED,
+            started_at=now - timedelta(seconds=seconds),
+            finished_at=now,
+        )
+    ahead = JobFactory(user=owner, hardware=device, queued_at=now - timedelta(seconds=5))
+    queued = JobFactory(user=owner, hardware=device, queued_at=now)
+    db.session.flush()
+    assert services.recent_run_seconds("ux-wait-sim") == pytest.approx(4.0)
+    position = services.queue_position(queued)
+    assert position >= 2 and services.queue_position(ahead) < position
+    workers = services.workers_seen()
+    assert services.wait_estimate(queued) == pytest.approx(4.0 * position / workers)
+    assert services.wait_estimate(JobFactory(user=owner, status=JobStatus.RUNNING)) is None
+    login_as(owner)
+    page = client.get(f"/jobs/{queued.id}").get_data(as_text=True)
+    assert 'data-testid="queue-position"' in page and 'data-testid="wait-estimate"' in page
+    api = client.get(f"/api/v1/jobs/{queued.id}", headers=api_headers(owner)).json
+    assert api["estimated_wait_seconds"] == pytest.approx(4.0 * api["queue_position"] / workers)
+
+
+def test_running_job_shows_elapsed_time_and_the_form_submits_once(client, login_as, owner):
+    job = JobFactory(
+        user=owner, status=JobStatus.RUNNING, started_at=utcnow() - timedelta(seconds=30)
+    )
+    login_as(owner)
+    page = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    assert "data-elapsed-since=" in page and "js/execution-jobs.js" in page
+    assert "<script>" not in page  # CSP script-src 'self': no inline scripts
+    form = client.get("/jobs/new").get_data(as_text=True)
+    assert "data-submit-once" in form and "js/execution-jobs.js" in form
