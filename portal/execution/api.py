@@ -22,6 +22,7 @@ from portal.execution.schemas import (
     JobListArgs,
     JobPageSchema,
     JobSchema,
+    JobTagsSchema,
     ResultSchema,
 )
 from portal.extensions import db
@@ -48,6 +49,9 @@ def _present(job, *, listed: bool = False):
     """The job with its queue position, and its program only where the execution policy
     lets the caller read it (another developer's app shows as "app X, version Y")."""
     job.queue_position = None if listed else services.queue_position(job)
+    job.estimated_wait_seconds = (
+        services.wait_estimate(job, job.queue_position) if job.queue_position else None
+    )
     job.result_url = f"/api/v1/jobs/{job.id}/result"
     job.app_label = services.app_label(job)
     shown = not listed and policy.may_see_program(g.actor, job)
@@ -90,12 +94,17 @@ class JobList(MethodView):
     @jobs_blp.response(200, JobPageSchema)
     @_doc(jobs_blp, 401)
     def get(self, args):
-        """Your jobs, newest first (filters: status, device, tag)"""
+        """Your jobs, newest first (filters: status, device, tag, app_id, from, to, q)"""
+        date_from, date_to = services.day_range(args.get("date_from"), args.get("date_to"))
         items, total = services.list_jobs(
             g.actor,
             status=args.get("status"),
             device=args.get("device"),
             tag=args.get("tag"),
+            app_id=args.get("app_id"),
+            date_from=date_from,
+            date_to=date_to,
+            q=args.get("q"),
             page=args["page"],
             per_page=args["per_page"],
         )
@@ -196,6 +205,14 @@ class JobDetail(MethodView):
         """Cancel a queued or running job"""
         job = services.cancel_job(g.actor, job_id)
         return _present(job)
+
+    @api_auth(scope="jobs")
+    @jobs_blp.arguments(JobTagsSchema)
+    @jobs_blp.response(200, JobSchema)
+    @_doc(jobs_blp, 401, 403, 404, 422)
+    def patch(self, data, job_id):
+        """Replace a job's tags (at most 10, 50 characters each)"""
+        return _present(services.set_tags(g.actor, job_id, data["tags"]))
 
 
 @jobs_blp.route("/<job_id>/result")

@@ -4,7 +4,7 @@ the worker steps call it).
 - submit a job of an app version: ``portal.apps.policy.may_run_version`` (developer; a
   published version of a public Registry app; an active subscription); refused as 404, the
   answer a private app gives anyone else;
-- see, read the result of, and cancel a job: its owner; a subscription key only the jobs it
+- see, read the result of, tag and cancel a job: its owner; a subscription key only the jobs it
   started (another job of its owner is 404, as if it did not exist);
 - see a job's program source: the job's owner for their own circuits; for a job of an app
   version, only the app's developer -- anyone else sees "app X, version Y".
@@ -40,6 +40,7 @@ def may_see_job(actor: Any, job: Any) -> bool:
 
 
 may_cancel_job = may_see_job
+may_tag_job = may_see_job  # tags are the owner's labels (a subscription key: its own jobs)
 
 
 def may_see_program(actor: Any, job: Any) -> bool:

@@ -136,6 +136,11 @@ class JobSchema(Schema):
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
     queue_position = fields.Integer(allow_none=True, dump_only=True)
+    estimated_wait_seconds = fields.Float(
+        allow_none=True,
+        dump_only=True,
+        metadata={"description": "While queued: median recent run time * position / workers"},
+    )
     result_url = fields.String(dump_only=True)
 
     def _tags(self, job) -> list[str]:
@@ -144,8 +149,25 @@ class JobSchema(Schema):
 
 class JobListArgs(PageArgs):
     status = fields.Enum(JobStatus)
-    device = fields.String()
-    tag = fields.String()
+    device = fields.String(validate=validate.Length(max=100))
+    tag = fields.String(validate=validate.Length(max=50))
+    app_id = fields.UUID(metadata={"description": "Jobs of any version of this app"})
+    date_from = fields.Date(
+        data_key="from", metadata={"description": "Submitted on or after this day (UTC)"}
+    )
+    date_to = fields.Date(data_key="to", metadata={"description": "Submitted on or before (UTC)"})
+    q = fields.String(
+        validate=validate.Length(max=100),
+        metadata={"description": "A part of the name or a tag, or the job id"},
+    )
+
+
+class JobTagsSchema(Schema):
+    tags = fields.List(
+        fields.String(validate=validate.Length(max=50)),
+        required=True,
+        metadata={"example": ["bell", "paper-2"], "description": "Replaces the job's tags"},
+    )
 
 
 class JobPageSchema(Schema):

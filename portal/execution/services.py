@@ -403,6 +403,58 @@ def _queued_ahead():
     )
 
 
+RECENT_RUNS = 20  # completed jobs whose run times make the wait estimate
+WORKER_SEEN_SECONDS = 60
+
+
+def recent_run_seconds(device: str | None) -> float | None:
+    """The median run time (started → finished) of the last RECENT_RUNS completed jobs on
+    ``device`` (any device when it has none yet), or None with no history at all."""
+    for where in ([Job.device_id == device], []) if device else ([],):
+        recent = (
+            sa.select((sa.extract("epoch", Job.finished_at - Job.started_at)).label("seconds"))
+            .where(
+                Job.status == JobStatus.COMPLETED,
+                Job.started_at.is_not(None),
+                Job.finished_at.is_not(None),
+                *where,
+            )
+            .order_by(Job.finished_at.desc())
+            .limit(RECENT_RUNS)
+            .subquery()
+        )
+        median = db.session.execute(
+            sa.select(sa.func.percentile_cont(0.5).within_group(recent.c.seconds))
+        ).scalar()
+        if median is not None:
+            return float(median)
+    return None
+
+
+def workers_seen() -> int:
+    """Workers that beat within the last minute (``portal.core.heartbeats``); 1 when unknown."""
+    from portal.core.heartbeats import BEAT_KEY
+    from portal.core.queue import redis_connection
+
+    try:
+        seen = redis_connection().zcount(BEAT_KEY, time.time() - WORKER_SEEN_SECONDS, "+inf")
+    except Exception:  # Redis down: the estimate assumes one worker
+        return 1
+    return max(1, int(seen))
+
+
+def wait_estimate(job: Job, position: int | None = None) -> float | None:
+    """Seconds a queued job may wait: median recent run time * its position / workers seen
+    (a rough guide: it ignores jobs on other devices sharing the workers)."""
+    position = position if position is not None else queue_position(job)
+    if position is None:
+        return None
+    median = recent_run_seconds(job.device_id)
+    if median is None:
+        return None
+    return median * position / workers_seen()
+
+
 def rq_job_id(job_id: uuid.UUID | str) -> str:
     return f"qh-{job_id}"
 
@@ -487,9 +539,16 @@ def list_jobs(
     status: JobStatus | None = None,
     device: str | None = None,
     tag: str | None = None,
+    app_id: uuid.UUID | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    q: str | None = None,
     page: int = 1,
     per_page: int = 20,
 ) -> tuple[list[Job], int]:
+    """The jobs ``user`` may list, newest first, filtered: state, device, tag, app (any of
+    its versions), submitted in [date_from, date_to), and ``q`` (a part of the name or tag,
+    or the job's id)."""
     page = min(max(1, page), MAX_PAGE)  # a URL's page number can be any size (bigint OFFSET)
     query = db.select(Job).where(policy.job_filter(user))
     if status is not None:
@@ -498,6 +557,25 @@ def list_jobs(
         query = query.where(Job.device_id == device)
     if tag:
         query = query.where(Job.tags.any(tag))
+    if app_id is not None:
+        from portal.apps.models import AppVersion
+
+        versions = sa.select(AppVersion.id).where(AppVersion.quantum_app_id == app_id)
+        query = query.where(Job.app_version_id.in_(versions))
+    if date_from is not None:
+        query = query.where(Job.created_at >= date_from)
+    if date_to is not None:
+        query = query.where(Job.created_at < date_to)
+    if q and q.strip():
+        text = q.strip()[:100]
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        matches = [
+            Job.name.ilike(pattern, escape="\\"),
+            sa.func.array_to_string(Job.tags, " ").ilike(pattern, escape="\\"),
+        ]
+        with contextlib.suppress(ValueError):
+            matches.append(Job.id == uuid.UUID(text))
+        query = query.where(sa.or_(*matches))
     total = db.session.execute(query.with_only_columns(sa.func.count())).scalar_one()
     items = (
         db.session.execute(
@@ -510,6 +588,63 @@ def list_jobs(
         .all()
     )
     return items, total
+
+
+def day_range(first: Any, last: Any) -> tuple[datetime | None, datetime | None]:
+    """[first day 00:00 UTC, the day after the last day 00:00 UTC) of two dates (or None)."""
+    from datetime import UTC
+
+    def start(day: Any) -> datetime | None:
+        return datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
+
+    end = start(last)
+    return start(first), end + timedelta(days=1) if end else None
+
+
+def job_tags(user) -> list[str]:
+    """Every tag on the jobs ``user`` may list (the filter's choices)."""
+    tag = sa.func.unnest(Job.tags)
+    rows = db.session.execute(sa.select(tag).where(policy.job_filter(user)).distinct())
+    return sorted(t for t in rows.scalars() if t)
+
+
+def job_devices(user) -> list[str]:
+    """The devices ``user``'s jobs ran on (the filter's choices)."""
+    rows = db.session.execute(
+        sa.select(Job.device_id).where(policy.job_filter(user)).distinct()
+    ).scalars()
+    return sorted(d for d in rows if d)
+
+
+def job_apps(user) -> list[tuple[uuid.UUID, str]]:
+    """(app id, name) of the apps ``user``'s jobs ran (the filter's choices)."""
+    from portal.apps.models import AppVersion, QuantumApp
+
+    rows = db.session.execute(
+        sa.select(QuantumApp.id, QuantumApp.name)
+        .join(AppVersion, AppVersion.quantum_app_id == QuantumApp.id)
+        .join(Job, Job.app_version_id == AppVersion.id)
+        .where(policy.job_filter(user))
+        .distinct()
+    ).all()
+    return sorted(((r.id, r.name) for r in rows), key=lambda r: r[1].lower())
+
+
+def set_tags(user, job_id: str | uuid.UUID, tags: Any) -> Job:
+    """Replace a job's tags (any state: tags are the owner's labels, not part of the run)."""
+    job = get_job(user, job_id)
+    if not policy.may_tag_job(user, job):
+        raise NotFound("No such job.", details={"job_id": str(job_id)})
+    if tags is None:
+        tags = []
+    job.tags = _clean_tags(tags)
+    db.session.flush()
+    return job
+
+
+def parse_tags(raw: str) -> list[str]:
+    """Tags typed into one field, separated by commas."""
+    return [t for t in (part.strip() for part in (raw or "").split(",")) if t]
 
 
 def app_label(job: Job) -> str | None:
@@ -539,6 +674,27 @@ def result_document(job: Job) -> dict[str, Any]:
         "metadata": data,
         "error": result.error,
     }
+
+
+def outcome_rows(job: Job) -> list[tuple[str, int, float]]:
+    """(outcome, count, probability) of a finished job, most frequent first."""
+    counts = (job.result.counts if job.result else None) or {}
+    total = sum(counts.values()) or 1
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [(outcome, int(count), count / total) for outcome, count in rows]
+
+
+def result_csv(job: Job) -> str:
+    """The counts as CSV: outcome, count, probability (what spreadsheets and pandas read)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["outcome", "count", "probability"])
+    for outcome, count, probability in outcome_rows(job):
+        writer.writerow([outcome, count, f"{probability:.6f}"])
+    return out.getvalue()
 
 
 # -- cancellation ----------------------------------------------------------------------------
@@ -572,6 +728,39 @@ def cancel_job(user, job_id: str | uuid.UUID) -> Job:
         _drop_from_queue(job.id)
     log.info("job cancelled", job_id=str(job.id), was=was.value)
     return job
+
+
+MAX_BULK_CANCEL = 100
+
+
+@dataclass
+class BulkCancel:
+    cancelled: list[Job]
+    refused: dict[str, str]  # job id -> why (not found, already finished)
+
+
+def cancel_jobs(user, ids: list[Any]) -> BulkCancel:
+    """Cancel several jobs with ``cancel_job``'s rules; a job that may not be cancelled
+    (another user's, unknown, already finished) is reported and the others still are."""
+    from portal.core.errors import Conflict
+
+    unique = list(dict.fromkeys(str(i) for i in ids if str(i).strip()))
+    if not unique:
+        raise ValidationFailed("Choose at least one job to cancel.", details={"ids": "required"})
+    if len(unique) > MAX_BULK_CANCEL:
+        raise ValidationFailed(
+            f"At most {MAX_BULK_CANCEL} jobs at once.",
+            details={"ids": f"at most {MAX_BULK_CANCEL}"},
+        )
+    done = BulkCancel([], {})
+    for job_id in unique:
+        try:
+            done.cancelled.append(cancel_job(user, job_id))
+        except NotFound:
+            done.refused[job_id] = "not found"
+        except Conflict as exc:
+            done.refused[job_id] = exc.message
+    return done
 
 
 def _drop_from_queue(job_id: uuid.UUID) -> None:

@@ -40,30 +40,145 @@ def _int(value, default: int) -> int:
         return default
 
 
-@jobs_bp.get("")
-@page_auth()
-def index():
-    status = request.args.get("status") or None
+def _date(value):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _uuid(value):
+    import uuid
+
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+def _filters() -> dict:
+    """The list's filters from the query string; a value that does not parse is ignored."""
+    args = request.args
+    status = args.get("status") or None
     try:
         status_filter = JobStatus(status) if status else None
     except ValueError:
         status_filter = None
+    return {
+        "status": status_filter,
+        "device": (args.get("device") or "").strip()[:100] or None,
+        "tag": (args.get("tag") or "").strip()[:50] or None,
+        "app_id": _uuid(args.get("app_id")),
+        "from": _date(args.get("from")),
+        "to": _date(args.get("to")),
+        "q": (args.get("q") or "").strip()[:100] or None,
+    }
+
+
+def _query_args(filters: dict) -> dict:
+    """The filters as URL arguments (empty ones left out): pager links and the live poll."""
+    values = {
+        "status": filters["status"].value if filters["status"] else None,
+        "device": filters["device"],
+        "tag": filters["tag"],
+        "app_id": str(filters["app_id"]) if filters["app_id"] else None,
+        "from": filters["from"].isoformat() if filters["from"] else None,
+        "to": filters["to"].isoformat() if filters["to"] else None,
+        "q": filters["q"],
+    }
+    return {k: v for k, v in values.items() if v}
+
+
+@jobs_bp.get("")
+@page_auth()
+def index():
+    filters = _filters()
     page = max(1, _int(request.args.get("page"), 1))
+    date_from, date_to = services.day_range(filters["from"], filters["to"])
     jobs, total = services.list_jobs(
-        current_user, status=status_filter, page=page, per_page=PER_PAGE
+        current_user,
+        status=filters["status"],
+        device=filters["device"],
+        tag=filters["tag"],
+        app_id=filters["app_id"],
+        date_from=date_from,
+        date_to=date_to,
+        q=filters["q"],
+        page=page,
+        per_page=PER_PAGE,
     )
+    query_args = _query_args(filters)
     context = {
         "jobs": jobs,
         "total": total,
         "page": page,
         "pages": max(1, -(-total // PER_PAGE)),
-        "status": status_filter.value if status_filter else "",
+        "status": query_args.get("status", ""),
+        "filters": query_args,
+        "filtered": bool(query_args),
         "statuses": [s.value for s in JobStatus],
         "active": any(not j.status.is_terminal for j in jobs),
+        "cancellable": any(j.status is JobStatus.QUEUED for j in jobs),
     }
     if htmx:
         return render_template("execution/_job_rows.html", **context)
+    context.update(
+        devices=services.job_devices(current_user),
+        tags=services.job_tags(current_user),
+        apps=services.job_apps(current_user),
+    )
     return render_template("execution/jobs.html", **context)
+
+
+@jobs_bp.post("/cancel")
+@page_auth()
+def cancel_many():
+    """Bulk cancel: the ticked jobs of the list (each with cancel_job's rules)."""
+    from flask import flash
+
+    from portal.core.web import flash_refusal
+
+    try:
+        done = services.cancel_jobs(current_user, request.form.getlist("ids"))
+    except PortalError as exc:
+        flash_refusal(exc)
+    else:
+        if done.cancelled:
+            flash(f"Cancelled {len(done.cancelled)} job(s).", "success")
+        if done.refused:
+            flash(f"{len(done.refused)} job(s) could not be cancelled (already finished).", "error")
+    back = request.form.get("next") or ""
+    if not back.startswith("/jobs") or back.startswith("//"):  # the list, never elsewhere
+        back = url_for("jobs.index")
+    return redirect(back)
+
+
+@jobs_bp.post("/<job_id>/tags")
+@page_auth()
+def tags(job_id):
+    """The job page's inline tag form (HTMX swaps the form; 422 with the error)."""
+    job = services.get_job(current_user, job_id)
+    raw = request.form.get("tags", "")
+    refusal = None
+    try:
+        services.set_tags(current_user, job.id, services.parse_tags(raw))
+    except PortalError as exc:
+        refusal = exc
+    if htmx:
+        context = {
+            "job": job,
+            "tags_error": refusal.message if refusal else None,
+            "tags_value": raw if refusal else None,
+        }
+        status = FORM_ERROR_STATUS if refusal else 200
+        return render_template("execution/_job_tags.html", **context), status
+    if refusal is not None:
+        from portal.core.web import flash_refusal
+
+        flash_refusal(refusal)
+    return redirect(url_for("jobs.detail", job_id=job.id))
 
 
 def _form_context(form: dict, error=None, errors=None):
@@ -177,9 +292,20 @@ def _detail_context(job) -> dict:
         else _drawing(job.program_source or "", job.program_format, job.inputs)
     )
     counts = job.result.counts if job.result and job.result.counts else {}
+    transpiled = (
+        None
+        if htmx or not show_program or job.status is not JobStatus.COMPLETED
+        else _transpiled_drawing(job)
+    )
+    position = services.queue_position(job)
     return {
+        "wait_estimate": services.wait_estimate(job, position) if position else None,
+        "elapsed_seconds": _elapsed(job),
+        "outcomes": services.outcome_rows(job)[:32] if counts else [],
+        "outcome_count": len(counts),
+        "transpiled_drawing": transpiled,
         "job": job,
-        "queue_position": services.queue_position(job),
+        "queue_position": position,
         # Built from numbers and escaped labels only.
         "histogram": Markup(svg.histogram(counts, job.shots)) if counts else None,  # noqa: S704
         "result": services.result_document(job) if job.result else None,
@@ -187,6 +313,15 @@ def _detail_context(job) -> dict:
         "show_program": show_program,
         "app_label": services.app_label(job),
     }
+
+
+def _elapsed(job) -> int | None:
+    """Whole seconds a running job has run (the page's ticking starts from it)."""
+    from portal.core.db import utcnow
+
+    if job.status is not JobStatus.RUNNING or job.started_at is None:
+        return None
+    return max(0, int((utcnow() - job.started_at).total_seconds()))
 
 
 @lru_cache(maxsize=256)  # a pure function of the program; job pages show the same ones often
@@ -204,6 +339,44 @@ def _drawing_of(source: str, program_format: str | None, inputs: str) -> str | N
 
 def _drawing(source: str, program_format: str | None, inputs: dict | None) -> str | None:
     return _drawing_of(source, program_format, json.dumps(inputs or {}, sort_keys=True))
+
+
+@lru_cache(maxsize=128)
+def _transpiled_of(source: str, fmt: str | None, inputs: str, device: str, config: str):
+    """The circuit as it ran on a device-like entry (transpiled for its coupling map and basis
+    gates, as the worker does; no simulation), or None where it runs as written or is too big
+    to read."""
+    from portal.execution import backends
+    from portal.execution.programs import parse_program
+
+    settings = json.loads(config)
+    if not backends.is_device_like(settings):
+        return None
+    try:
+        circuit = parse_program(source, fmt, json.loads(inputs))
+        if circuit.num_qubits > 30 or circuit.size() > 400:
+            return None
+        if circuit.num_clbits == 0:
+            circuit.measure_all()
+        key = backends.program_hash(source, fmt, json.loads(inputs))
+        compiled, _cached = backends.prepare(circuit, device, settings, key)
+    except Exception:  # a drawing never breaks the page (the worker reported any error)
+        return None
+    if compiled.size() > 1500:
+        return None
+    return str(compiled.draw(output="text", fold=100, idle_wires=False))
+
+
+def _transpiled_drawing(job) -> str | None:
+    if job.hardware is None or not job.program_source:
+        return None
+    return _transpiled_of(
+        job.program_source,
+        job.program_format,
+        json.dumps(job.inputs or {}, sort_keys=True),
+        job.hardware.name,
+        json.dumps(job.hardware.backend_config or {}, sort_keys=True),
+    )
 
 
 @jobs_bp.post("/<job_id>/cancel")
@@ -225,6 +398,17 @@ def download(job_id):
         body,
         mimetype="application/json",
         headers={"Content-Disposition": f'attachment; filename="job-{job.id}.json"'},
+    )
+
+
+@jobs_bp.get("/<job_id>/result.csv")
+@page_auth()
+def download_csv(job_id):
+    job = services.get_job(current_user, job_id, with_result=True)
+    return Response(
+        services.result_csv(job),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="job-{job.id}.csv"'},
     )
 
 

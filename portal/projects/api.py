@@ -81,6 +81,12 @@ class ProjectCreateSchema(Schema):
     )
 
 
+class ProjectForkSchema(Schema):
+    app_version_id = fields.UUID(
+        required=True, metadata={"description": "A released version of a public Registry app"}
+    )
+
+
 class ProjectUpdateSchema(Schema):
     name = fields.String()
     description = fields.String(allow_none=True)
@@ -202,6 +208,17 @@ class Projects(MethodView):
             repo=data["repo"],
             starter=data["template"],
         )
+
+
+@blp.route("/fork", methods=["POST"])
+@api_auth(scope="full")
+@blp.arguments(ProjectForkSchema)
+@blp.response(201, ProjectSchema)
+@blp.alt_response(404, description="No such app version, or not one you may open")
+@blp.alt_response(413, description="A package file does not fit in a project")
+def fork(data):
+    """Open an app version in the IDE: a new project with the version's package files"""
+    return services.fork_version(g.api_user, data["app_version_id"])
 
 
 @blp.route("/<uuid:project_id>")

@@ -117,8 +117,10 @@ def create_project(
     description: str | None = None,
     repo: str | None = None,
     starter: str | None = None,
+    files: dict[str, str] | None = None,
 ) -> Project:
-    """A new project with the files of a starter template (Bell pair by default)."""
+    """A new project with the files of a starter template (Bell pair by default), or with
+    ``files`` (path -> text, already checked) instead."""
     key = starter or DEFAULT_STARTER
     if key not in STARTERS:
         raise ValidationFailed(
@@ -138,11 +140,57 @@ def create_project(
         description=_clean_description(description),
         repo=_clean_repo(repo),
     )
-    for path, content in STARTERS[key].files.items():
+    for path, content in (STARTERS[key].files if files is None else files).items():
         project.files.append(ProjectFile(path=path, content=content, size=_size(content)))
     db.session.add(project)
     db.session.flush()
     return project
+
+
+def fork_version(user: User, app_version_id: uuid.UUID | str) -> Project:
+    """ "Open in IDE": a new project of ``user`` holding the package files of an app version
+    (README and programs; the manifest stays behind), named after the app. Versions the
+    projects policy does not let ``user`` fork (a private app, a draft) are NotFound."""
+    from portal.apps.models import AppVersion
+    from portal.apps.packages import validate_package
+
+    try:
+        key = uuid.UUID(str(app_version_id))
+    except ValueError:
+        raise NotFound("No such app version.", details={"app_version_id": "unknown"}) from None
+    version = db.session.get(AppVersion, key)
+    if version is None or not policy.may_fork_version(user, version):
+        raise NotFound("No such app version.", details={"app_version_id": "unknown"})
+    files: dict[str, str] = {}
+    if version.package_data:
+        files = dict(validate_package(version.package_data).files)
+    elif version.entry_program:  # a version saved without a package: its program alone
+        files = {DEFAULT_ENTRY: version.entry_program}
+    if not files:
+        raise ValidationFailed("This app version has no files to open.")
+    kept: dict[str, str] = {}
+    total = 0
+    for path, content in sorted(files.items())[:MAX_FILES]:
+        try:
+            clean = validate_path(path)
+        except ValidationFailed:
+            continue  # a package may hold names a project does not allow (LICENSE): left out
+        size = _size(content)
+        total += size
+        if size > MAX_FILE_BYTES or total > MAX_PROJECT_BYTES:
+            raise PayloadTooLarge(
+                f"{path} does not fit in a project (at most {MAX_FILE_BYTES // 1024} KiB a file,"
+                f" {MAX_PROJECT_BYTES // 1024} KiB in all).",
+                details={"path": path},
+            )
+        kept[clean] = content
+    app = version.app
+    return create_project(
+        user,
+        name=f"{app.name} {version.version_number}"[:100],
+        description=f"Opened from the Registry: {app.name}, version {version.version_number}.",
+        files=kept,
+    )
 
 
 _UNSET: Any = object()

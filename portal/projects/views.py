@@ -86,6 +86,20 @@ def create():
     ), status
 
 
+@bp.post("/fork")
+@page_auth()
+def fork():
+    """ "Open in IDE" on a Registry app page: a new project with the version's files."""
+    try:
+        project = services.fork_version(current_user, request.form.get("app_version_id", ""))
+    except PortalError as exc:
+        flash_refusal(exc)
+        return redirect(url_for("projects.index"))
+    flash(f"Project “{project.name}” created from the Registry; press Run.", "success")
+    entry = services.default_entry(project)
+    return redirect(url_for("projects.ide", project_id=project.id, file=entry))
+
+
 @bp.route("/<uuid:project_id>/settings", methods=["GET", "POST"])
 @page_auth()
 def settings(project_id):

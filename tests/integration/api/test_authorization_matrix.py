@@ -98,6 +98,7 @@ EXPECTED: dict[str, str] = {
     "POST /jobs/estimate": "200 200 401 200 403 200",
     "GET /jobs/{job_id}": "200 404 401 404 404 200",
     "DELETE /jobs/{job_id}": "200 404 401 404 404 403",
+    "PATCH /jobs/{job_id}": "200 404 401 404 403 403",  # tags: the owner's, scope "jobs"
     "GET /jobs/{job_id}/result": "409 404 401 404 404 409",
     # webhooks: a job's deliveries are its owner's (not a subscription key's); the secret is
     # the caller's own
@@ -118,6 +119,8 @@ EXPECTED: dict[str, str] = {
     "PATCH /projects/{project_id}/files/{path}": "200 404 401 404 403 403",
     "DELETE /projects/{project_id}/files/{path}": "204 404 401 404 403 403",
     "POST /projects/{project_id}/analyse": "200 404 401 404 403 200",
+    # "Open in IDE": anyone signed in forks a released version of a public Registry app
+    "POST /projects/fork": "201 201 401 201 403 403",
     # No worker runs the build's simulation here: an allowed caller gets "checking" (202;
     # the package 409 build_checking), the others are refused before any check is queued.
     "POST /projects/{project_id}/build": "202 404 401 404 403 403",
@@ -184,8 +187,12 @@ BODIES = {
         else {"device": "aer-simulator", "shots": 100, "program": {"source": BELL_QASM2}}
     ),
     "POST /jobs/estimate": lambda w: {"device": "aer-simulator", "shots": 100},
+    "PATCH /jobs/{job_id}": lambda w: {"tags": ["mine"]},
     "POST /projects/": lambda w: {"name": "Mine", "template": "bell"},
     "PUT /projects/{project_id}": lambda w: {"name": "Renamed"},
+    "POST /projects/fork": lambda w: {
+        "app_version_id": str(registry_app(developer=w.a).latest_version.id)
+    },
     "POST /projects/{project_id}/files": lambda w: {"path": "lib/x.qasm", "content": "// x\n"},
     "PUT /projects/{project_id}/files/{path}": lambda w: {"content": "// rewritten\n"},
     "PATCH /projects/{project_id}/files/{path}": lambda w: {"path": "moved.qasm"},

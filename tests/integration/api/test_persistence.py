@@ -335,6 +335,15 @@ def cancel_job(w: World):
     assert w.get(f"/jobs/{job_id}", headers=headers).json["status"] == "CANCELLED"
 
 
+@case("PATCH", "/jobs/{job_id}")
+def tag_job(w: World):
+    user = UserFactory()
+    job_id, headers = w.commit(JobFactory(user=user).id, w.bearer(user))
+    w.write("PATCH", f"/jobs/{job_id}", json={"tags": ["paper", "bell"]}, headers=headers)
+    assert w.value("SELECT tags FROM jobs WHERE id = %s", job_id) == ["bell", "paper"]
+    assert w.get(f"/jobs/{job_id}", headers=headers).json["tags"] == ["bell", "paper"]
+
+
 # --- projects --------------------------------------------------------------------------------
 
 
@@ -360,6 +369,21 @@ def create_project(w: World):
     row = w.row("SELECT name FROM projects WHERE id = %s", project_id)
     assert row == {"name": "Mine"}, f"projects row {project_id} over a fresh connection: {row}"
     assert _file(w, project_id, "main.qasm") is not None, "no starter files saved"
+    assert w.get(f"/projects/{project_id}", headers=headers).status_code == 200
+
+
+@case("POST", "/projects/fork")
+def fork_project(w: World):
+    version_id = registry_app().latest_version.id
+    user = UserFactory()
+    user_id = str(user.id)
+    version_id, headers = w.commit(version_id, w.bearer(user))
+    body = {"app_version_id": str(version_id)}
+    project_id = w.write("POST", "/projects/fork", json=body, headers=headers).json["id"]
+    row = w.row("SELECT user_id FROM projects WHERE id = %s", project_id)
+    assert str(row["user_id"]) == user_id, row
+    paths = w.rows("SELECT path FROM project_files WHERE project_id = %s", project_id)
+    assert any(r["path"].endswith(".qasm") for r in paths), paths
     assert w.get(f"/projects/{project_id}", headers=headers).status_code == 200
 
 
