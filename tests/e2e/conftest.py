@@ -81,11 +81,14 @@ def screenshot(tmp_path):
     run never changes tracked files."""
     folder = SCREENSHOTS if os.environ.get("QH_SCREENSHOTS") == "1" else tmp_path
 
-    def take(page: Page, name: str) -> None:
+    def take(page: Page, name: str, scroll_to: str | None = None) -> None:
+        """``scroll_to``: a CSS selector the picture starts at (else the top of the page)."""
         folder.mkdir(parents=True, exist_ok=True)
         page.set_viewport_size({"width": 1280, "height": 800})
         page.wait_for_load_state("networkidle")
         page.evaluate("window.scrollTo(0, 0)")
+        if scroll_to:
+            page.locator(scroll_to).first.evaluate("el => el.scrollIntoView({block: 'start'})")
         path = folder / f"{name}.png"
         page.screenshot(path=str(path), animations="disabled")
         assert path.stat().st_size > 10_000, f"{name}.png looks empty"

@@ -282,12 +282,14 @@ def test_consumer_journey(worker_live_server, page, console_errors, a11y, screen
     assert not a11y.violations, "\n".join(a11y.violations)
 
 
-def test_admin_journey(worker_live_server, page, console_errors, a11y):
+def test_admin_journey(worker_live_server, page, console_errors, a11y, screenshot):
     from portal.billing.services import current_bill
+    from portal.execution.catalogue import ensure_catalogue
     from portal.execution.models import JobStatus
     from tests.factories.billing import completed_job, subscription
     from tests.factories.execution import JobFactory
 
+    ensure_catalogue()
     UserFactory(username="root", admin=True)
     mallory = UserFactory(username="mallory", full_name="Mallory Martin")
     customer = UserFactory(username="bob")
@@ -315,6 +317,19 @@ def test_admin_journey(worker_live_server, page, console_errors, a11y):
     expect(page.get_by_test_id("admin-revenue")).to_have_text("20.00 USD")
     a11y.check(page, "admin dashboard")
     assert_fits_phone(page, "admin dashboard")
+
+    # The admin home links the admin's pages and shows the queue's health.
+    goto(page, base + "/admin/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Admin")
+    a11y.check(page, "admin home")
+    screenshot(page, "admin-home")
+
+    # A device drawn with its real topology and calibration.
+    goto(page, base + "/devices")
+    page.get_by_role("link", name="falcon-27-noisy").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("falcon-27-noisy")
+    a11y.check(page, "device page")
+    screenshot(page, "devices", scroll_to="svg.connectivity")  # the map in the tour
 
     # The other everyday pages pass the same accessibility check.
     for path in ("/jobs", "/jobs/new", "/devices", "/settings", "/api-keys", "/notifications"):
