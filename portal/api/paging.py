@@ -1,5 +1,7 @@
 """The API's paging arguments and page envelope, shared by every list endpoint."""
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from portal.core.inputs import Int
@@ -18,3 +20,14 @@ class PageMeta(Schema):
     page = fields.Integer(metadata={"example": 1})
     per_page = fields.Integer(metadata={"example": 20})
     pages = fields.Integer(metadata={"example": 1})
+
+
+def envelope(items: list[Any], total: int, page: int, per_page: int) -> dict[str, Any]:
+    """The one page envelope every list endpoint answers with (``PageMeta`` + ``items``)."""
+    return {
+        "items": items,
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "pages": max(1, -(-total // per_page)),
+    }
