@@ -11,7 +11,6 @@ from portal.api.docs import error_responses
 from portal.core.errors import NotFound
 from portal.execution import policy, services
 from portal.execution.models import JobRunMode
-from portal.execution.programs import resource_figures
 from portal.execution.schemas import (
     EstimateArgs,
     EstimateSchema,
@@ -150,16 +149,31 @@ class JobList(MethodView):
             app_version=app_version,
             inputs=data.get("inputs"),
             device=data["device"],
-            shots=data["shots"],
+            shots=(data.get("options") or {}).get("default_shots") or data["shots"],
             run_mode=data["run_mode"],
             tags=data.get("tags"),
             notification_email=data.get("notification_email"),
             name=data.get("name"),
             webhook_url=data.get("webhook_url"),
+            **_primitive_args(data),  # sampler/estimator PUBs, memory, seed (primitives.py)
         )
         if job.run_mode is JobRunMode.BLOCKING:
             services.wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])
         return _present(job)
+
+
+def _primitive_args(data) -> dict:
+    """The primitive and reproducibility fields of a submission (top level or ``options``)."""
+    options = data.get("options") or {}
+    seed = data.get("seed_simulator")
+    memory = data.get("memory")
+    return {
+        "primitive": data.get("primitive"),
+        "pubs": data.get("pubs"),
+        "memory": memory if memory is not None else options.get("memory"),
+        "seed_simulator": seed if seed is not None else options.get("seed_simulator"),
+        "default_precision": options.get("default_precision"),
+    }
 
 
 @jobs_blp.route("/estimate", methods=["POST"])
@@ -169,23 +183,25 @@ class JobList(MethodView):
 @_doc(jobs_blp, 401, 404, 422)
 def estimate(data):
     """Price a run before submitting it (and check the program if one is given)"""
-    hardware = services.get_hardware(data["device"])
-    shots = services.check_shots(hardware, data["shots"])
-    figures = None
-    if data.get("program"):
-        from portal.execution.programs import parse_program
+    from portal.execution import primitives
 
-        circuit = parse_program(
-            data["program"]["source"], data["program"].get("format"), data.get("inputs")
-        )
-        figures = resource_figures(circuit)
-        figures["method"] = services.check_fits(hardware, figures)
+    hardware = services.get_hardware(data["device"])
+    if data.get("primitive"):  # sampler / estimator PUBs: priced as submitted
+        return primitives.estimate(hardware, data)
+    if data.get("program"):  # price, figures and the transpile preview
+        program = data["program"]
+        return primitives.quote_program(
+            hardware.name, data["shots"], program["source"], program.get("format"),
+            data.get("inputs"),
+        )  # fmt: skip
+    shots = services.check_shots(hardware, data["shots"])
     return {
         "device": hardware.name,
         "shots": shots,
         "estimated_cost": services.estimate_cost(hardware, shots),
         "currency": "USD",
-        "circuit": figures,
+        "circuit": None,
+        "transpile": None,
     }
 
 

@@ -53,6 +53,7 @@ class RunOutcome:
     transpile_cached: bool = False
     measured_all: bool = False
     method: str | None = None  # the method Aer ran with (its result's metadata)
+    extra: dict[str, Any] = field(default_factory=dict)  # memory, seed: into the result data
 
 
 class SimulationError(Exception):
@@ -306,14 +307,20 @@ def run_program(
     hardware_name: str,
     config: dict[str, Any] | None,
     shots: int,
+    *,
+    memory: bool = False,
+    seed: int | None = None,
 ) -> RunOutcome:
     """Parse (ProgramError), prepare and run a program; the worker's entry point.
+    ``memory``: keep each shot's outcome (hex); ``seed``: Aer's ``seed_simulator``.
 
     Parsing and preparing are cached per (program hash, entry): a re-run program costs only
     the simulation. Circuits in the cache are never mutated (Aer does not modify them)."""
     config = config or {}
     prepared, prepare_ms = _prepare_program(source, fmt, inputs, hardware_name, config)
-    outcome = _simulate(prepared.circuit, hardware_name, prepared.config, shots, _budget_mb())
+    outcome = _simulate(
+        prepared.circuit, hardware_name, prepared.config, shots, _budget_mb(), memory, seed
+    )
     outcome.method = outcome.method or prepared.method
     outcome.transpiled = prepared.transpiled
     outcome.transpile_cached = prepared.cached
@@ -323,12 +330,22 @@ def run_program(
 
 
 def _simulate(
-    compiled, hardware_name: str, config: dict[str, Any] | None, shots: int, budget_mb=None
+    compiled,
+    hardware_name: str,
+    config: dict[str, Any] | None,
+    shots: int,
+    budget_mb=None,
+    memory: bool = False,
+    seed: int | None = None,
 ):
     backend = backend_for(hardware_name, config)
     options = dict(_run_options)
     if budget_mb:
         options["max_memory_mb"] = budget_mb  # Aer refuses a larger state rather than die
+    if memory:
+        options["memory"] = True
+    if seed is not None:
+        options["seed_simulator"] = seed
     started = time.perf_counter()
     try:
         result = backend.run(compiled, shots=shots, **options).result()
@@ -349,12 +366,22 @@ def _simulate(
     metadata = (getattr(experiments[0], "metadata", None) or {}) if experiments else {}
     method = metadata.get("method")
     time_taken = float(getattr(result, "time_taken", 0.0) or 0.0)
+    extra: dict[str, Any] = {}
+    if experiments:
+        used = getattr(experiments[0], "seed_simulator", None)
+        extra["seed_simulator"] = int(used) if used is not None else seed
+        if memory:
+            extra["memory"] = [str(h) for h in (experiments[0].data.memory or [])]
+    from portal.execution.primitives import noise_model_version
+
+    extra["noise_model_version"] = noise_model_version(hardware_name, config)
     return RunOutcome(
         counts=counts,
         execution_seconds=time_taken or run_ms / 1e3,
         transpiled={},
         timings_ms={"run_ms": run_ms},
         method=method,
+        extra=extra,
     )
 
 

@@ -150,6 +150,14 @@ class Job(Timestamped, db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failure_reason: Mapped[str | None] = mapped_column(sa.Text)
     attempts: Mapped[int] = mapped_column(default=0)
+    # Primitive jobs and reproducible runs (portal/execution/primitives.py, migration 0009):
+    # "sampler" | "estimator" with its normalised PUBs, per-shot memory, the simulator seed
+    # and the device's noise-model version the run used.
+    primitive: Mapped[str | None] = mapped_column(sa.String(20))
+    pubs: Mapped[list[Any] | None] = mapped_column(JSONType)
+    memory: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    seed_simulator: Mapped[int | None] = mapped_column(sa.BigInteger)
+    noise_model_version: Mapped[str | None] = mapped_column(sa.String(64))
 
     hardware = relationship("Hardware")
     user = relationship("User")

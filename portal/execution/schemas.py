@@ -59,7 +59,67 @@ class ProgramSchema(Schema):
     source = fields.String(required=True, metadata={"example": GHZ_EXAMPLE})
 
 
-class JobCreateSchema(Schema):
+SAMPLER_PUBS_EXAMPLE = [
+    [
+        'OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float[64] theta;\nbit[2] c;\n'
+        "qubit[2] q;\nrx(theta) q[0];\ncx q[0], q[1];\nc = measure q;\n",
+        [[0.0], [1.5708], [3.1416]],
+        1024,
+    ]
+]
+PUBS_DESCRIPTION = (
+    "With `primitive`: the PUBs, as IBM's Runtime REST API takes them. Sampler: "
+    "`[<OpenQASM 3>, <parameter values>, <shots>]`; estimator: `[<OpenQASM 3>, "
+    "<observables>, <parameter values>, <precision>]`. The program's `input float`/`angle` "
+    "declarations are its parameters; parameter values are an array whose last axis has one "
+    'value per parameter (sorted by name), or an object `{"theta": [...], "a,b": '
+    "[[...]]}`; they broadcast as Qiskit's BindingsArray does (one job runs the whole sweep). "
+    'Observables: `"ZZ"`, `{"ZZ": 1.0}`, `[["ZZ", 1.0], ["XX", 0.5]]` '
+    "(SparsePauliOp list form) or an array of those. Shots default to `shots`, precision "
+    "to `options.default_precision` (0.015625). Limits: docs/limits.md (max 100 PUBs, 10,000 "
+    "bindings, 5,000,000 shots, 200,000 per-shot samples)."
+)
+
+
+class PrimitiveOptionsSchema(Schema):
+    default_shots = Int(minimum=1, metadata={"example": 1024})
+    default_precision = fields.Float(
+        validate=validate.Range(min=0.001, max=1), metadata={"example": 0.015625}
+    )
+    seed_simulator = Int(minimum=0, maximum=2**63 - 1, metadata={"example": 42})
+    memory = fields.Boolean(metadata={"description": "Return per-shot samples"})
+
+
+class PrimitiveFields(Schema):
+    """The primitive and reproducibility fields shared by a submission and an estimate."""
+
+    primitive = fields.String(
+        validate=validate.OneOf(["sampler", "estimator"]),
+        metadata={"description": "Run Qiskit primitive PUBs instead of one program"},
+    )
+    pubs = fields.List(
+        fields.Raw(), metadata={"description": PUBS_DESCRIPTION, "example": SAMPLER_PUBS_EXAMPLE}
+    )
+    memory = fields.Boolean(
+        metadata={
+            "description": "Keep each shot's outcome: `memory` (hex) in a circuit job's "
+            "result, `results[i].data.<register>.samples` in a sampler job's"
+        }
+    )
+    seed_simulator = Int(
+        allow_none=True,
+        minimum=0,
+        maximum=2**63 - 1,
+        metadata={"description": "The same seed gives the same counts", "example": 42},
+    )
+    options = fields.Nested(
+        PrimitiveOptionsSchema,
+        metadata={"description": "Runtime-style options (default_shots, default_precision, "
+                  "seed_simulator, memory)"},
+    )  # fmt: skip
+
+
+class JobCreateSchema(PrimitiveFields):
     program = fields.Nested(ProgramSchema)
     app_version_id = fields.UUID(metadata={"description": "Run a quantum app version instead"})
     inputs = fields.Dict(
@@ -81,7 +141,7 @@ class JobCreateSchema(Schema):
     )
 
 
-class EstimateArgs(Schema):
+class EstimateArgs(PrimitiveFields):
     device = fields.String(required=True, metadata={"example": "aer-simulator"})
     shots = Int(load_default=1024, minimum=1, metadata={"example": 1024})
     program = fields.Nested(ProgramSchema)
@@ -97,6 +157,20 @@ class EstimateSchema(Schema):
         allow_none=True,
         metadata={"description": "qubits, depth, size, gate counts (null without a program)"},
     )
+    transpile = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "The circuit as it would run on the device (transpiled for a "
+            "device-like entry): depth, size, two_qubit_gates, gate_counts",
+            "example": {"device": "falcon-27-noisy", "transpiled": True, "depth": 7,
+                        "size": 9, "two_qubit_gates": 1, "gate_counts": {"rz": 3}},
+        },
+    )  # fmt: skip
+    primitive = fields.Dict(
+        allow_none=True,
+        metadata={"description": "For a primitive job: kind, per PUB shape, bindings and "
+                  "priced shots, and the limits"},
+    )  # fmt: skip
 
 
 class JobSchema(Schema):
@@ -142,6 +216,12 @@ class JobSchema(Schema):
         metadata={"description": "While queued: median recent run time * position / workers"},
     )
     result_url = fields.String(dump_only=True)
+    primitive = fields.String(allow_none=True, metadata={"example": "sampler"})
+    memory = fields.Boolean()
+    seed_simulator = fields.Integer(allow_none=True)
+    noise_model_version = fields.String(
+        allow_none=True, metadata={"description": "What the device's noise came from"}
+    )
 
     def _tags(self, job) -> list[str]:
         return job.tags or []  # a job without tags stores NULL; the API always lists
@@ -190,3 +270,25 @@ class ResultSchema(Schema):
     transpiled_size = fields.Integer(allow_none=True)
     metadata = fields.Dict()
     error = fields.String(allow_none=True)
+    primitive = fields.String(allow_none=True, metadata={"example": "sampler"})
+    results = fields.List(
+        fields.Dict(),
+        allow_none=True,
+        metadata={
+            "description": "A primitive job's results, one per PUB (IBM Runtime REST shape). "
+            "Sampler: `data.<register>` = {num_bits, counts, samples (hex, with memory)}, "
+            "counts and samples nested in the PUB's shape; estimator: `data` = {evs, stds, "
+            "ensemble_standard_error} in the PUB's shape. `metadata`: shots, "
+            "target_precision, exact, shape, method, transpiled figures",
+            "example": [{"data": {"c": {"num_bits": 2, "counts": {"00": 3, "11": 1},
+                                        "samples": ["0x0", "0x3", "0x0", "0x0"]}},
+                         "metadata": {"shots": 4, "shape": []}}],
+        },
+    )  # fmt: skip
+    memory = fields.List(
+        fields.String(),
+        allow_none=True,
+        metadata={"description": "Per-shot outcomes (hex) of a circuit job run with memory"},
+    )
+    seed_simulator = fields.Integer(allow_none=True, metadata={"description": "Aer's seed"})
+    noise_model_version = fields.String(allow_none=True)

@@ -287,6 +287,11 @@ def submit_job(
     subscription_key: Any = None,
     name: str | None = None,
     webhook_url: str | None = None,
+    primitive: str | None = None,
+    pubs: Any = None,
+    memory: Any = None,
+    seed_simulator: Any = None,
+    default_precision: float | None = None,
 ) -> Job:
     """Validate and write a QUEUED job (flushed); it is handed to the queue once the unit of
     work commits (a worker must never see a job that is not in the database).
@@ -310,10 +315,32 @@ def submit_job(
     webhook_url = webhooks.check_url(webhook_url)
     hardware = get_hardware(device)
     check_available(hardware)
-    shots = check_shots(hardware, shots)
-    source, fmt = _resolve_program(program, fmt, app_version, inputs)
-    figures = program_figures(source, fmt, inputs)
-    figures["method"] = check_fits(hardware, figures)  # as planned; the result says as run
+    from portal.execution import primitives  # sampler/estimator jobs, memory, seeds
+
+    seed_simulator = primitives.check_seed(seed_simulator)
+    if primitive is not None:
+        memory = primitives.check_memory(memory, 0)
+        if program or app_version is not None:
+            raise ValidationFailed(
+                "A primitive job takes its programs in 'pubs'; send no program or app version.",
+                details={"program": "not with primitive"},
+            )
+        spec = primitives.submission(
+            hardware,
+            primitive,
+            pubs,
+            default_shots=shots,
+            default_precision=default_precision,
+            memory=memory,
+        )
+        source, fmt, figures, shots = spec.source, "qasm3", spec.figures, spec.shots
+        name = name or f"{primitive} of {len(spec.pubs)} PUB(s) on {hardware.name}"
+    else:
+        shots = check_shots(hardware, shots)
+        memory = primitives.check_memory(memory, shots)
+        source, fmt = _resolve_program(program, fmt, app_version, inputs)
+        figures = program_figures(source, fmt, inputs)
+        figures["method"] = check_fits(hardware, figures)  # as planned; the result says as run
     if isinstance(run_mode, str):
         try:
             run_mode = JobRunMode(run_mode.upper())
@@ -347,6 +374,11 @@ def submit_job(
         name=(name or f"{figures['qubits']}-qubit circuit on {hardware.name}")[:100],
         queued_at=now,
         scaling_config={"figures": figures},
+        primitive=primitive,
+        pubs=[p.stored for p in spec.pubs] if primitive is not None else None,
+        memory=memory,
+        seed_simulator=seed_simulator,
+        noise_model_version=primitives.noise_model_version(hardware.name, hardware.backend_config),
     )
     db.session.add(job)
     db.session.flush()
@@ -662,7 +694,11 @@ def result_document(job: Job) -> dict[str, Any]:
     if result is None:
         return {}
     data = dict(result.result_data or {})
+    from portal.execution.primitives import result_fields
+
+    extra = result_fields(job, data)  # primitive results, memory, seed: out of metadata
     return {
+        **extra,
         "job_id": str(job.id),
         "status": job.status.value,
         "device": job.device_id,
@@ -883,6 +919,10 @@ class _Claimed:
     shots: int
     hardware_name: str | None
     backend_config: dict[str, Any] | None
+    primitive: str | None = None  # primitive jobs, memory and seeds (primitives.py)
+    pubs: list[Any] | None = None
+    memory: bool = False
+    seed_simulator: int | None = None
 
 
 def _claim(key: uuid.UUID, conn) -> _Claimed | None:
@@ -913,12 +953,16 @@ def _claim(key: uuid.UUID, conn) -> _Claimed | None:
             jobs.c.shots,
             of_hardware(hardware.c.name),
             of_hardware(hardware.c.backend_config),
+            jobs.c.primitive,
+            jobs.c.pubs,
+            jobs.c.memory,
+            jobs.c.seed_simulator,
         )
     )
     row = conn.execute(stmt).first()
     if row is None:
         return None
-    return _Claimed(row[0] or "", row[1], row[2], row[3], row[4], row[5])
+    return _Claimed(row[0] or "", *row[1:6], row[6], row[7], bool(row[8]), row[9])
 
 
 def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | None:
@@ -957,14 +1001,9 @@ def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | Non
                 raise backends.SimulationError("The device of this job no longer exists.")
             _kept.simulating = True
             try:
-                outcome = backends.run_program(
-                    claimed.source,
-                    claimed.fmt,
-                    claimed.inputs,
-                    claimed.hardware_name,
-                    claimed.backend_config,
-                    claimed.shots,
-                )
+                from portal.execution.primitives import run_claimed
+
+                outcome = run_claimed(claimed)  # a circuit (memory, seed) or a primitive job
             finally:
                 _kept.simulating = False
         except HandBack:
@@ -1090,6 +1129,7 @@ def _complete(job: Job, hardware: Hardware, outcome, wall: float) -> None:
                 "worker_total_ms": round(wall * 1e3, 3),
                 "queue_wait_ms": round(queue_wait * 1e3, 3) if queue_wait is not None else None,
             },
+            **getattr(outcome, "extra", {}),  # memory, seed, primitive results (primitives.py)
         },
     )
     _finish(job, JobStatus.COMPLETED)
