@@ -26,11 +26,13 @@ from quantum_hub_client.exceptions import (
     ServerError,
 )
 from quantum_hub_client.job import QuantumHubJob
+from quantum_hub_client.primitives import EstimatorV2, QuantumHubPrimitiveJob, SamplerV2
 from quantum_hub_client.provider import QuantumHubProvider
 
 __all__ = [
     "AuthenticationError",
     "ConflictError",
+    "EstimatorV2",
     "HubConnectionError",
     "JobCancelledError",
     "JobFailedError",
@@ -42,9 +44,11 @@ __all__ = [
     "QuantumHubBackend",
     "QuantumHubError",
     "QuantumHubJob",
+    "QuantumHubPrimitiveJob",
     "QuantumHubProvider",
     "RateLimitError",
     "RequestValidationError",
+    "SamplerV2",
     "ServerError",
     "build_target",
 ]

@@ -74,13 +74,10 @@ class QuantumHubBackend(BackendV2):
     un-transpiled circuit runs too; transpiling here (``transpile(qc, backend)``) makes it fit
     the coupling map and gate set before anything is paid for.
 
-    Honest limits of the API today (see the README):
-
-    - ``memory=True``: the portal keeps counts, not per-shot samples. The job rebuilds a shot
-      list from the counts: the multiset of outcomes is exact, the **order is not preserved**
-      (it is a random permutation, not the device's shot order).
-    - ``seed_simulator``: the portal does not take a seed, so runs are not reproducible; a
-      warning says so, and the seed only fixes the order of reconstructed memory.
+    ``memory=True`` keeps each shot's outcome (the portal's per-shot memory, in the
+    simulator's order); ``seed_simulator`` is the portal's simulator seed: the same seed gives
+    the same counts (the job records it with the device's noise-model version). Both are what
+    ``qiskit.primitives.BackendSamplerV2`` / ``BackendEstimatorV2`` pass.
     """
 
     def __init__(self, provider: QuantumHubProvider, device: dict[str, Any]):
@@ -152,12 +149,8 @@ class QuantumHubBackend(BackendV2):
             raise TypeError(f"unknown run options {sorted(unknown)} for {self.name}")
         opts = {**self.options.__dict__, **options}
         shots = int(opts["shots"])
-        if opts.get("seed_simulator") is not None:
-            warnings.warn(
-                "Quantum Hub does not take a simulator seed yet: the counts are not "
-                "reproducible (the seed only orders reconstructed memory).",
-                stacklevel=2,
-            )
+        memory = bool(opts.get("memory"))
+        seed = opts.get("seed_simulator")
         sources = []
         for circuit in circuits:
             if isinstance(circuit, str):  # OpenQASM 2 or 3 source, sent as written
@@ -187,6 +180,10 @@ class QuantumHubBackend(BackendV2):
                 }
             if tags:
                 body["tags"] = tags
+            if memory:
+                body["memory"] = True
+            if seed is not None:
+                body["seed_simulator"] = int(seed)
             try:
                 ids.append(self.hub.session.post("/jobs", body)["id"])
             except Exception:
@@ -199,6 +196,6 @@ class QuantumHubBackend(BackendV2):
             ids,
             circuits=[c if isinstance(c, QuantumCircuit) else None for c in circuits],
             shots=shots,
-            memory=bool(opts.get("memory")),
-            seed=opts.get("seed_simulator"),
+            memory=memory,
+            seed=seed,
         )

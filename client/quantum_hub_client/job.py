@@ -59,10 +59,10 @@ class QuantumHubJob(JobV1):
     several; ``provider.job(job_id)`` takes either back. ``result(timeout=)`` polls with
     backoff; ``cancel()``, ``queue_position()`` and ``cost()`` ask the portal.
 
-    With ``memory=True`` the per-shot memory is **reconstructed from the counts**: the
-    outcomes and their frequencies are exact, their **order is not preserved** (the portal
-    keeps no per-shot record yet). ``result().results[i].metadata["memory_reconstructed"]``
-    says so on every such result.
+    With ``memory=True`` the per-shot memory is the portal's (one hex outcome a shot). A job
+    run without it (e.g. fetched by id) has its memory rebuilt from the counts if asked for:
+    exact outcomes and frequencies, **order not preserved**
+    (``metadata["memory_reconstructed"]`` says so).
     """
 
     def __init__(
@@ -243,11 +243,16 @@ class QuantumHubJob(JobV1):
             data["counts"][_hex(key)] = data["counts"].get(_hex(key), 0) + n
         metadata = dict(document.get("metadata") or {})
         metadata["portal_job_id"] = doc["id"]
-        if self._memory:
+        if document.get("memory"):  # the portal's per-shot memory, in the simulator's order
+            data["memory"] = [str(h) for h in document["memory"]]
+        elif self._memory:  # a job run without memory: rebuilt from the counts
             seed = self._seed if self._seed is not None else doc["id"]
             data["memory"] = reconstruct_memory(counts, random.Random(f"{seed}:{doc['id']}"))
             metadata["memory_reconstructed"] = True
             metadata["memory_order"] = "not preserved (reconstructed from counts)"
+        for key in ("seed_simulator", "noise_model_version"):
+            if document.get(key) is not None:
+                metadata[key] = document[key]
         return ExperimentResult(
             shots=int(document.get("shots") or doc.get("shots") or self._shots or 0),
             success=True,

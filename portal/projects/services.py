@@ -507,6 +507,29 @@ def run_program(
     )
 
 
+def quote_program(
+    user: User, project: Project, *, source: str, device: str | None, shots: int | None
+) -> dict[str, Any]:
+    """What running the editor's program would cost on ``device`` and how it would run there
+    (transpiled depth, size, two-qubit gates): ``portal.execution.primitives.quote_program``
+    with the inputs and defaults ``run_program`` uses. Nothing is written."""
+    from portal.execution.primitives import quote_program as quote
+    from portal.execution.programs import detect_format, input_schema
+    from portal.execution.services import run_defaults
+
+    fmt = detect_format(source)
+    inputs = None
+    if fmt == "qasm3":
+        names = input_schema(source)["properties"]
+        if names:
+            inputs = {k: v for k, v in (saved_inputs(project) or {}).items() if k in names}
+    default_device, default_shots = run_defaults(user)
+    return quote(
+        device or default_device, shots if shots is not None else default_shots, source, fmt,
+        inputs,
+    )  # fmt: skip
+
+
 # -- build and release -----------------------------------------------------------------------
 
 

@@ -292,6 +292,30 @@ def run(project_id):
     return _run_fragment(project, job)
 
 
+@bp.post("/<uuid:project_id>/quote")
+@page_auth()
+def quote(project_id):
+    """The price and transpile preview of the editor's program on the chosen device, shown
+    next to Run (nothing is written; a program or device the run would refuse says why)."""
+    project = _project(project_id)
+    raw_shots = (request.form.get("shots") or "").strip()
+    try:
+        shots = int(raw_shots) if raw_shots else None
+    except ValueError:
+        shots = -1  # the execution service says what the bounds are
+    try:
+        figures = services.quote_program(
+            current_user,
+            project,
+            source=request.form.get("source", ""),
+            device=request.form.get("device") or None,
+            shots=shots,
+        )
+    except PortalError as exc:
+        return render_template("projects/_quote.html", quote=None, error=exc), FORM_ERROR_STATUS
+    return render_template("projects/_quote.html", quote=figures, error=None)
+
+
 def _run_fragment(project, job):
     from portal.execution.policy import may_see_program
 

@@ -139,8 +139,41 @@
         });
     }
 
+    // The price and transpile preview of the editor's program on the chosen device, next to
+    // Run: refreshed with the analysis and whenever the device or the shots change.
+    var quoteEl = document.getElementById("run-quote");
+    function quote() {
+      if (!isProgram || !quoteEl || !runForm) return;
+      var device = document.getElementById("run-device");
+      var shots = document.getElementById("run-shots");
+      var body = new URLSearchParams({
+        source: editor.getValue(),
+        device: device ? device.value : "",
+        shots: shots ? shots.value : "",
+      });
+      fetch(quoteEl.dataset.quoteUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrfToken() },
+        body: body,
+      })
+        .then(function (response) {
+          return response.text();
+        })
+        .then(function (html) {
+          quoteEl.innerHTML = html;
+        })
+        .catch(function () {
+          /* the preview is advisory; the run says the same on submit */
+        });
+    }
+
     var autosave = debounce(save, AUTOSAVE_MS);
-    var reanalyse = debounce(analyse, ANALYSE_MS);
+    var reanalyse = debounce(function () {
+      analyse();
+      quote();
+    }, ANALYSE_MS);
+    var requote = debounce(quote, 300);
 
     editor = window.QHEditor.create(host, {
       doc: initial,
@@ -236,6 +269,14 @@
     });
 
     analyse();
+    quote();
+    ["run-device", "run-shots"].forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) {
+        el.addEventListener("change", requote);
+        el.addEventListener("input", requote);
+      }
+    });
   }
 
   if (document.readyState === "loading") {

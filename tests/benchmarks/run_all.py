@@ -4,7 +4,10 @@ queue drained), the per-job overhead over raw Aer, and end-to-end throughput and
 p50/p95 while this process submits through the API. Not a test: nothing is asserted.
 
 Uses its own database (``<test db>_bench``) and Redis DB 12 next to the test services.
-Settings: BENCH_JOBS (default 400), BENCH_WORKERS (default 2), BENCH_QUBITS (default 5).
+Settings: BENCH_JOBS (default 400), BENCH_WORKERS (default 2), BENCH_QUBITS (default 5),
+BENCH_SWEEP (default 100): a parameter sweep of that many bindings as one sampler job
+(``"primitive": "sampler"``, one Aer run with parameter binding) against the same bindings
+as that many separate circuit jobs, end to end, and their ratio.
 """
 
 from __future__ import annotations
@@ -35,6 +38,17 @@ def ghz(n: int) -> str:
         f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[{n}];\ncreg c[{n}];\nh q[0];\n{body}'
         "measure q -> c;\n"
     )
+
+
+SWEEP_PROGRAM = """OPENQASM 3.0;
+include "stdgates.inc";
+input float theta;
+bit[2] c;
+qubit[2] q;
+ry(theta) q[0];
+cx q[0], q[1];
+c = measure q;
+"""
 
 
 def pct(values: list[float], p: float) -> float:
@@ -192,6 +206,40 @@ def main() -> None:
             print(f"End to end: {n_jobs} jobs submitted while {n_workers} workers run ...")
             submitted = submit(n_jobs)
             done = wait_done()
+            # Phase 3, a sweep: N bindings as one sampler job against N circuit jobs.
+            n_sweep = int(os.environ.get("BENCH_SWEEP", "100"))
+            thetas = [3.14159 * i / max(1, n_sweep - 1) for i in range(n_sweep)]
+            print(f"Sweep: {n_sweep} bindings as one sampler job and as {n_sweep} jobs ...")
+
+            def timed(bodies: list[dict]) -> float:
+                started = time.perf_counter()
+                for one in bodies:
+                    resp = client.post("/api/v1/jobs", json=one, headers=headers)
+                    assert resp.status_code == 201, resp.get_json()
+                    db.session.remove()
+                wait_done()
+                return time.perf_counter() - started
+
+            sweep_one = timed(
+                [
+                    {
+                        "device": "aer-simulator",
+                        "primitive": "sampler",
+                        "pubs": [[SWEEP_PROGRAM, thetas, 1024]],
+                    }
+                ]
+            )
+            sweep_many = timed(
+                [
+                    {
+                        "device": "aer-simulator",
+                        "shots": 1024,
+                        "program": {"source": SWEEP_PROGRAM},
+                        "inputs": {"theta": t},
+                    }
+                    for t in thetas
+                ]
+            )
         finally:
             stop_workers(workers)
     drain_rate = len(drained) / span(drained, "started")
@@ -232,6 +280,11 @@ def main() -> None:
     print(
         f"end-to-end latency        p50 {pct(latency, 50):.1f} ms   p95 {pct(latency, 95):.1f} ms"
         "   (submit → result stored; includes queueing behind earlier jobs)"
+    )
+    print(
+        f"{n_sweep}-binding sweep         one sampler job {sweep_one:.2f} s, {n_sweep} jobs "
+        f"{sweep_many:.2f} s: one job is {sweep_many / sweep_one:.1f}x faster (submit → all "
+        "results stored)"
     )
 
 

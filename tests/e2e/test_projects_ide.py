@@ -138,3 +138,34 @@ def test_ide_shows_inputs_of_a_parameterised_program(worker_live_server, page, c
     expect(page.get_by_test_id("file-tree")).to_contain_text("inputs.json")
     expect(page.get_by_test_id("analysis")).to_contain_text("theta0")
     assert console_errors == []
+
+
+def test_ide_shows_the_price_and_transpile_preview_next_to_run(live_server, page, console_errors):
+    """Next to Run: the price of the editor's program on the chosen device and how it would
+    run there (transpiled depth, size and two-qubit gates), updated as the device changes."""
+    from tests.factories.projects import ProjectFactory
+
+    user = UserFactory(username="previewer")
+    ensure_catalogue()
+    project = ProjectFactory(user=user, name="GHZ preview", files__starter="ghz")
+    db.session.commit()
+    sign_in(page, live_server.url, "previewer")
+    page.goto(f"{live_server.url}/projects/{project.id}")
+    expect(page.locator(".cm-editor")).to_be_visible()
+    quote = page.get_by_test_id("run-quote")
+    page.get_by_label("Device").select_option("aer-simulator")
+    page.get_by_label("Shots").fill("1000")
+    expect(quote.get_by_test_id("quote-price")).to_have_text("$0.02 for 1000 shots")
+    expect(quote).to_contain_text("As run on aer-simulator")
+    expect(quote.get_by_test_id("quote-2q")).to_have_text("4")  # the GHZ's four CNOTs
+
+    page.get_by_label("Device").select_option("falcon-27-noisy")
+    expect(quote).to_contain_text("Transpiled for falcon-27-noisy")
+    expect(quote.get_by_test_id("quote-price")).to_have_text("$0.20 for 1000 shots")
+    two_qubit = int(quote.get_by_test_id("quote-2q").inner_text())
+    assert two_qubit >= 4  # heavy-hex: the CNOTs, and SWAPs where the layout needs them
+    assert int(quote.get_by_test_id("quote-depth").inner_text()) > 0
+
+    page.get_by_label("Shots").fill("0")
+    expect(quote.get_by_test_id("quote-error")).to_contain_text("between")
+    assert console_errors == []

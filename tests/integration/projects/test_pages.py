@@ -83,6 +83,7 @@ def test_other_users_get_404_on_every_page(client, login_as, stranger, project):
         == 404
     )
     assert client.post(f"/projects/{project.id}/run", data={"source": ""}).status_code == 404
+    assert client.post(f"/projects/{project.id}/quote", data={"source": ""}).status_code == 404
     assert client.post(f"/projects/{project.id}/release", data={"name": "x"}).status_code == 404
 
 
@@ -155,6 +156,25 @@ def test_run_errors_are_shown_in_the_panel(client, login_as, owner, project, cat
     assert "line 5" in broken.get_data(as_text=True)
     shots = client.post(url, data={"source": "OPENQASM 2.0;\nqreg q[1];\n", "shots": "0"})
     assert 'data-testid="run-error"' in shots.get_data(as_text=True)
+
+
+def test_quote_fragment_shows_price_and_transpile_preview(
+    client, login_as, owner, project, catalogue
+):
+    login_as(owner)
+    db.session.commit()  # a refused quote rolls back; keep the fixtures
+    url = f"/projects/{project.id}/quote"
+    source = services.get_file(project, "main.qasm").content  # the Bell pair
+    plain = client.post(url, data={"source": source, "device": "aer-simulator", "shots": "1000"})
+    body = plain.get_data(as_text=True)
+    assert plain.status_code == 200 and "$0.02 for 1000 shots" in body
+    assert "As run on aer-simulator" in body and 'data-testid="quote-2q">1<' in body
+    falcon = client.post(url, data={"source": source, "device": "falcon-27-noisy", "shots": "10"})
+    assert "Transpiled for falcon-27-noisy" in falcon.get_data(as_text=True)
+    refused = client.post(url, data={"source": BROKEN, "device": "aer-simulator", "shots": "10"})
+    assert refused.status_code == 422 and "line 5" in refused.get_data(as_text=True)
+    assert client.post(url, data={"source": source, "shots": "0"}).status_code == 422
+    assert services.get_file(project, "main.qasm").content == source  # nothing written
 
 
 def test_vqe_run_binds_inputs_json(client, login_as, owner, catalogue):
