@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from qiskit import QuantumCircuit, qasm3
 from qiskit.circuit import Delay, Parameter
 from qiskit.circuit.library import get_standard_gate_name_mapping
-from qiskit.providers import BackendV2, Options
-from qiskit.transpiler import Target
+from qiskit.providers import BackendV2, Options, QubitProperties
+from qiskit.transpiler import InstructionProperties, Target
 
 from quantum_hub_client.job import QuantumHubJob
 
@@ -38,12 +38,47 @@ def build_target(device: dict[str, Any]) -> Target:
 
     On an all-to-all device (no connectivity map) every instruction is global: the
     transpiler lays nothing out. With a map, 1-qubit instructions are on every qubit and
-    2-qubit gates on the map's directed edges only. The API publishes no per-gate error or
-    duration figures, so instruction properties are left unset (the noise is applied by the
-    portal's simulator, not modelled by the transpiler)."""
+    2-qubit gates on the map's directed edges only. Where the API publishes the device's
+    ``error_figures`` (device-like entries), instructions carry their error (readout error on
+    ``measure``, the 1-qubit gate error on physical 1-qubit gates, ``rz`` virtual and exact,
+    each coupling's 2-qubit error) and qubits their T1/T2, so noise-aware layout works."""
     num_qubits = int(device["qubits"])
-    target = Target(description=device.get("description"), num_qubits=num_qubits, dt=None)
+    figures = device.get("error_figures") or {}
+    per_qubit = {int(q["qubit"]): q for q in figures.get("qubits") or []}
+    per_edge = {tuple(sorted(e["qubits"])): e.get("error") for e in figures.get("edges") or []}
+    qubit_properties = None
+    if per_qubit and len(per_qubit) == num_qubits:
+        qubit_properties = [
+            QubitProperties(
+                t1=per_qubit[i]["t1_us"] * 1e-6 if per_qubit[i].get("t1_us") else None,
+                t2=per_qubit[i]["t2_us"] * 1e-6 if per_qubit[i].get("t2_us") else None,
+            )
+            for i in range(num_qubits)
+        ]
+    target = Target(
+        description=device.get("description"),
+        num_qubits=num_qubits,
+        dt=None,
+        qubit_properties=qubit_properties,
+    )
     edges = [tuple(edge) for edge in device.get("connectivity_map") or []]
+
+    def one_qubit(name: str, q: int):
+        figures_q = per_qubit.get(q)
+        if figures_q is None:
+            return None
+        if name == "measure":
+            error = figures_q.get("readout_error")
+        elif name in ("rz", "id", "delay", "reset"):
+            error = 0.0 if name in ("rz", "id") else None
+        else:
+            error = figures_q.get("gate_error_1q")
+        return InstructionProperties(error=error) if error is not None else None
+
+    def two_qubit(edge):
+        error = per_edge.get(tuple(sorted(edge)))
+        return InstructionProperties(error=error) if error is not None else None
+
     for name in device.get("gate_set") or []:
         if name in DIRECTIVES:
             continue
@@ -59,9 +94,11 @@ def build_target(device: dict[str, Any]) -> Target:
         if not edges or instruction.num_qubits > 2:
             target.add_instruction(instruction, name=name)
         elif instruction.num_qubits == 2:
-            target.add_instruction(instruction, {edge: None for edge in edges}, name=name)
+            props = {edge: two_qubit(edge) for edge in edges}
+            target.add_instruction(instruction, props, name=name)
         else:
-            target.add_instruction(instruction, {(q,): None for q in range(num_qubits)}, name=name)
+            props = {(q,): one_qubit(name, q) for q in range(num_qubits)}
+            target.add_instruction(instruction, props, name=name)
     return target
 
 

@@ -136,3 +136,33 @@ def calibration_of(qubits: int | None, config: dict[str, Any] | None, edges) -> 
     if config.get("noise"):
         return _from_noise(config, int(qubits), edges)
     return None
+
+
+def calibration_document(hardware) -> dict[str, Any] | None:
+    """A device's error figures as the API publishes them (``GET /hardware``), or None for a
+    noiseless simulator: per qubit T1/T2 (µs), readout and 1-qubit gate error; per coupling
+    the 2-qubit gate's error. Clients build their transpiler ``Target`` from these."""
+    calibration = calibration_of(
+        hardware.qubits, hardware.backend_config, hardware.connectivity_map
+    )
+    if calibration is None:
+        return None
+    return {
+        "source": calibration.source,
+        "uniform": calibration.uniform,
+        "gate_1q": calibration.gate_1q,
+        "gate_2q": calibration.gate_2q,
+        "qubits": [
+            {
+                "qubit": q.qubit,
+                "t1_us": q.t1_us,
+                "t2_us": q.t2_us,
+                "readout_error": q.readout_error,
+                "gate_error_1q": q.gate_error_1q,
+            }
+            for q in calibration.qubits
+        ],
+        "edges": [
+            {"qubits": list(e.qubits), "gate": e.gate, "error": e.error} for e in calibration.edges
+        ],
+    }

@@ -42,7 +42,21 @@ class HardwareSchema(Schema):
     min_shots = fields.Integer()
     max_shots = fields.Integer()
     device_like = fields.Function(lambda h: bool((h.backend_config or {}).get("device")))
+    error_figures = fields.Function(
+        lambda h: _calibration(h),
+        metadata={
+            "description": "Device-like entries: per qubit t1_us, t2_us, readout_error, "
+            "gate_error_1q; per coupling (edges) the 2-qubit gate's error; null for a "
+            "noiseless simulator"
+        },
+    )
     documentation_url = fields.String()
+
+
+def _calibration(hardware):
+    from portal.execution.calibration import calibration_document
+
+    return calibration_document(hardware)
 
 
 class HardwarePageSchema(Schema):

@@ -189,3 +189,21 @@ def test_the_readme_use_it_from_qiskit_example_runs(worker_hub, portal, monkeypa
     assert printed[0] == "(2, 100) 1.0 1.0"
     counts = ast.literal_eval(printed[1])
     assert set(counts) == {"00", "11"} and sum(counts.values()) == 1000
+
+
+def test_the_target_carries_the_published_error_figures(portal, hub):
+    falcon = hub.backend("falcon-27-noisy")
+    figures = falcon.device["error_figures"]
+    readout = figures["qubits"][0]["readout_error"]
+    assert falcon.target["measure"][(0,)].error == pytest.approx(readout)
+    edge = next(iter(falcon.coupling_map.get_edges()))
+    assert falcon.target["cx"][edge].error == pytest.approx(figures["edges"][0]["error"])
+    assert falcon.target["rz"][(3,)].error == 0.0  # virtual
+    assert falcon.target["sx"][(3,)].error == pytest.approx(figures["qubits"][3]["gate_error_1q"])
+    assert falcon.target.qubit_properties[0].t1 == pytest.approx(
+        figures["qubits"][0]["t1_us"] * 1e-6
+    )
+    generic = hub.backend("generic-5-noisy")  # GenericBackendV2's per-qubit figures differ
+    errors = {generic.target["measure"][(q,)].error for q in range(5)}
+    assert len(errors) > 1
+    assert hub.backend("aer-simulator").device["error_figures"] is None  # noiseless

@@ -292,3 +292,19 @@ def test_the_estimate_previews_the_transpiled_circuit(client, api_headers, user,
         headers=headers,
     ).get_json()
     assert sweep["transpile"]["transpiled"] is True and sweep["transpile"]["two_qubit_gates"] == 0
+
+
+def test_the_openapi_document_describes_primitive_payloads_and_results(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    schemas = doc["components"]["schemas"]
+    create = next(v for k, v in schemas.items() if k.startswith("JobCreate"))["properties"]
+    assert "BindingsArray" in create["pubs"]["description"]
+    assert create["primitive"]["enum"] == ["sampler", "estimator"]
+    assert {"memory", "seed_simulator", "options"} <= set(create)
+    result = next(v for k, v in schemas.items() if k.startswith("Result"))["properties"]
+    assert "samples" in result["results"]["description"]
+    assert "evs" in result["results"]["description"]
+    assert {"memory", "seed_simulator", "noise_model_version"} <= set(result)
+    estimate = next(v for k, v in schemas.items() if k.startswith("Estimate") and "transpile"
+                    in v.get("properties", {}))  # fmt: skip
+    assert "two_qubit_gates" in estimate["properties"]["transpile"]["description"]
