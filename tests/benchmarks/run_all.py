@@ -3,7 +3,8 @@ same circuits in a plain Aer loop in the same run. Prints the workers' capacity 
 queue drained), the per-job overhead over raw Aer, and end-to-end throughput and latency
 p50/p95 while this process submits through the API. Not a test: nothing is asserted.
 
-Uses its own database (``<test db>_bench``) and Redis DB 12 next to the test services.
+Uses its own database (``<test db>_bench``) and Redis DB 12 (``BENCH_REDIS_DB``) next to the
+test services.
 Settings: BENCH_JOBS (default 400), BENCH_WORKERS (default 2), BENCH_QUBITS (default 5),
 BENCH_SWEEP (default 100): a parameter sweep of that many bindings as one sampler job
 (``"primitive": "sampler"``, one Aer run with parameter binding) against the same bindings
@@ -29,7 +30,7 @@ def _urls() -> tuple[str, str]:
     parts = urlsplit(base)
     db_url = urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_bench"))
     redis = urlsplit(os.environ.get("QH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
-    return db_url, urlunsplit(redis._replace(path="/12"))
+    return db_url, urlunsplit(redis._replace(path="/" + os.environ.get("BENCH_REDIS_DB", "12")))
 
 
 def ghz(n: int) -> str:

@@ -308,3 +308,20 @@ def test_the_openapi_document_describes_primitive_payloads_and_results(client):
     estimate = next(v for k, v in schemas.items() if k.startswith("Estimate") and "transpile"
                     in v.get("properties", {}))  # fmt: skip
     assert "two_qubit_gates" in estimate["properties"]["transpile"]["description"]
+
+
+def test_job_pages_of_primitive_jobs(client, api_headers, login_as, committed_user, catalogue):
+    headers = api_headers(committed_user)
+    sweep = post(client, headers, primitive="sampler", pubs=[[RX, [0.0, 3.14159], 100]])
+    sweep_job, _ = run_and_read(client, headers, sweep)
+    estimate = post(client, headers, primitive="estimator", pubs=[[BELL_STATE, "ZZ"]])
+    estimator_job, _ = run_and_read(client, headers, estimate)
+    login_as(committed_user)
+    for job in (sweep_job, estimator_job):
+        page = client.get(f"/jobs/{job['id']}")
+        assert page.status_code == 200
+        assert job["name"] in page.get_data(as_text=True)
+        assert client.get(f"/jobs/{job['id']}/result.json").get_json()["primitive"]
+    assert sweep_job["name"] == "sampler of 1 PUB(s) on aer-simulator"
+    csv = client.get(f"/jobs/{sweep_job['id']}/result.csv").get_data(as_text=True)
+    assert csv.startswith("outcome,count,probability") and "0,100," in csv  # the first binding
