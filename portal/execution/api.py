@@ -133,6 +133,14 @@ class JobList(MethodView):
                     details={"webhook_url": "not with a subscription key"},
                 )
 
+            if data.get("primitive"):  # primitive jobs are the user's own (not an app's)
+                from portal.core.errors import ValidationFailed
+
+                raise ValidationFailed(
+                    "A subscription key runs its app only; submit primitive jobs with your own "
+                    "credentials.",
+                    details={"primitive": "not with a subscription key"},
+                )
             return _present(submit_with_subscription_key(data))
         program = data.get("program") or {}
         app_version = None

@@ -314,6 +314,13 @@ def parse_pubs(
                         f"{precision}.",
                         index=index,
                     )
+                unmeasured = circuit.remove_final_measurements(inplace=False)
+                if any(i.operation.name in ("measure", "reset") for i in unmeasured.data):
+                    _refuse(
+                        "an estimator PUB's circuit prepares a state: it cannot measure or "
+                        "reset before its end (final measurements are removed).",
+                        index=index,
+                    )
                 bindings, stored_values = _bindings(circuit, values, index)
                 qiskit_pub = EstimatorPub.coerce((circuit, observables, bindings, float(precision)))
                 stored = [source, observables, stored_values, float(precision)]

@@ -42,6 +42,7 @@ def ansatz() -> QuantumCircuit:
 
 
 TWO = qasm3.dumps(ansatz())
+MID_MEASURE = BELL3.replace("c = measure q;", "c = measure q;\nh q[0];")
 
 
 @pytest.fixture
@@ -229,6 +230,8 @@ def test_memory_for_a_circuit_job(client, api_headers, committed_user, catalogue
         ({"primitive": "estimator", "pubs": [[BELL_STATE, {"ZZ": "one"}]]}, "invalid_pubs",
          "real numbers"),
         ({"primitive": "estimator", "pubs": [[BELL_STATE]]}, "invalid_pubs", "observables"),
+        ({"primitive": "estimator", "pubs": [[MID_MEASURE, "ZZ"]]}, "invalid_pubs",
+         "before its end"),
         ({"primitive": "sampler", "pubs": [[BELL3]], "program": {"source": BELL_QASM2}},
          "validation_error", "pubs"),
         ({"primitive": "sampler", "pubs": [[BELL3]], "seed_simulator": -1}, "validation_error",

@@ -170,6 +170,9 @@ def test_trial_key_runs_the_app_and_counts_down(client, api_headers, listing):
     assert second.json["subscription_id"] == sub["id"]
     program = {"program": {"source": "OPENQASM 2.0;", "format": "qasm2"}, "device": "x"}
     assert client.post("/api/v1/jobs", json=program, headers=key_headers).status_code == 422
+    primitive = {"device": "aer-simulator", "primitive": "sampler", "pubs": [["OPENQASM 3.0;"]]}
+    refused = client.post("/api/v1/jobs", json=primitive, headers=key_headers)
+    assert refused.status_code == 422 and "own credentials" in refused.json["error"]["message"]
     assert (
         client.post(
             f"/api/v1/marketplace/{listing.id}/jobs", json={}, headers=key_headers
