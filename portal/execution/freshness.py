@@ -54,3 +54,20 @@ def job_rows_etag(actor: Any, full_path: str) -> str:
     from portal.core.conditional import weak_etag
 
     return weak_etag("job-rows", _viewer(), full_path, jobs_version(actor))
+
+
+def job_list_page_etag(actor: Any, full_path: str) -> tuple[str, list]:
+    """The full job list page at ``full_path``: the rows' version, the app filter's choices
+    (app names live outside the jobs: they are read, and handed back for the page), and the
+    layout's viewer-dependent parts: the name and roles in the navigation and the unread
+    notifications badge. A page with flashed messages is never conditional (the caller
+    checks). Returns (etag, the app choices)."""
+    from portal.core.conditional import weak_etag
+    from portal.execution.services import job_apps
+    from portal.notifications.services import unread_count
+
+    apps = job_apps(actor)
+    user = current_user
+    parts = ("jobs-page", _viewer(), user.username, tuple(user.roles or ()), unread_count(user),
+             full_path, jobs_version(actor), tuple(apps))  # fmt: skip
+    return weak_etag(*parts), apps

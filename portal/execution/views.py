@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
 from portal.accounts.auth import page_auth
+from portal.core import conditional
 from portal.core.errors import PortalError
 from portal.core.web import FORM_ERROR_STATUS
 from portal.execution import policy, services, svg
@@ -98,10 +99,16 @@ def index():
     page = max(1, _int(request.args.get("page"), 1))
     etag = None
     if htmx:  # the rows' live poll: 304 while none of the user's jobs has changed
-        from portal.core import conditional
         from portal.execution.freshness import job_rows_etag
 
         etag = job_rows_etag(current_user, request.full_path)
+        unchanged = conditional.not_modified(etag)
+        if unchanged is not None:
+            return unchanged
+    elif "_flashes" not in session:  # the full page: 304 too, unless it shows a message
+        from portal.execution.freshness import job_list_page_etag
+
+        etag, apps = job_list_page_etag(current_user, request.full_path)
         unchanged = conditional.not_modified(etag)
         if unchanged is not None:
             return unchanged
@@ -137,9 +144,10 @@ def index():
     context.update(
         devices=services.job_devices(current_user),
         tags=services.job_tags(current_user),
-        apps=services.job_apps(current_user),
+        apps=apps if etag else services.job_apps(current_user),
     )
-    return render_template("execution/jobs.html", **context)
+    full = Response(render_template("execution/jobs.html", **context))
+    return conditional.tag(full, etag) if etag else full
 
 
 @jobs_bp.post("/cancel")
@@ -286,7 +294,6 @@ def estimate():
 def detail(job_id):
     job = services.get_job(current_user, job_id, with_result=True)
     if htmx:  # the status poll: 304 while the job and its place in the queue are unchanged
-        from portal.core import conditional
         from portal.execution.freshness import job_status_etag
 
         queue = _queue_figures(job)

@@ -116,19 +116,22 @@ def prepare(env: dict[str, str]) -> dict:
 
 def serve(env: dict[str, str], target: str, port: int, log: Path,
           server: str = "gunicorn") -> subprocess.Popen:  # fmt: skip
-    """The app under gunicorn (deploy/gunicorn.conf.py) or granian (deploy/granian.sh's
-    settings: as many workers and threads, the same GC and switch-interval tuning)."""
+    """The app under gunicorn (deploy/gunicorn.conf.py) or granian (granian_app.py: as many
+    workers and threads, the same GC and switch-interval tuning)."""
+    workers, threads = os.environ.get("QH_WEB_WORKERS", "2"), os.environ.get("QH_WEB_THREADS", "8")
     if server == "gunicorn":
         command = [str(BIN / "gunicorn"), "--config", str(ROOT / "deploy/gunicorn.conf.py"),
                    target]  # fmt: skip
     elif server == "granian":
-        command = ["bash", str(ROOT / "deploy/granian.sh"), target]
+        command = [str(BIN / "granian"), "--interface", "wsgi", "--no-ws", "--host", "127.0.0.1",
+                   "--port", str(port), "--workers", workers, "--blocking-threads", threads,
+                   "--log-level", "warning", "tests.benchmarks.web.granian_app:app"]  # fmt: skip
     else:
         raise SystemExit(f"unknown server {server!r} in BENCH_WEB_SERVERS")
     return subprocess.Popen(
         command,
         cwd=ROOT,
-        env={**env, "QH_BIND": f"127.0.0.1:{port}", "QH_GRANIAN": str(BIN / "granian")},
+        env={**env, "QH_BIND": f"127.0.0.1:{port}", "QH_WSGI_TARGET": target},
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -283,7 +286,7 @@ def load(
          "--reset-stats", "--stop-timeout", "5", "--host", f"http://127.0.0.1:{PORTAL_PORT}",
          "--csv", str(prefix), "--loglevel", "WARNING"],
         cwd=ROOT, env={**env, "QH_BENCH_CREDS": str(WORK / "creds.json")},
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=(WORK / "locust.log").open("w"),
     )  # fmt: skip
     # CPU over the measured part only: from the end of the ramp-up to just before the stop.
     time.sleep(ramp)

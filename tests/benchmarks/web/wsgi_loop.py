@@ -25,7 +25,8 @@ UA = "qh-bench"
 
 
 def _requests(data: dict, rng: random.Random) -> list[tuple[str, str, dict]]:
-    """(name, path, headers): the locust mix, by its weights, as one user account sees it."""
+    """(name, path, headers, account): the locust mix, by its weights, as one account sees
+    it."""
     account = rng.choice(data["users"])
     page = {"User-Agent": UA, "Cookie": f"session={account['cookie']}"}
     api = {"User-Agent": UA, "X-API-Key": account["api_key"]}
@@ -48,13 +49,16 @@ def _requests(data: dict, rng: random.Random) -> list[tuple[str, str, dict]]:
         (1, "api job", f"/api/v1/jobs/{rng.choice(account['jobs'])}", api),
         (1, "api registry search", f"/api/v1/registry/?q={word}", api),
     ]  # fmt: skip
-    return [(name, path, headers) for weight, name, path, headers in mix for _ in range(weight)]
+    who = account["api_key"]
+    return [(name, path, headers, who) for weight, name, path, headers in mix
+            for _ in range(weight)]  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--profile", help="write a cProfile of the measured rounds here")
+    parser.add_argument("--only", help="measure only this request type (e.g. 'job list')")
     args = parser.parse_args()
     env = _env()
     os.environ.update({k: v for k, v in env.items() if k.startswith("QH_")})
@@ -87,7 +91,11 @@ def main() -> None:
 
     etags: dict[tuple, str] = {}  # a browser cache per account, as the locust users keep
 
-    def call(target, path, headers) -> int:
+    visitors: dict[str, str] = {}  # a visitor keeps the cookie its first page gave it
+
+    def call(target, path, headers, account=None) -> int:
+        if "Cookie" not in headers and account in visitors:
+            headers = {**headers, "Cookie": visitors[account]}
         key = (headers.get("Cookie"), path, headers.get("HX-Target"))
         if key in etags:
             headers = {**headers, "If-None-Match": etags[key]}
@@ -105,13 +113,23 @@ def main() -> None:
         etag = dict(sent).get("ETag")
         if code == 200 and etag and headers.get("Cookie"):
             etags[key] = etag
+        cookie = dict(sent).get("Set-Cookie", "")
+        if account is not None and "Cookie" not in headers and cookie.startswith("session="):
+            visitors[account] = cookie.split(";", 1)[0]
         return code
 
     for _ in range(3):  # warm: caches, pools, compiled templates and statements
-        for _name, path, headers in _requests(data, rng):
-            call(app, path, headers)
+        for _name, path, headers, who in _requests(data, rng):
+            call(app, path, headers, who)
     stats: dict[str, dict] = collections.defaultdict(
-        lambda: {"n": 0, "cpu": 0.0, "sql": 0, "redis": 0, "status": collections.Counter()}
+        lambda: {
+            "n": 0,
+            "cpu": 0.0,
+            "sql": 0,
+            "redis": 0,
+            "status": collections.Counter(),
+            "cpu_by_status": collections.Counter(),
+        }
     )
     profiler = None
     if args.profile:
@@ -120,10 +138,12 @@ def main() -> None:
         profiler = cProfile.Profile(time.thread_time)  # CPU, not waiting on I/O
         profiler.enable()
     for _ in range(args.rounds):
-        for name, path, headers in _requests(data, rng):
+        for name, path, headers, who in _requests(data, rng):
+            if args.only and name != args.only:
+                continue
             counts.update(sql=0, redis=0)
             started = time.process_time()
-            status = call(app, path, headers)
+            status = call(app, path, headers, who)
             used = time.process_time() - started
             entry = stats[name]
             entry["n"] += 1
@@ -131,6 +151,7 @@ def main() -> None:
             entry["sql"] += counts["sql"]
             entry["redis"] += counts["redis"]
             entry["status"][status] += 1
+            entry["cpu_by_status"][status] += used
     if profiler:
         profiler.disable()
         profiler.dump_stats(args.profile)
@@ -139,13 +160,14 @@ def main() -> None:
         call(bare, "/bare", {"User-Agent": UA})
     bare_ms = 1000 * (time.process_time() - started) / n
     total = {"n": 0, "cpu": 0.0, "sql": 0, "redis": 0}
-    print(f"{'request':28} {'CPU ms':>7} {'SQL':>5} {'Redis':>5}  status")
+    print(f"{'request':28} {'CPU ms':>7} {'SQL':>5} {'Redis':>5}  status: count (CPU ms)")
     for name, entry in stats.items():
         for key in total:
             total[key] += entry[key]
         print(f"{name:28} {1000 * entry['cpu'] / entry['n']:7.2f} "
               f"{entry['sql'] / entry['n']:5.1f} {entry['redis'] / entry['n']:5.1f}  "
-              f"{dict(entry['status'])}")  # fmt: skip
+              + ", ".join(f"{code}: {count} ({1000 * entry['cpu_by_status'][code] / count:.2f})"
+                          for code, count in sorted(entry["status"].items())))  # fmt: skip
     mean = 1000 * total["cpu"] / total["n"]
     print(f"{'the mix':28} {mean:7.2f} {total['sql'] / total['n']:5.1f} "
           f"{total['redis'] / total['n']:5.1f}")  # fmt: skip

@@ -102,3 +102,38 @@ def test_job_rows_poll_is_304_until_a_job_is_added_or_changed(client, login_as):
     changed = _revalidate(client, "/jobs", etag, ROWS)
     assert changed.status_code == 200 and b">paper</a>" in changed.data
     assert _revalidate(client, "/jobs", changed.headers["ETag"], ROWS).status_code == 304
+
+
+def test_job_list_page_is_304_until_jobs_or_the_badge_change(client, login_as):
+    from portal.notifications.models import Notification, NotificationType
+
+    owner = UserFactory()
+    JobFactory(user=owner, name="listed-job")
+    db.session.commit()
+    login_as(owner)
+    page = client.get("/jobs")
+    assert page.status_code == 200 and b"listed-job" in page.data
+    etag = page.headers["ETag"]
+    assert _revalidate(client, "/jobs", etag, {}).status_code == 304
+    # The fragment at the same address has a tag of its own.
+    assert _revalidate(client, "/jobs", etag, ROWS).status_code == 200
+
+    db.session.add(
+        Notification(user_id=owner.id, type=NotificationType.INFO, title="Hi", message="New")
+    )
+    db.session.commit()
+    badge = _revalidate(client, "/jobs", etag, {})
+    assert badge.status_code == 200 and badge.headers["ETag"] != etag
+
+
+def test_job_list_page_with_a_flashed_message_is_always_rendered(client, login_as):
+    owner = UserFactory()
+    queued = JobFactory(user=owner)
+    db.session.commit()
+    login_as(owner)
+    etag = client.get("/jobs").headers["ETag"]
+    done = client.post("/jobs/cancel", data={"ids": [str(queued.id)], "next": "/jobs"})
+    assert done.status_code == 302
+    shown = _revalidate(client, "/jobs", etag, {})
+    assert shown.status_code == 200 and b"flash" in shown.data
+    assert "ETag" not in shown.headers
