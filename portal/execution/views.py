@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
 from portal.accounts.auth import page_auth
+from portal.core import conditional
 from portal.core.errors import PortalError
 from portal.core.web import FORM_ERROR_STATUS
 from portal.execution import policy, services, svg
@@ -96,6 +97,21 @@ def _query_args(filters: dict) -> dict:
 def index():
     filters = _filters()
     page = max(1, _int(request.args.get("page"), 1))
+    etag = None
+    if htmx:  # the rows' live poll: 304 while none of the user's jobs has changed
+        from portal.execution.freshness import job_rows_etag
+
+        etag = job_rows_etag(current_user, request.full_path)
+        unchanged = conditional.not_modified(etag)
+        if unchanged is not None:
+            return unchanged
+    elif "_flashes" not in session:  # the full page: 304 too, unless it shows a message
+        from portal.execution.freshness import job_list_page_etag
+
+        etag, apps = job_list_page_etag(current_user, request.full_path)
+        unchanged = conditional.not_modified(etag)
+        if unchanged is not None:
+            return unchanged
     date_from, date_to = services.day_range(filters["from"], filters["to"])
     jobs, total = services.list_jobs(
         current_user,
@@ -123,13 +139,15 @@ def index():
         "cancellable": any(j.status is JobStatus.QUEUED for j in jobs),
     }
     if htmx:
-        return render_template("execution/_job_rows.html", **context)
+        rows = Response(render_template("execution/_job_rows.html", **context))
+        return conditional.tag(rows, etag)
     context.update(
         devices=services.job_devices(current_user),
         tags=services.job_tags(current_user),
-        apps=services.job_apps(current_user),
+        apps=apps if etag else services.job_apps(current_user),
     )
-    return render_template("execution/jobs.html", **context)
+    full = Response(render_template("execution/jobs.html", **context))
+    return conditional.tag(full, etag) if etag else full
 
 
 @jobs_bp.post("/cancel")
@@ -275,13 +293,26 @@ def estimate():
 @page_auth()
 def detail(job_id):
     job = services.get_job(current_user, job_id, with_result=True)
-    context = _detail_context(job)
-    if htmx:
-        return render_template("execution/_job_status.html", **context)
-    return render_template("execution/job.html", **context)
+    if htmx:  # the status poll: 304 while the job and its place in the queue are unchanged
+        from portal.execution.freshness import job_status_etag
+
+        queue = _queue_figures(job)
+        etag = job_status_etag(job, *queue)
+        unchanged = conditional.not_modified(etag)
+        if unchanged is not None:
+            return unchanged
+        fragment = render_template("execution/_job_status.html", **_detail_context(job, queue))
+        return conditional.tag(Response(fragment), etag)
+    return render_template("execution/job.html", **_detail_context(job))
 
 
-def _detail_context(job) -> dict:
+def _queue_figures(job) -> tuple[int | None, float | None]:
+    """The job's place in the queue and the wait estimate (None, None once it has left)."""
+    position = services.queue_position(job)
+    return position, services.wait_estimate(job, position) if position else None
+
+
+def _detail_context(job, queue: tuple[int | None, float | None] | None = None) -> dict:
     # The program (source and drawing) only where the policy lets this user read it: a job
     # of another developer's app shows "app X, version Y" instead.
     show_program = policy.may_see_program(current_user, job)
@@ -297,9 +328,9 @@ def _detail_context(job) -> dict:
         if htmx or not show_program or job.status is not JobStatus.COMPLETED
         else _transpiled_drawing(job)
     )
-    position = services.queue_position(job)
+    position, wait = queue or _queue_figures(job)
     return {
-        "wait_estimate": services.wait_estimate(job, position) if position else None,
+        "wait_estimate": wait,
         "elapsed_seconds": _elapsed(job),
         "outcomes": services.outcome_rows(job)[:32] if counts else [],
         "outcome_count": len(counts),

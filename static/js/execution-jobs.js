@@ -29,6 +29,9 @@ function tickElapsed() {
 }
 setInterval(tickElapsed, 1000);
 document.addEventListener("DOMContentLoaded", tickElapsed);
+// A poll answered 304 swaps in the browser's cached copy, whose text is from when it was
+// rendered: correct it at once rather than on the next tick.
+document.addEventListener("htmx:afterSwap", tickElapsed);
 
 // The submit form sends once: a second click while the first submission is in flight is
 // ignored (the button says so); coming back to the page (back button) re-enables it.

@@ -32,14 +32,23 @@ class Browser(FastHttpUser):
         self.visitor_headers = {"User-Agent": UA}
         self.page_headers = {"User-Agent": UA, "Cookie": f"session={self.account['cookie']}"}
         self.api_headers = {"User-Agent": UA, "X-API-Key": self.account["api_key"]}
+        self.etags = {}  # (path, HX-Target) -> the ETag of the last 200
 
     def _get(self, path, name, headers=None):
         if headers is not None:
-            self.client.get(path, name=name, headers=headers)
+            # Like a browser's HTTP cache: what came with an ETag is asked again with
+            # If-None-Match (the portal tags HTMX polls: portal/core/conditional.py).
+            key = (path, headers.get("HX-Target"))
+            etag = self.etags.get(key)
+            if etag:
+                headers = {**headers, "If-None-Match": etag}
+            response = self.client.get(path, name=name, headers=headers)
+            if response.status_code == 200 and (response.headers or {}).get("ETag"):
+                self.etags[key] = response.headers["ETag"]
             return
         # A visitor keeps the session cookie (its CSRF token) the first page gave it.
         response = self.client.get(path, name=name, headers=self.visitor_headers)
-        cookie = response.headers.get("Set-Cookie", "")
+        cookie = (response.headers or {}).get("Set-Cookie", "")
         if cookie.startswith("session=") and "Cookie" not in self.visitor_headers:
             self.visitor_headers = {**self.visitor_headers, "Cookie": cookie.split(";", 1)[0]}
 
