@@ -19,8 +19,41 @@ function focusableCode(root) {
     pre.tabIndex = 0;
   });
 }
-document.addEventListener("DOMContentLoaded", function () { focusableCode(document); });
-document.addEventListener("htmx:afterSwap", function (event) { focusableCode(event.target); });
+// Tables and wide figures scroll inside themselves at phone width (app.css): while one
+// does, it takes the keyboard focus too, so it can be scrolled with the arrow keys; it
+// leaves the tab order again when the window is wide enough to show it whole.
+var SCROLLERS = "main table, .table-scroll, .map-scroll, main .overflow-auto";
+function focusableScrollers() {
+  document.querySelectorAll(SCROLLERS).forEach(function (el) {
+    var scrolls = el.scrollWidth > el.clientWidth + 1;
+    if (scrolls && !el.hasAttribute("tabindex")) {
+      el.tabIndex = 0;
+      el.dataset.scrollFocus = "";
+      if (el.tagName !== "TABLE" && !el.hasAttribute("role")) {
+        // A focusable box needs a role and a name; a table keeps its own semantics.
+        var caption = el.querySelector("caption, figcaption");
+        el.setAttribute("role", "region");
+        el.setAttribute("aria-label", caption ? caption.textContent.trim() : "Scrollable content");
+      }
+    } else if (!scrolls && "scrollFocus" in el.dataset) {
+      el.removeAttribute("tabindex");
+      delete el.dataset.scrollFocus;
+      if (el.getAttribute("role") === "region") {
+        el.removeAttribute("role");
+        el.removeAttribute("aria-label");
+      }
+    }
+  });
+}
+document.addEventListener("DOMContentLoaded", function () {
+  focusableCode(document);
+  focusableScrollers();
+});
+document.addEventListener("htmx:afterSwap", function (event) {
+  focusableCode(event.target);
+  focusableScrollers();
+});
+window.addEventListener("resize", focusableScrollers);
 
 // The phone-width menu button shows and hides the navigation links (Escape closes it).
 document.addEventListener("click", function (event) {

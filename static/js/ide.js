@@ -103,6 +103,9 @@
             if (!response.ok) throw new Error((body.error && body.error.message) || response.statusText);
             savedText = text;
             setState(dirty() ? "unsaved" : "saved", dirty() ? "Unsaved changes" : "Saved");
+            // The sidebar shows the size the server stored, not the one the page loaded with.
+            var sizeEl = root.querySelector('.file-tree [aria-current="true"] ~ [data-file-size]');
+            if (sizeEl && typeof body.size === "number") sizeEl.textContent = body.size + " B";
             return true;
           });
         })

@@ -35,10 +35,14 @@ def worker_live_server(live_server, start_worker):  # noqa: F811 - the imported 
     yield live_server
 
 
+PHONE = {"width": 390, "height": 844}
+
+
 class Accessibility:
-    """``check(page, name)`` runs axe-core on the current page and records its serious and
-    critical violations; the journey asserts ``violations == []`` at the end, so one run
-    lists every page's problems at once."""
+    """``check(page, name)`` runs axe-core on the current page twice: at the width the test
+    has set (desktop) and again at phone width (390 x 844), then restores the viewport. It
+    records serious and critical violations; the journey asserts ``violations == []`` at the
+    end, so one run lists every page's problems at once, at both widths."""
 
     def __init__(self) -> None:
         self.violations: list[str] = []
@@ -51,8 +55,21 @@ class Accessibility:
             # allows it without being weakened for the test.
             origin = page.evaluate("location.origin")
             page.add_script_tag(url=origin + AXE_PATH)
+        viewport = page.viewport_size
+        self._run(page, f"{name} at {viewport['width']}px" if viewport else name)
+        if viewport and viewport["width"] != PHONE["width"]:
+            page.set_viewport_size(PHONE)
+            try:
+                self._run(page, f"{name} at {PHONE['width']}px")
+            finally:
+                page.set_viewport_size(viewport)
+
+    def _run(self, page: Page, name: str) -> None:
+        # A resize reflows synchronously; two animation frames let resize observers and
+        # media-query listeners (the menu button) settle before axe reads the page.
         result = page.evaluate(
             """async () => {
+                await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
                 const r = await axe.run(document, {resultTypes: ["violations"]});
                 return r.violations.map(v => ({
                     id: v.id, impact: v.impact, help: v.help,
@@ -96,30 +113,49 @@ def screenshot(tmp_path):
     return take
 
 
-def sign_in(page: Page, base: str, login: str, password: str = DEFAULT_PASSWORD) -> None:
-    """Sign in by the form, as a person does, and wait for the signed-in page to settle."""
+def sign_in(
+    page: Page,
+    base: str,
+    login: str,
+    password: str = DEFAULT_PASSWORD,
+    a11y: Accessibility | None = None,
+) -> None:
+    """Sign in by the form, as a person does, and wait for the signed-in page to settle.
+    With ``a11y`` the sign-in form and the page it leads to are checked too."""
     page.wait_for_load_state("networkidle")  # leaving a loading page aborts its requests
     page.goto(base + "/login")
+    if a11y:
+        a11y.check(page, "sign in")
     page.get_by_label("Username or e-mail").fill(login)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_test_id("signed-in-as")).to_have_text(login)
     page.wait_for_load_state("networkidle")
+    if a11y:
+        a11y.check(page, "signed in")
 
 
-def register_and_verify(page: Page, username: str, full_name: str, password: str) -> None:
+def register_and_verify(
+    page: Page, username: str, full_name: str, password: str, a11y: Accessibility | None = None
+) -> None:
     """Fill in the open registration form, then confirm the address from the development
-    outbox, as a new user does."""
+    outbox, as a new user does. With ``a11y`` each page on the way is checked too."""
     page.get_by_label("Username").fill(username)
     page.get_by_label("E-mail").fill(f"{username}@example.com")
     page.get_by_label("Full name").fill(full_name)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
+    if a11y:
+        a11y.check(page, "check your e-mail")
     page.get_by_role("link", name="development outbox").click()
     message = page.get_by_test_id("outbox-message").filter(has_text="Confirm your Quantum Hub")
+    if a11y:
+        a11y.check(page, "development outbox")
     message.locator('a[href*="/verify/"]').click()
     expect(page.locator(".flash-success")).to_contain_text("confirmed")
+    if a11y:
+        a11y.check(page, "address confirmed")
 
 
 def goto(page: Page, url: str) -> None:

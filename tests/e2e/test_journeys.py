@@ -6,10 +6,10 @@
   the API), subscribes through the test checkout, pays the bill and reviews the app;
 - an admin reads users, jobs and revenue and deactivates a user, who can no longer sign in.
 
-Each journey fails on any console error or failed request, runs axe-core on every main page
-it visits (no serious or critical violations) and takes the README tour's screenshots. Jobs
-go on the queue and a real worker process runs them (``worker_live_server``, as ``make run``):
-the pages show them finishing without a reload.
+Each journey fails on any console error or failed request, runs axe-core on every page it
+visits, at desktop and at phone width (no serious or critical violations), and takes the
+README tour's screenshots. Jobs go on the queue and a real worker process runs them
+(``worker_live_server``, as ``make run``): the pages show them finishing without a reload.
 """
 
 import re
@@ -55,8 +55,8 @@ def test_developer_journey(worker_live_server, page, console_errors, outbox, a11
     expect(page).to_have_title("Create an account · Quantum Hub")
     a11y.check(page, "register")
     # Verify from the development outbox, then sign in.
-    register_and_verify(page, "dirac", "Paul Dirac", "Bra-Ket-Notation-1939")
-    sign_in(page, base, "dirac", "Bra-Ket-Notation-1939")
+    register_and_verify(page, "dirac", "Paul Dirac", "Bra-Ket-Notation-1939", a11y)
+    sign_in(page, base, "dirac", "Bra-Ket-Notation-1939", a11y=a11y)
 
     # Become a provider.
     goto(page, base + "/become-provider")
@@ -64,6 +64,7 @@ def test_developer_journey(worker_live_server, page, console_errors, outbox, a11
     page.get_by_label(re.compile("I will publish only code")).check()
     page.get_by_role("button", name="Become a provider").click()
     expect(page.get_by_test_id("provider-status")).to_be_visible()
+    a11y.check(page, "provider status")
 
     # A new project from the GHZ template.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
@@ -123,6 +124,7 @@ def test_developer_journey(worker_live_server, page, console_errors, outbox, a11
     # Publish to the Registry.
     page.get_by_role("button", name="Publish to the Registry").click()
     expect(page.locator(".flash-success")).to_contain_text("Published to the Registry")
+    a11y.check(page, "my app (in the Registry)")
 
     # Publish to the Marketplace.
     page.get_by_role("button", name="Sell on the Marketplace").click()
@@ -196,7 +198,7 @@ def test_consumer_journey(worker_live_server, page, console_errors, a11y, screen
     page.set_viewport_size({"width": 1280, "height": 800})
     page.set_default_timeout(15_000)
     page.on("dialog", lambda dialog: dialog.accept())
-    sign_in(page, base, "ada")
+    sign_in(page, base, "ada", a11y=a11y)
 
     # Browse the Marketplace and read an app.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Marketplace").click()
@@ -207,6 +209,7 @@ def test_consumer_journey(worker_live_server, page, console_errors, a11y, screen
     page.get_by_label("Search").press_sequentially("bell")  # results follow the typing
     card = page.get_by_test_id("listing-card").filter(has_text="Bell Sampler")
     expect(page.get_by_test_id("listing-card")).to_have_count(1)
+    a11y.check(page, "marketplace (searched)")
     card.get_by_role("link", name="Bell Sampler").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Bell Sampler")
     expect(page.get_by_test_id("preview-program")).to_contain_text("OPENQASM")
@@ -250,6 +253,7 @@ def test_consumer_journey(worker_live_server, page, console_errors, a11y, screen
     page.get_by_role("button", name="Pay (test)").click()
     expect(page.get_by_test_id("subscription-status")).to_have_text("ACTIVE")
     expect(page.get_by_test_id("usage-left")).to_have_text("100 of 100 runs")
+    a11y.check(page, "subscription (paid)")
 
     # The bill: the subscription and the jobs' lines; the invoice downloads as a PDF.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Billing").click()
@@ -258,6 +262,8 @@ def test_consumer_journey(worker_live_server, page, console_errors, a11y, screen
     page.get_by_role("link", name="See this month's lines").click()
     lines = page.get_by_test_id("bill-line")
     expect(lines.filter(has_text="Bell Sampler: monthly subscription")).to_contain_text("19.00")
+    # The two trial runs (from the page and over the API) cost nothing: the plan is all.
+    expect(page.get_by_test_id("bill-total")).to_have_text("19.00")
     a11y.check(page, "bill")
     screenshot(page, "billing")
     assert_fits_phone(page, "bill")
@@ -306,7 +312,7 @@ def test_admin_journey(worker_live_server, page, console_errors, a11y, screensho
     page.on("dialog", lambda dialog: dialog.accept())
 
     # Users, jobs by state and revenue on the portal dashboard.
-    sign_in(page, base, "root")
+    sign_in(page, base, "root", a11y=a11y)
     goto(page, base + "/dashboard/admin")
     expect(page.get_by_role("heading", level=1)).to_have_text("Portal")
     expect(page.get_by_test_id("users-total")).to_have_text("4")  # with the app's provider
@@ -343,7 +349,8 @@ def test_admin_journey(worker_live_server, page, console_errors, a11y, screensho
     row.get_by_role("button", name="Deactivate").click()
     expect(row.get_by_test_id("user-status")).to_have_text("Deactivated")
     page.get_by_role("button", name="Sign out").click()
-    page.wait_for_load_state("networkidle")
+    expect(page.get_by_test_id("signed-in-as")).to_have_count(0)
+    a11y.check(page, "signed out")
     page.goto(base + "/login")
     page.get_by_label("Username or e-mail").fill("mallory")
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)

@@ -1,8 +1,9 @@
 """What a new user hit on a fresh install (issue 22), in Chromium, at desktop and phone width:
-the demo apps download, the devices are public and drawn with their geometry and calibration,
-the IDE, bills and navigation fit a phone, the Marketplace has listings (and an empty state
-that says what is empty), and the small things: one "Most downloaded", plurals, qubit filters
-as you type, anonymous reads of public apps."""
+the demo apps download, Registry search takes phrases and exclusions, the devices are public
+and drawn with their geometry and calibration, the IDE, bills and navigation fit a phone, the
+Marketplace has listings (and an empty state that says what is empty), and the small things:
+one "Most downloaded", plurals, qubit filters as you type, anonymous reads of public apps,
+the IDE's file sizes follow its saves."""
 
 import io
 import json
@@ -74,6 +75,40 @@ def test_demo_registry_apps_download(live_server, page, console_errors, a11y):
     assert a11y.violations == []
     # Chromium reports a navigation that became a download as an aborted request.
     assert [e for e in console_errors if not e.endswith("/download")] == []
+
+
+# 2. Registry search: quoted phrases and -exclusions, as the help text promises.
+def test_registry_search_phrases_and_exclusions(live_server, page, console_errors, a11y):
+    _demo()
+    base = live_server.url
+    page.goto(base + "/registry/")
+    expect(page.locator("#search-help")).to_contain_text('"quoted phrases" and -exclusions')
+    search = page.get_by_label("Search apps")
+    results = page.locator("#registry-results")
+    cards = results.get_by_test_id("app-card")
+
+    search.fill('"bell pair"')
+    expect(cards).to_have_count(1)
+    expect(cards).to_contain_text("Bell Pair")
+    expect(page).to_have_url(re.compile(r"q=%22bell"))  # pushed: the search can be shared
+    a11y.check(page, "registry (a phrase)")
+
+    search.fill('"any Aer simulator"')  # a phrase from every demo app's README
+    expect(cards).to_have_count(3)
+    search.fill('"any Aer simulator" -bell')
+    expect(cards).to_have_count(2)
+    expect(results.get_by_role("link", name="Bell Pair")).to_have_count(0)
+    expect(results.get_by_role("link", name="GHZ State")).to_have_count(1)
+    search.fill('"any Aer simulator" -bell -ghz')
+    expect(cards).to_have_count(1)
+    expect(cards).to_contain_text("Parameterised Rotation")
+
+    # Reloading the shared address shows the same result.
+    page.reload()
+    expect(search).to_have_value('"any Aer simulator" -bell -ghz')
+    expect(cards).to_have_count(1)
+    assert a11y.violations == []
+    assert console_errors == []
 
 
 # 3. Devices are public, drawn with their geometry and their calibration, beside no overlap.
@@ -179,6 +214,37 @@ def test_phone_width_ide_bills_and_menu(live_server, page, console_errors, a11y)
     page.set_viewport_size(DESKTOP)
     expect(toggle).to_be_hidden()
     expect(nav.get_by_role("link", name="Registry")).to_be_visible()
+    assert a11y.violations == []
+    assert console_errors == []
+
+
+# 9. The IDE's sidebar shows a file's size as saved, not as the page loaded it.
+def test_ide_sidebar_size_follows_saves(live_server, page, console_errors, a11y):
+    from tests.factories.projects import ProjectFactory
+
+    user = UserFactory(username="sizeuser")
+    program = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\n'
+    project = ProjectFactory(user=user, files={"main.qasm": program, "notes.txt": "hi\n"})
+    db.session.commit()
+    base = live_server.url
+    sign_in(page, base, "sizeuser")
+    page.goto(f"{base}/projects/{project.id}?file=main.qasm")
+    tree = page.get_by_test_id("file-tree")
+    main_size = tree.locator("li", has_text="main.qasm").get_by_test_id("file-size")
+    notes_size = tree.locator("li", has_text="notes.txt").get_by_test_id("file-size")
+    expect(main_size).to_have_text(f"{len(program)} B")
+    expect(notes_size).to_have_text("3 B")
+
+    page.locator(".cm-line", has_text="qreg q[1];").click()
+    page.keyboard.press("End")
+    page.keyboard.type("\nh q[0];")  # 8 bytes more
+    expect(page.get_by_test_id("save-state")).to_have_text("Saved")
+    expect(main_size).to_have_text(f"{len(program) + 8} B")
+    expect(notes_size).to_have_text("3 B")  # only the file that was saved changes
+    a11y.check(page, "IDE after a save")
+    # What the server stored: the same figure after a reload.
+    page.reload()
+    expect(main_size).to_have_text(f"{len(program) + 8} B")
     assert a11y.violations == []
     assert console_errors == []
 
