@@ -1,7 +1,8 @@
 """``make bench``: N small jobs through API → Redis → worker → PostgreSQL → result, and the
 same circuits in a plain Aer loop in the same run. Prints the workers' capacity (a full
-queue drained), the per-job overhead over raw Aer, and end-to-end throughput and latency
-p50/p95 while this process submits through the API. Not a test: nothing is asserted.
+queue drained, and the same queue drained by one worker: the scale-out ratio), the per-job
+overhead over raw Aer, and end-to-end throughput and latency p50/p95 while this process
+submits through the API. Not a test: nothing is asserted.
 
 Uses its own database (``<test db>_bench``) and Redis DB 12 (``BENCH_REDIS_DB``) next to the
 test services.
@@ -196,6 +197,17 @@ def main() -> None:
         # finish). Per-job overhead = each worker's cycle (one job's start to its next
         # job's start: dequeue, lock, claim, run, store, commit, unlock, RQ clean-up) minus
         # that job's Aer run.
+        # Phase 0, scale-out: the same full queue drained by one worker first, so the
+        # capacity of n workers below is compared with one worker's in the same run.
+        single = []
+        if n_workers > 1:
+            print(f"Scale-out: {n_jobs} queued jobs drained by 1 worker ...")
+            submit(n_jobs)
+            lone = start_workers(1)
+            try:
+                single = wait_done()
+            finally:
+                stop_workers(lone)
         print(f"Worker capacity: {n_jobs} queued jobs drained by {n_workers} workers ...")
         submit(n_jobs)
         workers = start_workers(n_workers)
@@ -268,6 +280,13 @@ def main() -> None:
         f"completed by {n_workers} workers from a full queue; ratio to plain Aer "
         f"{drain_rate / aer_rate:.2f})"
     )
+    if single:
+        single_rate = len(single) / span(single, "started")
+        print(
+            f"scale-out 1 -> {n_workers} workers  {single_rate:8.1f} -> {drain_rate:.1f} jobs/s   "
+            f"(ratio {drain_rate / single_rate:.2f}x; goal >= 1.7x for 2 workers on 2 cores; "
+            "the same full queue, drained first by one worker)"
+        )
     print(
         f"per-job overhead          p50 {pct(cycle_overhead, 50):.2f} ms   "
         f"p95 {pct(cycle_overhead, 95):.2f} ms   (a worker's whole cycle per job minus its "

@@ -30,6 +30,8 @@ def test_every_manifest_has_the_basic_fields():
         "Service",
         "HorizontalPodAutoscaler",
         "Job",
+        "ScaledObject",
+        "TriggerAuthentication",
     }
     for doc in docs:
         assert doc["apiVersion"] and doc["metadata"]["name"]
@@ -240,3 +242,101 @@ def test_compose_redis_evicts_only_expiring_keys_under_memory_pressure():
     settings = dict(zip(command[1::2], command[2::2], strict=False))
     assert settings["--maxmemory-policy"] == "volatile-lru"  # caches go, queued jobs stay
     assert settings["--maxmemory"].endswith("mb")
+
+
+# --- Scale-out: KEDA scales the workers on the queue's length, the HPA the web on CPU. ---
+
+# KEDA's redis scaler: the parameters a TriggerAuthentication may set.
+KEDA_REDIS_AUTH_PARAMETERS = {"address", "host", "port", "username", "password"} | {
+    "tls",
+    "ca",
+    "cert",
+    "key",
+    "keyPassword",
+}
+
+
+def _named(kind: str, name: str) -> dict:
+    found = [d for d in _by_kind(kind) if d["metadata"]["name"] == name]
+    assert len(found) == 1, f"one {kind} named {name}, found {len(found)}"
+    return found[0]
+
+
+def _secret_keys(name: str) -> set[str]:
+    secret = _named("Secret", name)
+    return set(secret.get("stringData", {})) | set(secret.get("data", {}))
+
+
+def test_keda_scales_the_worker_deployment_on_the_rq_queue_list():
+    from portal.core.queue import QUEUE_NAME
+
+    scaled = _named("ScaledObject", "quantum-hub-worker")
+    assert scaled["apiVersion"] == "keda.sh/v1alpha1"
+    spec = scaled["spec"]
+    target = spec["scaleTargetRef"]
+    assert target.get("kind", "Deployment") == "Deployment"
+    worker = _named("Deployment", target["name"])
+    assert worker["spec"]["template"]["spec"]["containers"][0]["command"] == ["flask", "worker"]
+    # At least one worker always runs (reconciler, heartbeat); the bounds are sane.
+    assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
+
+    [trigger] = spec["triggers"]
+    assert trigger["type"] == "redis"
+    metadata = trigger["metadata"]
+    assert metadata["listName"] == f"rq:queue:{QUEUE_NAME}"  # RQ's key for the queue's list
+    # KEDA reads every metadata value as a string.
+    assert all(isinstance(value, str) for value in metadata.values()), metadata
+    assert int(metadata["listLength"]) > 0
+    assert "keyName" not in metadata  # one of listName/keyName, never both
+
+
+def test_keda_reads_the_same_redis_as_the_portal():
+    from urllib.parse import urlsplit
+
+    url = urlsplit(_named("Secret", "quantum-hub-secrets")["stringData"]["QH_REDIS_URL"])
+    metadata = _named("ScaledObject", "quantum-hub-worker")["spec"]["triggers"][0]["metadata"]
+    assert metadata["databaseIndex"] == (url.path.strip("/") or "0")
+    assert metadata["enableTLS"] == ("true" if url.scheme == "rediss" else "false")
+
+    # The connection and password come from a TriggerAuthentication backed by a Secret.
+    trigger = _named("ScaledObject", "quantum-hub-worker")["spec"]["triggers"][0]
+    auth = _named("TriggerAuthentication", trigger["authenticationRef"]["name"])
+    assert auth["apiVersion"] == "keda.sh/v1alpha1"
+    refs = auth["spec"]["secretTargetRef"]
+    assert {ref["parameter"] for ref in refs} <= KEDA_REDIS_AUTH_PARAMETERS
+    assert {"address", "password"} <= {ref["parameter"] for ref in refs}
+    for ref in refs:
+        assert ref["key"] in _secret_keys(ref["name"]), ref
+    secret = _named("Secret", "quantum-hub-keda-redis")["stringData"]
+    assert secret["address"] == f"{url.hostname}:{url.port or 6379}"
+    assert secret["password"] == url.password
+    # Not both: TLS in the trigger's metadata and a `tls` parameter in the authentication.
+    assert not ({"tls", "ca", "cert", "key"} & {ref["parameter"] for ref in refs})
+
+
+def test_web_replicas_scale_on_cpu_against_a_cpu_request():
+    hpa = _named("HorizontalPodAutoscaler", "quantum-hub-web")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    [metric] = hpa["spec"]["metrics"]
+    assert metric["type"] == "Resource" and metric["resource"]["name"] == "cpu"
+    target = metric["resource"]["target"]
+    assert target["type"] == "Utilization" and 0 < target["averageUtilization"] <= 100
+    web = _named("Deployment", hpa["spec"]["scaleTargetRef"]["name"])
+    # Utilization is a share of the request: without one the HPA cannot compute it.
+    for container in web["spec"]["template"]["spec"]["containers"]:
+        assert container["resources"]["requests"]["cpu"]
+
+
+def test_autoscaled_deployments_leave_replicas_to_the_autoscaler():
+    """A fixed `replicas` would reset the autoscaler's choice at every `kubectl apply`."""
+    targets = {d["spec"]["scaleTargetRef"]["name"] for d in _by_kind("HorizontalPodAutoscaler")}
+    targets |= {d["spec"]["scaleTargetRef"]["name"] for d in _by_kind("ScaledObject")}
+    assert targets == {"quantum-hub-web", "quantum-hub-worker"}
+    for name in targets:
+        assert "replicas" not in _named("Deployment", name)["spec"], name
+
+
+def test_every_manifest_is_labelled_as_the_portal():
+    for doc in _k8s_documents():
+        labels = doc["metadata"].get("labels", {})
+        assert labels.get("app.kubernetes.io/name") == "quantum-hub", doc["metadata"]["name"]
