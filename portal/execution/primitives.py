@@ -36,13 +36,14 @@ import functools
 import hashlib
 import json
 import math
-import threading
 import time
-from collections import Counter, OrderedDict
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from portal.core.errors import ValidationFailed
+from portal.core.memo import BoundedCache
+from portal.execution.backends import RunOutcome
 
 SAMPLER, ESTIMATOR = "sampler", "estimator"
 PRIMITIVES = (SAMPLER, ESTIMATOR)
@@ -88,8 +89,7 @@ def _over(limit: str, value: int | float, bound: int | float, what: str):
 
 # -- parsing programs with parameters --------------------------------------------------------
 
-_CIRCUITS: OrderedDict[str, Any] = OrderedDict()
-_CIRCUITS_LOCK = threading.Lock()
+_CIRCUITS = BoundedCache(256)  # parsed PUB programs per source hash
 
 
 def parse_parametric(source: Any, index: int | None = None):
@@ -101,11 +101,9 @@ def parse_parametric(source: Any, index: int | None = None):
     if not isinstance(source, str):
         _refuse("the program must be OpenQASM source text.", index=index)
     key = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
-    with _CIRCUITS_LOCK:
-        hit = _CIRCUITS.get(key)
-        if hit is not None:
-            _CIRCUITS.move_to_end(key)
-            return hit
+    hit = _CIRCUITS.get(key)
+    if hit is not None:
+        return hit
     fmt = programs.detect_format(source)
     if fmt == "qasm2":
         circuit = programs.parse_program(source, "qasm2")
@@ -125,10 +123,7 @@ def parse_parametric(source: Any, index: int | None = None):
                 )
         with programs._PARSE_LOCK:
             circuit = programs._parse_qasm3(source)
-    with _CIRCUITS_LOCK:
-        _CIRCUITS[key] = circuit
-        while len(_CIRCUITS) > 256:
-            _CIRCUITS.popitem(last=False)
+    _CIRCUITS.put(key, circuit)
     return circuit
 
 
@@ -559,20 +554,6 @@ def _key(source: str) -> str:
 # -- running (the worker) ---------------------------------------------------------------------
 
 
-@dataclass
-class PrimitiveOutcome:
-    """What ``services._complete`` stores (the fields of ``backends.RunOutcome``)."""
-
-    counts: dict[str, int]
-    execution_seconds: float
-    transpiled: dict[str, Any]
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    transpile_cached: bool = False
-    measured_all: bool = False
-    method: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # merged into the result's data
-
-
 def run_claimed(claimed) -> Any:
     """The worker's run of a claimed job: a primitive job, or a circuit job with its memory
     and seed (``backends.run_program``)."""
@@ -813,7 +794,7 @@ def run_primitive(
     *,
     memory: bool = False,
     seed: int | None = None,
-) -> PrimitiveOutcome:
+) -> RunOutcome:
     """Run a primitive job's PUBs (each one Aer run) and shape the results as IBM's Runtime
     REST API does: ``results[i].data.<register>.counts/samples`` (sampler),
     ``results[i].data.evs/stds/ensemble_standard_error`` (estimator)."""
@@ -834,7 +815,7 @@ def run_primitive(
         results.append(doc)
     wall_ms = round((time.perf_counter() - started) * 1e3, 3)
     first_meta = results[0]["metadata"]
-    return PrimitiveOutcome(
+    return RunOutcome(
         counts=counts,
         execution_seconds=seconds,
         transpiled=first_meta.get("transpiled") or {},

@@ -485,15 +485,9 @@ def run_program(
     """Submit the editor's program as a job through the execution pipeline (flushed, not yet
     dispatched: the caller commits, then ``portal.execution.services.dispatch``). QASM 3
     inputs are bound from inputs.json; device and shots default to the user's preferences."""
-    from portal.execution.programs import detect_format, input_schema
     from portal.execution.services import run_defaults, submit_job
 
-    fmt = detect_format(source)
-    inputs = None
-    if fmt == "qasm3":
-        names = input_schema(source)["properties"]
-        if names:
-            inputs = {k: v for k, v in (saved_inputs(project) or {}).items() if k in names}
+    fmt, inputs = _program_inputs(project, source)
     default_device, default_shots = run_defaults(user)
     return submit_job(
         user,
@@ -507,15 +501,10 @@ def run_program(
     )
 
 
-def quote_program(
-    user: User, project: Project, *, source: str, device: str | None, shots: int | None
-) -> dict[str, Any]:
-    """What running the editor's program would cost on ``device`` and how it would run there
-    (transpiled depth, size, two-qubit gates): ``portal.execution.primitives.quote_program``
-    with the inputs and defaults ``run_program`` uses. Nothing is written."""
-    from portal.execution.primitives import quote_program as quote
+def _program_inputs(project: Project, source: str) -> tuple[str, dict[str, Any] | None]:
+    """The program's format and, for OpenQASM 3, the project's saved inputs it declares:
+    what the editor's Run and its quote both send."""
     from portal.execution.programs import detect_format, input_schema
-    from portal.execution.services import run_defaults
 
     fmt = detect_format(source)
     inputs = None
@@ -523,6 +512,19 @@ def quote_program(
         names = input_schema(source)["properties"]
         if names:
             inputs = {k: v for k, v in (saved_inputs(project) or {}).items() if k in names}
+    return fmt, inputs
+
+
+def quote_program(
+    user: User, project: Project, *, source: str, device: str | None, shots: int | None
+) -> dict[str, Any]:
+    """What running the editor's program would cost on ``device`` and how it would run there
+    (transpiled depth, size, two-qubit gates): ``portal.execution.primitives.quote_program``
+    with the inputs and defaults ``run_program`` uses. Nothing is written."""
+    from portal.execution.primitives import quote_program as quote
+    from portal.execution.services import run_defaults
+
+    fmt, inputs = _program_inputs(project, source)
     default_device, default_shots = run_defaults(user)
     return quote(
         device or default_device, shots if shots is not None else default_shots, source, fmt,
