@@ -5,6 +5,7 @@ another user sees none of it (docs/webhooks.md)."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import psycopg
@@ -263,8 +264,17 @@ def test_a_real_worker_delivers_after_the_job_ends(
     (request,) = hook.wait(1, timeout=90)
     verify(secret_of(client, headers), request["body"], request["headers"][HEADER])
     assert json.loads(request["body"])["job"]["status"] == "COMPLETED"
+    # The worker records the outcome after the receiver answered: wait for that write.
+    deadline = time.monotonic() + 30
+    while (state := delivery_state(client, headers, job["id"])) == "PENDING":
+        assert time.monotonic() < deadline, "the worker never recorded the delivery"
+        time.sleep(0.05)
+    assert state == "SUCCEEDED"
+
+
+def delivery_state(client, headers, job_id) -> str:
     db.session.remove()
-    assert deliveries(client, headers, job["id"])[0]["state"] == "SUCCEEDED"
+    return deliveries(client, headers, job_id)[0]["state"]
 
 
 def test_the_job_page_lists_deliveries_and_replays(client, api_headers, login_as, user, receiver):
