@@ -56,16 +56,20 @@ class VersionStatus(enum.Enum):
     YANKED = "YANKED"
 
 
-# The weighted document the registry searches: name first, then description, then README.
-# PostgreSQL stores it in the generated column ``quantum_apps.search_vector`` (not mapped:
-# the database computes it; see migration 0005), which searches match and rank with.
+# The weighted document the registry searches: name first, then description and keywords (the
+# tag names and the developer's username and full name), then README. PostgreSQL stores it in
+# the generated column ``quantum_apps.search_vector``, and triggers keep the copied words in
+# ``quantum_apps.search_keywords`` current (migrations 0005 and 0010). Neither is mapped: the
+# database computes both, and searches match and rank with the vector.
 SEARCH_VECTOR_SQL = (
-    "((setweight(to_tsvector('english'::regconfig, COALESCE(name, ''::character varying)::text), "
+    "(((setweight(to_tsvector('english'::regconfig, COALESCE(name, ''::character varying)::text), "
     "'A'::\"char\") || "
     "setweight(to_tsvector('english'::regconfig, COALESCE(description, ''::text)), "
     "'B'::\"char\")) || "
     "setweight(to_tsvector('english'::regconfig, COALESCE(readme_content, ''::text)), "
-    "'C'::\"char\"))"
+    "'C'::\"char\")) || "
+    "setweight(to_tsvector('english'::regconfig, COALESCE(search_keywords, ''::text)), "
+    "'B'::\"char\"))"
 )
 
 # Beyond the seed: apps carry many tags and tags label many apps.
@@ -91,7 +95,7 @@ class QuantumApp(Timestamped, db.Model):
         sa.Index("ix_quantum_apps_created_at", "created_at"),
         sa.Index("ix_quantum_apps_name", "name"),
         # Registry search: a GIN index over the stored ``search_vector`` column, generated
-        # from SEARCH_VECTOR_SQL (migration 0005).
+        # from SEARCH_VECTOR_SQL (migrations 0005 and 0010).
         sa.Index("ix_quantum_apps_search", sa.text("search_vector"), postgresql_using="gin"),
     )
 

@@ -109,7 +109,7 @@ class Timestamped:
 
 
 # Columns the database maintains itself and the models do not map.
-UNMAPPED_COLUMNS = {("quantum_apps", "search_vector")}
+UNMAPPED_COLUMNS = {("quantum_apps", "search_vector"), ("quantum_apps", "search_keywords")}
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

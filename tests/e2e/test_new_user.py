@@ -111,6 +111,25 @@ def test_registry_search_phrases_and_exclusions(live_server, page, console_error
     assert console_errors == []
 
 
+# 2. Registry search also finds tag words and the developer's name.
+def test_registry_search_finds_tags_and_developers(live_server, page, console_errors, a11y):
+    _demo()
+    page.goto(live_server.url + "/registry/")
+    search = page.get_by_label("Search apps")
+    cards = page.locator("#registry-results").get_by_test_id("app-card")
+    search.fill("benchmark")  # only GHZ State's tag says so
+    expect(cards).to_have_count(1)
+    expect(cards).to_contain_text("GHZ State")
+    search.fill("education -bell")  # a tag of Bell Pair only: nothing left
+    expect(page.locator("#registry-results")).to_contain_text("No apps match")
+    search.fill('"pat provider" -ghz')  # the demo provider's full name
+    expect(cards).to_have_count(2)
+    expect(cards.filter(has_text="Bell Pair")).to_have_count(1)
+    a11y.check(page, "registry (a developer)")
+    assert a11y.violations == []
+    assert console_errors == []
+
+
 # 3. Devices are public, drawn with their geometry and their calibration, beside no overlap.
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_devices_public_with_topology_and_calibration(

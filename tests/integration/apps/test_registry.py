@@ -6,12 +6,14 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from portal.accounts import services as accounts
 from portal.analytics import metrics
 from portal.apps import registry, services
 from portal.apps.models import AppType
 from portal.core.db import utcnow
 from portal.core.errors import ValidationFailed
 from portal.extensions import db
+from tests.factories.accounts import UserFactory
 from tests.factories.apps import ROTATION, TagFactory, registry_app
 
 
@@ -69,6 +71,28 @@ def test_search_reads_the_stored_vector_kept_current_by_the_database():
         "SELECT search_vector::text FROM quantum_apps WHERE id = :id"), {"id": app.id}
     ).scalar_one()  # fmt: skip
     assert "'bell':1a" in stored.lower() and "'entangl'" in stored and "'teleport'" in stored
+
+
+def test_search_matches_tag_words_and_the_developers_name_kept_current(client):
+    ada = UserFactory(username="ada_l", full_name="Ada Lovelace")
+    bench = TagFactory(name="benchmark")
+    ghz = registry_app(name="GHZ", description="Five qubits.", developer=ada, tags=[bench])
+    registry_app(name="Bell", description="Two qubits.")
+    db.session.flush()
+    assert _names(registry.browse(q="benchmark")) == ["GHZ"]  # a tag word
+    assert _names(registry.browse(q="lovelace")) == ["GHZ"]  # the developer's full name
+    assert _names(registry.browse(q="ada_l")) == ["GHZ"]  # and username
+    assert _names(registry.browse(q="qubits -benchmark")) == ["Bell"]
+    # Triggers keep the copied words current whichever path changes them.
+    services.set_tags(ghz, ["entanglement"])
+    accounts.update_account(ada, full_name="Grace Hopper")
+    db.session.flush()
+    assert _names(registry.browse(q="benchmark")) == []
+    assert _names(registry.browse(q="entanglement")) == ["GHZ"]
+    assert _names(registry.browse(q="hopper")) == ["GHZ"]
+    assert _names(registry.browse(q="lovelace")) == []
+    html = client.get("/registry/?q=hopper").get_data(as_text=True)
+    assert ">GHZ<" in html and ">Bell<" not in html
 
 
 def test_filters_type_sdk_licence_tag_and_qubits():
