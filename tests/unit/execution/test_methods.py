@@ -78,3 +78,19 @@ def test_the_default_budget_is_a_quarter_of_the_machine(monkeypatch):
     assert default_worker_memory_mb() == 6 * 1024  # a 24 GiB machine: 6 GiB, 28 qubits
     pages["SC_PHYS_PAGES"] = 2 * 2**30 // 4096
     assert default_worker_memory_mb() == 1024  # never below 1 GiB
+
+
+def test_the_worker_warm_up_loads_what_a_first_sweep_would():
+    """The first primitive job must not pay the OpenQASM 3 parser's and the primitives'
+    imports (about 1.5 s cold): the worker's warm-up loads them before taking jobs."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from portal.execution import backends; backends.warm_up(); "
+        "print(all(m in sys.modules for m in ('qiskit_qasm3_import', "
+        "'qiskit.primitives.containers.sampler_pub', "
+        "'qiskit.primitives.containers.bindings_array')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "True"
