@@ -29,9 +29,11 @@ from portal.apps.schemas import (
     VersionPageSchema,
     VersionSchema,
     VersionUpdateSchema,
+    VersionUploadSchema,
 )
 from portal.core import cache
 from portal.core.errors import NotFound, ValidationFailed
+from portal.core.forms import load_form
 
 blp = Blueprint(
     "apps_api",
@@ -175,14 +177,14 @@ def create_version(data, app_id):
                 "Attach the package zip as the 'package' file field.",
                 details={"package": "required"},
             )
-        form = request.form
+        form = load_form(VersionUploadSchema(), request.form)
         return _saved(
             services.create_version(
                 app,
                 version_number=form.get("version_number") or None,
                 package=upload.read(),
                 release_notes=form.get("release_notes"),
-                publish=form.get("publish", "").lower() in ("1", "true", "on", "yes"),
+                publish=form["publish"],
             )
         )
     return _saved(

@@ -25,8 +25,15 @@ from portal.apps import registry, services
 from portal.apps.markdown import render_markdown
 from portal.apps.models import AppType, AppVisibility, LicenseType, SDKType, VersionStatus
 from portal.apps.packages import MAX_PACKAGE_BYTES
+from portal.apps.schemas import (
+    AppCreateSchema,
+    AppUpdateSchema,
+    VersionCreateSchema,
+    VersionUpdateSchema,
+)
 from portal.core import cache
 from portal.core.errors import NotFound, PortalError
+from portal.core.forms import load_form
 from portal.core.web import FORM_ERROR_STATUS, flash_refusal, user_timezone
 from portal.extensions import htmx
 
@@ -88,9 +95,8 @@ def mine():
 def new():
     form = {k: request.form.get(k, "") for k in (*APP_FIELDS, "tags")}
     if request.method == "POST":
-        fields = {k: v for k, v in form.items() if v and k != "tags"}
         try:
-            app = services.create_app(current_user, tags=form["tags"], **fields)
+            app = services.create_app(current_user, **load_form(AppCreateSchema(), request.form))
         except PortalError as exc:
             return _form_error("apps/form.html", exc, form=form, app=None)
         flash(f"App “{app.name}” created. Add a first version next.", "success")
@@ -118,9 +124,8 @@ def settings(app_id):
     app = services.get_app_for_change(app_id, current_user)
     if request.method == "POST":
         form = {k: request.form.get(k, "") for k in (*APP_FIELDS, "tags")}
-        fields = {k: v for k, v in form.items() if k != "tags"}
         try:
-            services.update_app(app, tags=form["tags"], **fields)
+            services.update_app(app, **load_form(AppUpdateSchema(), request.form))
         except PortalError as exc:
             return _form_error("apps/form.html", exc, form=form, app=app)
         flash("Settings saved.", "success")
@@ -185,14 +190,15 @@ def new_version(app_id):
     if request.method == "POST":
         upload = request.files.get("package")
         try:
+            data = load_form(VersionCreateSchema(), request.form, checkboxes=("publish",))
             version = services.create_version(
                 app,
-                version_number=form["version_number"].strip() or None,
+                version_number=(data.get("version_number") or "").strip() or None,
                 package=upload.read() if upload and upload.filename else None,
-                entry_program=form["entry_program"] or None,
-                sdk=form["sdk"] or "OPENQASM3",
-                release_notes=form["release_notes"],
-                publish=request.form.get("publish") == "1",
+                entry_program=data.get("entry_program") or None,
+                sdk=data["sdk"],
+                release_notes=data.get("release_notes"),
+                publish=data["publish"],
             )
         except PortalError as exc:
             return _form_error(
@@ -214,12 +220,7 @@ def version(app_id, version_id):
     version = services.get_version(app, version_id)
     if request.method == "POST":
         try:
-            services.update_version(
-                version,
-                release_notes=request.form.get("release_notes"),
-                status=request.form.get("status") or None,
-                yank_reason=request.form.get("yank_reason"),
-            )
+            services.update_version(version, **load_form(VersionUpdateSchema(), request.form))
         except PortalError as exc:
             flash_refusal(exc)
             return _done(url_for("apps.version", app_id=app_id, version_id=version_id))

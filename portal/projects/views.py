@@ -25,10 +25,12 @@ from portal.accounts.auth import page_auth
 from portal.apps import policy as apps_policy
 from portal.apps.models import AppType, AppVisibility, LicenseType
 from portal.core.errors import PortalError
+from portal.core.forms import load_form
 from portal.core.paging import MAX_PAGE
 from portal.core.web import FORM_ERROR_STATUS, flash_refusal
 from portal.extensions import db, htmx
 from portal.projects import services
+from portal.projects.schemas import ProjectCreateSchema, ProjectUpdateSchema
 from portal.projects.starters import DEFAULT_STARTER, STARTERS
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
@@ -68,12 +70,13 @@ def create():
     if request.method == "POST":
         form = {k: request.form.get(k, "") for k in form}
         try:
+            data = load_form(ProjectCreateSchema(), request.form)
             project = services.create_project(
                 current_user,
-                name=form["name"],
-                description=form["description"],
-                repo=form["repo"],
-                starter=form["template"] or DEFAULT_STARTER,
+                name=data["name"],
+                description=data["description"],
+                repo=data["repo"],
+                starter=data["template"],
             )
         except PortalError as exc:
             error = exc.message
@@ -107,12 +110,7 @@ def settings(project_id):
     error = None
     if request.method == "POST":
         try:
-            services.update_project(
-                project,
-                name=request.form.get("name"),
-                description=request.form.get("description"),
-                repo=request.form.get("repo"),
-            )
+            services.update_project(project, **load_form(ProjectUpdateSchema(), request.form))
         except PortalError as exc:
             project = _project(project_id)
             error = exc.message

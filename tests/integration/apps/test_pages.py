@@ -220,3 +220,26 @@ def test_admin_features_an_app_and_version_pages(client, login_as):
                        ).status_code == 404  # fmt: skip
     like = client.post(f"/registry/{app.id}/like")
     assert like.status_code == 302
+
+
+def test_the_page_and_the_api_refuse_a_bad_app_with_the_same_schema(client, login_as, api_headers):
+    """One parse per action: the app form loads through the API's AppCreateSchema, so a bad
+    field gets the same message on the page and in the API, and neither saves anything."""
+    provider = UserFactory(provider=True)
+    login_as(provider)
+    db.session.commit()
+    bad = {"name": "Teleport", "type": "QUANTUM_TOASTER", "tags": "a, b"}
+    page = client.post("/apps/new", data=bad)
+    api = client.post("/api/v1/quantum-apps/", json={**bad, "tags": ["a", "b"]},
+                      headers=api_headers(provider))  # fmt: skip
+    assert page.status_code == api.status_code == 422
+    message = api.get_json()["error"]["details"]["type"][0]
+    assert message.startswith("Must be one of")
+    assert f"Type: {message}" in page.get_data(as_text=True)
+    db.session.remove()
+    assert db.session.execute(db.select(QuantumApp).filter_by(name="Teleport")).first() is None
+    good = client.post("/apps/new", data={**bad, "type": "ALGORITHM"})
+    assert good.status_code == 302
+    db.session.remove()
+    saved = db.session.execute(db.select(QuantumApp).filter_by(name="Teleport")).scalar_one()
+    assert saved.type.name == "ALGORITHM" and [t.name for t in saved.tags] == ["a", "b"]
