@@ -94,9 +94,9 @@ def list_keys(sub: Subscription) -> list[SubscriptionKey]:
 
 
 def get_key(sub: Subscription, key_id: Any) -> SubscriptionKey:
-    from portal.marketplace.services import _uuid
+    from portal.marketplace.listings import as_uuid
 
-    key = db.session.get(SubscriptionKey, _uuid(key_id, "key"))
+    key = db.session.get(SubscriptionKey, as_uuid(key_id, "key"))
     if key is None or key.subscription_id != sub.id:
         raise NotFound("This subscription has no key with that id.")
     return key
