@@ -48,6 +48,7 @@ MAX_TRIAL_DAYS = 365
 
 
 def as_uuid(value: Any, what: str) -> uuid.UUID:
+    """``value`` as a UUID; a malformed id is a NotFound naming ``what`` (as an unknown one)."""
     if isinstance(value, uuid.UUID):
         return value
     try:

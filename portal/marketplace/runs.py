@@ -170,7 +170,7 @@ def run_app(
        primitive) -- a run is the app's own program;
     2. which subscription pays: ``key``'s (it must cover ``listing``), else ``sub``, else the
        user's active subscription to ``listing`` (402 ``no_subscription`` without one);
-    3. who may run: the subscription's owner, with a key of that subscription (404 / 403);
+    3. who may run: the subscription's owner (404), with a key covering the app (403);
     4. the per-subscription rate limit (429);
     5. a runnable version (409), then ``submit_job``: device, shots, inputs, the budget and
        the run fee (billing) -- and the run spent (402 saying what is used up), both in one
@@ -195,9 +195,8 @@ def run_app(
                 f"You have no active subscription to {name}; start a trial or subscribe first.",
                 code="no_subscription",
             )
-    if not policy.owns_subscription(user, sub):
+    if not policy.owns_subscription(user, sub):  # (a key's owner owns its subscription)
         raise NotFound("You have no subscription with that id.")
-    policy.check_key_covers(key, sub.quantum_app_id)
     check_rate_limit(SUBSCRIPTION_RATE_LIMIT, "subscription", str(sub.id), what="this subscription")
     version = latest_runnable_version(sub.app)
     # A savepoint: if anything below refuses, neither the job nor the spent run stays in the
