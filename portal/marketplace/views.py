@@ -38,7 +38,13 @@ from portal.marketplace.models import (
     SubscriptionStatus,
     SubscriptionType,
 )
-from portal.marketplace.schemas import ReviewSchema, RunSchema, SubscribeSchema
+from portal.marketplace.schemas import (
+    KeyCreateSchema,
+    ListingUpdateSchema,
+    ReviewSchema,
+    RunSchema,
+    SubscribeSchema,
+)
 
 bp = Blueprint("marketplace", __name__, url_prefix="/marketplace")
 PER_PAGE = 12
@@ -251,7 +257,7 @@ def subscribe(listing_id):
 def set_status(listing_id):
     item = listings.get_listing_for_change(listing_id, current_user)
     try:
-        listings.set_listing_status(item, request.form.get("status", ""))
+        listings.set_listing_status(item, _load_form(ListingUpdateSchema)["status"])
     except PortalError as exc:
         flash_refusal(exc)
     else:
@@ -414,7 +420,7 @@ def create_key(sub_id):
     sub = subs.get_subscription(current_user, sub_id)
     new_key = None
     try:
-        _key, new_key = keys.create_key(sub, name=request.form.get("name", ""))
+        _key, new_key = keys.create_key(sub, name=_load_form(KeyCreateSchema)["name"])
     except PortalError as exc:
         flash_refusal(exc)
     context = _subscription_context(sub, new_key)
