@@ -28,7 +28,7 @@ from portal.apps.packages import build_package, validate_package
 from portal.core.db import utcnow
 from portal.execution.catalogue import ensure_catalogue
 from portal.extensions import db
-from portal.marketplace.services import publish_listing
+from portal.marketplace.listings import publish_listing
 
 DEMO_USERS = [
     ("consumer", "consumer@demo.quantum-hub.local", "Casey Consumer", [Role.CONSUMER],

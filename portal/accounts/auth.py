@@ -40,6 +40,9 @@ SCOPES = {
     "full": {"read", "jobs", "full"},
 }
 DEFAULT_KEY_RATE_LIMIT = "120/minute"
+# Marketplace subscription keys are ``qhs_…`` (``portal.marketplace.keys``), personal API
+# keys ``qh_…``: the prefix says which authenticator takes an X-API-Key.
+SUBSCRIPTION_KEY_KIND = "qhs"
 KEY_TOUCH_EVERY = timedelta(minutes=1)
 # The Flask session key naming the user_sessions row of this browser sign-in.
 WEB_SESSION_KEY = "qh_sid"
@@ -199,12 +202,32 @@ def check_key(
         key.last_used_at = now
 
 
-def authenticate_api_key(raw_key: str) -> tuple[User, UserApiKey]:
-    key = db.session.execute(_key_by_hash(), {"value": hash_token(raw_key)}).scalar_one_or_none()
-    owner = key.user if key is not None else None
-    check_key(key, raw_key, what="API key", owner=owner, rate=key and key.rate_limit,
-              bucket="api-key")  # fmt: skip
+def authenticate_stored_key(
+    statement: sa.Select,
+    raw_key: str,
+    *,
+    owner_of: Callable[[Any], User],
+    what: str,
+    default_rate: str,
+    bucket: str,
+    touch_every: timedelta = KEY_TOUCH_EVERY,
+) -> tuple[User, Any]:
+    """The one way a stored key authenticates (personal API keys and subscription keys):
+    found by its SHA-256 hash (``statement`` selects the key by a ``value`` bind parameter),
+    then ``check_key`` with its own rate limit (``default_rate`` when it has none).
+    Returns (owner, key) or raises 401 / 429."""
+    key = db.session.execute(statement, {"value": hash_token(raw_key)}).scalar_one_or_none()
+    owner = owner_of(key) if key is not None else None
+    check_key(key, raw_key, what=what, owner=owner, rate=(key and key.rate_limit) or default_rate,
+              bucket=bucket, touch_every=touch_every)  # fmt: skip
     return owner, key
+
+
+def authenticate_api_key(raw_key: str) -> tuple[User, UserApiKey]:
+    return authenticate_stored_key(
+        _key_by_hash(), raw_key, owner_of=lambda key: key.user, what="API key",
+        default_rate=DEFAULT_KEY_RATE_LIMIT, bucket="api-key",
+    )  # fmt: skip
 
 
 def authenticate_bearer(token: str) -> User:
@@ -298,7 +321,7 @@ def _session_actor() -> Actor | None:
 @authenticator("subscription_key")
 def _subscription_key_actor() -> Actor | None:
     raw_key = request.headers.get("X-API-Key", "").strip()
-    if not raw_key.startswith("qhs_"):  # a marketplace subscription key (runs one app)
+    if not raw_key.startswith(SUBSCRIPTION_KEY_KIND + "_"):  # a marketplace key (runs one app)
         return None
     from portal.marketplace.keys import authenticate_subscription_key
 
@@ -309,7 +332,7 @@ def _subscription_key_actor() -> Actor | None:
 @authenticator("api_key")
 def _api_key_actor() -> Actor | None:
     raw_key = request.headers.get("X-API-Key", "").strip()
-    if not raw_key or raw_key.startswith("qhs_"):
+    if not raw_key or raw_key.startswith(SUBSCRIPTION_KEY_KIND + "_"):
         return None
     user, key = authenticate_api_key(raw_key)
     return Actor(user, API_KEY, expand_scopes(key.scopes), key)

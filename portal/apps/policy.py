@@ -5,7 +5,7 @@ services, pages, API routes and the worker-facing execution services call it).
 - change an app or its versions: its developer or an admin;
 - run an app version: its developer (drafts included); anyone for a published (or
   deprecated, never draft or yanked) version of a PUBLIC app in the Registry; the holder of
-  an active subscription covering the app (``portal.marketplace.services.run_app`` passes
+  an active subscription covering the app (``portal.marketplace.runs.run_app`` passes
   the subscriber's own subscription; it is spent atomically only while active); nobody else;
 - a job of an app version shows its program source to the app's developer only; anyone else
   sees "app X, version Y".

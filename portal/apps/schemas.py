@@ -15,10 +15,6 @@ def _names(enum_cls) -> list[str]:
     return [m.name for m in enum_cls]
 
 
-class TagSchema(Schema):
-    name = fields.String(metadata={"example": "entanglement"})
-
-
 class MetricsSchema(Schema):
     views = fields.Integer(metadata={"example": 120})
     downloads = fields.Integer(metadata={"example": 42})
@@ -157,18 +153,6 @@ class VersionCreateSchema(Schema):
     sdk = fields.String(load_default="OPENQASM3", validate=validate.OneOf(_names(SDKType)))
     release_notes = fields.String(allow_none=True, metadata={"example": "First release."})
     publish = fields.Boolean(load_default=False)
-
-
-class VersionUploadSchema(Schema):
-    version_number = fields.String()
-    release_notes = fields.String(allow_none=True)
-    publish = fields.Boolean(load_default=False)
-
-
-class PackageFileSchema(Schema):
-    package = fields.Raw(
-        metadata={"type": "string", "format": "binary", "description": "the package .zip"}
-    )
 
 
 class VersionUpdateSchema(Schema):

@@ -122,26 +122,22 @@ class JobList(MethodView):
         QH_BLOCKING_WAIT_SECONDS for the result and answers with the job in whatever state
         it reached."""
         if g.actor.subscription_key is not None:  # a marketplace key runs its app only
-            from portal.marketplace.api import submit_with_subscription_key
+            from portal.marketplace.runs import run_app
 
-            if data.get("webhook_url"):
-                from portal.core.errors import ValidationFailed
-
-                raise ValidationFailed(
-                    "A subscription key cannot set a webhook_url (its deliveries belong to "
-                    "the key's owner): submit with your own credentials.",
-                    details={"webhook_url": "not with a subscription key"},
-                )
-
-            if data.get("primitive"):  # primitive jobs are the user's own (not an app's)
-                from portal.core.errors import ValidationFailed
-
-                raise ValidationFailed(
-                    "A subscription key runs its app only; submit primitive jobs with your own "
-                    "credentials.",
-                    details={"primitive": "not with a subscription key"},
-                )
-            return _present(submit_with_subscription_key(data))
+            job = run_app(
+                g.api_user,
+                key=g.actor.subscription_key,
+                inputs=data.get("inputs"),
+                device=data.get("device"),
+                shots=data.get("shots"),
+                run_mode=data.get("run_mode", JobRunMode.ASYNC),
+                tags=data.get("tags"),
+                notification_email=data.get("notification_email"),
+                job_fields=data,  # a program, app version, webhook or primitive is refused
+            )
+            if job.run_mode is JobRunMode.BLOCKING:
+                services.wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])
+            return _present(job)
         program = data.get("program") or {}
         app_version = None
         if data.get("app_version_id"):

@@ -8,12 +8,12 @@ from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from portal.accounts.auth import api_auth, check_rate_limit, optional_actor
+from portal.accounts.auth import api_auth, optional_actor
 from portal.api.docs import error_responses
 from portal.api.paging import PageArgs
-from portal.core.errors import PaymentRequired, ValidationFailed
+from portal.core.paging import Page
 from portal.execution.models import JobRunMode
-from portal.marketplace import keys, policy, services
+from portal.marketplace import keys, listings, reviews, runs, subscriptions
 from portal.marketplace.schemas import (
     BrowseArgs,
     CheckoutSchema,
@@ -56,7 +56,7 @@ subscriptions_blp = Blueprint(
 )
 
 
-def _page(result: services.Page) -> dict:
+def _page(result: Page) -> dict:
     return {
         "items": result.items,
         "total": result.total,
@@ -95,7 +95,7 @@ def _errors(blp_: Blueprint, *statuses: int):
 @_errors(publish_blp, 401, 403, 404, 409, 422)
 def publish(data, app_id):
     """Put an app on the Marketplace (or update and re-activate its listing)"""
-    listing = services.publish_listing(app_id, g.api_user, **data)
+    listing = listings.publish_listing(app_id, g.api_user, **data)
     return listing
 
 
@@ -107,7 +107,7 @@ class Listings(MethodView):
     def get(self, args):
         """Browse active listings: search, filter by type/plan/price/rating, sort, page"""
         return _page(
-            services.browse(
+            listings.browse(
                 q=args.get("q"),
                 app_type=args.get("type"),
                 offers=args.get("offers"),
@@ -126,7 +126,7 @@ class Listing(MethodView):
     @_errors(blp, 404)
     def get(self, listing_id):
         """One listing (by listing id or app id): pricing, rating, README and preview"""
-        return services.get_listing(listing_id, _optional_user())
+        return listings.get_listing(listing_id, _optional_user())
 
     @api_auth(scope="full")
     @blp.arguments(ListingUpdateSchema)
@@ -134,8 +134,8 @@ class Listing(MethodView):
     @_errors(blp, 401, 403, 404, 422)
     def put(self, data, listing_id):
         """Pause, resume or delist (the provider); existing subscriptions keep running"""
-        listing = services.get_listing_for_change(listing_id, g.api_user)
-        services.set_listing_status(listing, data["status"])
+        listing = listings.get_listing_for_change(listing_id, g.api_user)
+        listings.set_listing_status(listing, data["status"])
         return listing
 
 
@@ -145,8 +145,8 @@ class Listing(MethodView):
 @_errors(blp, 401, 404, 409, 422)
 def trial(listing_id):
     """Start the free trial (one per user per app)"""
-    listing = services.get_listing(listing_id, g.api_user)
-    sub = services.start_trial(g.api_user, listing)
+    listing = listings.get_listing(listing_id, g.api_user)
+    sub = subscriptions.start_trial(g.api_user, listing)
     return sub
 
 
@@ -160,9 +160,9 @@ def subscribe(data, listing_id):
     payment provider confirms the payment"""
     from portal.billing.payments import provider
 
-    listing = services.get_listing(listing_id, g.api_user)
+    listing = listings.get_listing(listing_id, g.api_user)
     base = request.host_url.rstrip("/")
-    sub, checkout = services.subscribe(
+    sub, checkout = subscriptions.subscribe(
         g.api_user,
         listing,
         data["subscription_type"],
@@ -185,8 +185,8 @@ class Reviews(MethodView):
     @_errors(blp, 404)
     def get(self, args, listing_id):
         """The listing's reviews, newest first"""
-        listing = services.get_listing(listing_id, _optional_user())
-        return _page(services.list_reviews(listing, args["page"], args["per_page"]))
+        listing = listings.get_listing(listing_id, _optional_user())
+        return _page(reviews.list_reviews(listing, args["page"], args["per_page"]))
 
     @api_auth(scope="full")
     @blp.arguments(ReviewSchema)
@@ -194,8 +194,8 @@ class Reviews(MethodView):
     @_errors(blp, 401, 403, 404, 409, 422)
     def post(self, data, listing_id):
         """Review the app: 1–5 stars; one per user; only subscribers or downloaders"""
-        listing = services.get_listing(listing_id, g.api_user)
-        review = services.add_review(g.api_user, listing, **data)
+        listing = listings.get_listing(listing_id, g.api_user)
+        review = reviews.add_review(g.api_user, listing, **data)
         return review
 
 
@@ -207,9 +207,9 @@ class OwnReview(MethodView):
     @_errors(blp, 401, 404, 422)
     def put(self, data, listing_id, review_id):
         """Edit your review"""
-        listing = services.get_listing(listing_id, g.api_user)
-        review = services.update_review(
-            services.get_own_review(g.api_user, listing, review_id), **data
+        listing = listings.get_listing(listing_id, g.api_user)
+        review = reviews.update_review(
+            reviews.get_own_review(g.api_user, listing, review_id), **data
         )
         return review
 
@@ -218,44 +218,11 @@ class OwnReview(MethodView):
     @_errors(blp, 401, 404)
     def delete(self, listing_id, review_id):
         """Delete your review"""
-        listing = services.get_listing(listing_id, g.api_user)
-        services.delete_review(services.get_own_review(g.api_user, listing, review_id))
+        listing = listings.get_listing(listing_id, g.api_user)
+        reviews.delete_review(reviews.get_own_review(g.api_user, listing, review_id))
 
 
 # -- running an app ---------------------------------------------------------------------------
-
-
-def _finish(job):
-    from portal.execution.services import wait_for
-
-    if job.run_mode is JobRunMode.BLOCKING:
-        wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])
-    return job
-
-
-def submit_with_subscription_key(data: dict):
-    """``POST /api/v1/jobs`` with a subscription key: run the key's app (latest published
-    version) with ``inputs``; a program or another app version is refused."""
-    if data.get("program") or data.get("app_version_id"):
-        raise ValidationFailed(
-            "A subscription key runs its app only: send inputs (and device, shots), not a "
-            "program or app_version_id.",
-            details={"program": "not with a subscription key"},
-        )
-    key = g.actor.subscription_key
-    job = services.run_app(
-        g.api_user,
-        key.subscription,
-        key=key,
-        inputs=data.get("inputs"),
-        device=data.get("device"),
-        shots=data.get("shots"),
-        run_mode=data.get("run_mode", JobRunMode.ASYNC),
-        tags=data.get("tags"),
-        notification_email=data.get("notification_email"),
-    )
-    job.remaining_usage_count = key.subscription.remaining_usage_count
-    return _finish(job)
 
 
 @blp.route("/<listing_id>/jobs", methods=["POST"])
@@ -268,34 +235,13 @@ def run(data, listing_id):
     subscription. Send the subscription key as X-API-Key (or sign in with an active
     subscription)"""
     key = g.actor.subscription_key
-    listing = services.get_listing(listing_id, None if key else g.api_user)
-    if key is not None:
-        policy.check_key_covers(key, listing.quantum_app_id)
-        sub = key.subscription
-    else:
-        sub = services.active_subscription_for(g.api_user, listing)
-        if sub is None:
-            raise PaymentRequired(
-                f"You have no active subscription to {listing.app.name}; start a trial or "
-                "subscribe first.",
-                code="no_subscription",
-            )
-        check_rate_limit(
-            keys.DEFAULT_RATE_LIMIT, "subscription", str(sub.id), what="this subscription"
-        )
-    job = services.run_app(
-        g.api_user,
-        sub,
-        key=key,
-        inputs=data["inputs"],
-        device=data["device"],
-        shots=data["shots"],
-        run_mode=data["run_mode"],
-        tags=data.get("tags"),
-        notification_email=data.get("notification_email"),
-    )
-    job.remaining_usage_count = sub.remaining_usage_count
-    return _finish(job)
+    listing = listings.get_listing(listing_id, None if key else g.api_user)
+    job = runs.run_app(g.api_user, listing=listing, key=key, **data)
+    if job.run_mode is JobRunMode.BLOCKING:
+        from portal.execution.services import wait_for
+
+        wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])
+    return job
 
 
 # -- subscriptions and keys -------------------------------------------------------------------
@@ -310,7 +256,7 @@ class Subscriptions(MethodView):
     def get(self, args):
         """Your subscriptions, newest first"""
         return _page(
-            services.list_subscriptions(
+            subscriptions.list_subscriptions(
                 g.api_user, status=args.get("status"), page=args["page"], per_page=args["per_page"]
             )
         )
@@ -323,7 +269,7 @@ class SubscriptionItem(MethodView):
     @_errors(subscriptions_blp, 401, 404)
     def get(self, sub_id):
         """One subscription with its usage left and when it resets"""
-        return services.get_subscription(g.api_user, sub_id)
+        return subscriptions.get_subscription(g.api_user, sub_id)
 
     @api_auth(scope="full")
     @subscriptions_blp.arguments(SubscriptionUpdateSchema)
@@ -331,7 +277,7 @@ class SubscriptionItem(MethodView):
     @_errors(subscriptions_blp, 401, 404, 409, 422)
     def put(self, data, sub_id):
         """Change a subscription: ``{"status": "CANCELLED"}`` cancels it"""
-        sub = services.cancel_subscription(services.get_subscription(g.api_user, sub_id))
+        sub = subscriptions.cancel_subscription(subscriptions.get_subscription(g.api_user, sub_id))
         return sub
 
     @api_auth(scope="full")
@@ -339,7 +285,7 @@ class SubscriptionItem(MethodView):
     @_errors(subscriptions_blp, 401, 404, 409)
     def delete(self, sub_id):
         """Cancel now (also at Stripe); its keys stop working at once"""
-        sub = services.cancel_subscription(services.get_subscription(g.api_user, sub_id))
+        sub = subscriptions.cancel_subscription(subscriptions.get_subscription(g.api_user, sub_id))
         return sub
 
 
@@ -350,7 +296,7 @@ class SubscriptionKeys(MethodView):
     @_errors(subscriptions_blp, 401, 404)
     def get(self, sub_id):
         """The subscription's keys (prefixes only; the keys themselves are never shown again)"""
-        return {"items": keys.list_keys(services.get_subscription(g.api_user, sub_id))}
+        return {"items": keys.list_keys(subscriptions.get_subscription(g.api_user, sub_id))}
 
     @api_auth(scope="full")
     @subscriptions_blp.arguments(KeyCreateSchema)
@@ -358,7 +304,7 @@ class SubscriptionKeys(MethodView):
     @_errors(subscriptions_blp, 401, 404, 409, 422)
     def post(self, data, sub_id):
         """Create a key: the answer is the only time the key is shown"""
-        sub = services.get_subscription(g.api_user, sub_id)
+        sub = subscriptions.get_subscription(g.api_user, sub_id)
         key, plaintext = keys.create_key(sub, **data)
         key.key = plaintext
         return key
@@ -370,7 +316,7 @@ class SubscriptionKeys(MethodView):
 @_errors(subscriptions_blp, 401, 404)
 def revoke_key(sub_id, key_id):
     """Revoke a key; it stops working at once"""
-    key = keys.revoke_key(keys.get_key(services.get_subscription(g.api_user, sub_id), key_id))
+    key = keys.revoke_key(keys.get_key(subscriptions.get_subscription(g.api_user, sub_id), key_id))
     return key
 
 

@@ -3,27 +3,29 @@
 A key runs exactly one thing: its subscription's app (and reads or cancels the jobs it
 started). ``authenticate_subscription_key`` is called by the subscription-key authenticator
 of ``portal.accounts.auth`` for ``X-API-Key`` values starting with ``qhs_`` (user API keys
-start with ``qh_``); the actor it yields holds only the ``subscription`` scope.
+start with ``qh_``) and authenticates as a personal API key does
+(``portal.accounts.auth.authenticate_stored_key``); the actor it yields holds only the
+``subscription`` scope.
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from limits import parse as parse_limit
 
-from portal.accounts.auth import check_key
+from portal.accounts.auth import SUBSCRIPTION_KEY_KIND, authenticate_stored_key
 from portal.accounts.models import ApiKeyStatus, User
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.inputs import INT_MAX, whole_number
-from portal.core.security import hash_token, new_token
+from portal.core.security import new_token
 from portal.extensions import db
 from portal.marketplace.models import Subscription, SubscriptionKey, SubscriptionStatus
 
-KEY_KIND = "qhs"
-KEY_PREFIX = KEY_KIND + "_"
+KEY_KIND = SUBSCRIPTION_KEY_KIND
 DEFAULT_RATE_LIMIT = "60/minute"
 MAX_KEYS = 10
 
@@ -94,9 +96,9 @@ def list_keys(sub: Subscription) -> list[SubscriptionKey]:
 
 
 def get_key(sub: Subscription, key_id: Any) -> SubscriptionKey:
-    from portal.marketplace.services import _uuid
+    from portal.marketplace.listings import as_uuid
 
-    key = db.session.get(SubscriptionKey, _uuid(key_id, "key"))
+    key = db.session.get(SubscriptionKey, as_uuid(key_id, "key"))
     if key is None or key.subscription_id != sub.id:
         raise NotFound("This subscription has no key with that id.")
     return key
@@ -108,15 +110,18 @@ def revoke_key(key: SubscriptionKey) -> SubscriptionKey:
     return key
 
 
+@functools.cache  # built once: its SQLAlchemy cache key is reused
+def _key_by_hash():
+    return sa.select(SubscriptionKey).where(SubscriptionKey.value == sa.bindparam("value"))
+
+
 def authenticate_subscription_key(raw_key: str) -> tuple[User, SubscriptionKey]:
-    """The key's owner and the key, or 401; the same checks as a personal API key
-    (``portal.accounts.auth.check_key``), with the key's own rate limit. Subscription status
-    is checked when a job is run, so the refusal can say exactly what is used up."""
-    key = db.session.execute(
-        sa.select(SubscriptionKey).filter_by(value=hash_token(raw_key))
-    ).scalar_one_or_none()
-    owner = key.subscription.user if key is not None else None
-    check_key(key, raw_key, what="subscription key", owner=owner,
-              rate=(key and key.rate_limit) or DEFAULT_RATE_LIMIT, bucket="subscription-key",
-              touch_every=timedelta(0))  # fmt: skip
-    return owner, key
+    """The key's owner and the key, or 401; the same lookup and checks as a personal API
+    key, with the key's own rate limit and ``last_used_at`` touched on every use.
+    Subscription status is checked when a job is run (``portal.marketplace.runs.run_app``),
+    so the refusal can say exactly what is used up."""
+    return authenticate_stored_key(
+        _key_by_hash(), raw_key, owner_of=lambda key: key.subscription.user,
+        what="subscription key", default_rate=DEFAULT_RATE_LIMIT, bucket="subscription-key",
+        touch_every=timedelta(0),
+    )  # fmt: skip

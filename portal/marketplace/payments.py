@@ -22,7 +22,7 @@ import structlog
 
 from portal.core.db import utcnow
 from portal.extensions import db
-from portal.marketplace import services
+from portal.marketplace import listings, subscriptions
 from portal.marketplace.models import (
     MarketplaceListing,
     Subscription,
@@ -125,7 +125,7 @@ def _claim(obj: dict[str, Any], created: datetime, kind: str) -> Subscription | 
 
 
 def _listing(sub: Subscription) -> MarketplaceListing | None:
-    return services.listing_for_app(sub.quantum_app_id)
+    return listings.listing_for_app(sub.quantum_app_id)
 
 
 def _supersede(sub: Subscription) -> None:
@@ -157,21 +157,21 @@ def activate(sub: Subscription, *, period_end: datetime | None = None) -> None:
     sub.status = SubscriptionStatus.ACTIVE
     if not first:
         db.session.flush()
-        services.refresh_subscription_count(sub.quantum_app_id)
+        subscriptions.refresh_subscription_count(sub.quantum_app_id)
         return
     listing = _listing(sub)
-    allowance = services.plan_allowance(listing, sub.subscription_type) if listing else None
+    allowance = listings.plan_allowance(listing, sub.subscription_type) if listing else None
     now = utcnow()
     sub.start_date = now
     sub.end_date = None
     sub.usage_limit = sub.remaining_usage_count = allowance
-    days = services.period_days(sub.subscription_type)
+    days = listings.period_days(sub.subscription_type)
     sub.usage_resets_at = period_end or (now + timedelta(days=days) if days else None)
     _supersede(sub)
     db.session.flush()
-    services.refresh_subscription_count(sub.quantum_app_id)
+    subscriptions.refresh_subscription_count(sub.quantum_app_id)
     app_name = listing.app.name if listing else "the app"
-    services._notify(
+    subscriptions.notify_subscriber(
         sub.user_id,
         "Subscription active",
         f"Your {sub.subscription_type.name.replace('_', ' ').lower()} subscription to "
@@ -224,8 +224,8 @@ def on_invoice_payment_failed(obj: dict[str, Any], created: datetime) -> None:
         return
     sub.status = SubscriptionStatus.PAST_DUE
     db.session.flush()
-    services.refresh_subscription_count(sub.quantum_app_id)
-    services._notify(
+    subscriptions.refresh_subscription_count(sub.quantum_app_id)
+    subscriptions.notify_subscriber(
         sub.user_id,
         "Payment failed",
         "The payment for your subscription failed; jobs are paused until it is paid.",
@@ -252,7 +252,7 @@ def on_subscription_updated(obj: dict[str, Any], created: datetime) -> None:
     if status is not None and status is not SubscriptionStatus.PENDING:
         sub.status = status
     db.session.flush()
-    services.refresh_subscription_count(sub.quantum_app_id)
+    subscriptions.refresh_subscription_count(sub.quantum_app_id)
 
 
 def on_subscription_deleted(obj: dict[str, Any], created: datetime) -> None:
@@ -262,4 +262,4 @@ def on_subscription_deleted(obj: dict[str, Any], created: datetime) -> None:
     sub.status = SubscriptionStatus.CANCELLED
     sub.end_date = _ts(obj.get("ended_at")) or utcnow()
     db.session.flush()
-    services.refresh_subscription_count(sub.quantum_app_id)
+    subscriptions.refresh_subscription_count(sub.quantum_app_id)

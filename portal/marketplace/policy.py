@@ -5,7 +5,7 @@
 - a review: its author only (404 otherwise);
 - run a Marketplace app: the holder of an active subscription to it -- its owner signed in,
   or one of its keys (a key of another app's subscription is 403). "Active" is enforced
-  atomically when the run is spent (``services.consume_run``: active, not ended, runs left),
+  atomically when the run is spent (``runs.consume_run``: active, not ended, runs left),
   in the same savepoint as the job, so a refused run writes nothing;
 - a subscription key is no credential for anything else (``portal.accounts.policy``).
 """

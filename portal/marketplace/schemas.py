@@ -9,18 +9,18 @@ from portal.api.paging import PageArgs, PageMeta
 from portal.apps.models import AppType
 from portal.core.inputs import Int
 from portal.execution.models import JobRunMode
+from portal.marketplace.listings import (
+    CURRENCIES,
+    MAX_TRIAL_DAYS,
+    MAX_TRIAL_USAGE,
+    SORTS,
+)
 from portal.marketplace.models import (
     MarketplaceListingStatus,
     SubscriptionStatus,
     SubscriptionType,
 )
-from portal.marketplace.services import (
-    CURRENCIES,
-    MAX_TRIAL_DAYS,
-    MAX_TRIAL_USAGE,
-    SORTS,
-    effective_status,
-)
+from portal.marketplace.subscriptions import effective_status
 
 PLANS = [t.name for t in SubscriptionType]
 PAID = ["MONTHLY", "ANNUAL", "PAY_AS_YOU_GO"]
@@ -203,7 +203,11 @@ class KeyListSchema(Schema):
 class ReviewSchema(Schema):
     id = fields.UUID(dump_only=True)
     user = fields.Function(lambda review: review.user.username, dump_only=True)
-    rating = Int(required=True, validate=validate.Range(1, 5), metadata={"example": 5})
+    rating = Int(
+        required=True,
+        validate=validate.Range(1, 5, error="A rating is a whole number of stars from 1 to 5."),
+        metadata={"example": 5},
+    )
     title = fields.String(allow_none=True, validate=validate.Length(max=100))
     content = fields.String(allow_none=True, validate=validate.Length(max=5000))
     created_at = fields.DateTime(dump_only=True)

@@ -1,6 +1,8 @@
 """Marketplace pages: browse, listing (pricing, rating, reviews, docs, try-it preview,
 provider controls), publishing, subscriptions with usage and keys, and the local
-test-payment checkout. Thin: parse, call ``portal.marketplace.services``, render."""
+test-payment checkout. Thin: parse (forms that an API operation also takes go through its
+marshmallow schema), call the marketplace use cases (listings, reviews, subscriptions, runs),
+render."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from flask import (
 )
 from flask_login import current_user
 from markupsafe import Markup
+from marshmallow import EXCLUDE, Schema, ValidationError
 
 from portal.accounts.auth import page_auth
 from portal.accounts.models import Role
@@ -24,13 +27,24 @@ from portal.apps.models import AppType
 from portal.billing.payments import LocalTestProvider, provider
 from portal.billing.webhooks import process_event
 from portal.core import cache
-from portal.core.errors import NotFound, PortalError
-from portal.core.inputs import INT_MAX, whole_number
-from portal.core.paging import MAX_PAGE
+from portal.core.errors import NotFound, PortalError, ValidationFailed
+from portal.core.paging import MAX_PAGE, Page
 from portal.core.web import flash_refusal
 from portal.extensions import db, htmx
-from portal.marketplace import keys, services
-from portal.marketplace.models import MarketplaceListingStatus, SubscriptionStatus
+from portal.marketplace import keys, listings, policy, reviews, runs
+from portal.marketplace import subscriptions as subs
+from portal.marketplace.models import (
+    MarketplaceListingStatus,
+    SubscriptionStatus,
+    SubscriptionType,
+)
+from portal.marketplace.schemas import (
+    KeyCreateSchema,
+    ListingUpdateSchema,
+    ReviewSchema,
+    RunSchema,
+    SubscribeSchema,
+)
 
 bp = Blueprint("marketplace", __name__, url_prefix="/marketplace")
 PER_PAGE = 12
@@ -60,6 +74,29 @@ def _redirect(url: str):
 
 def _viewer():
     return current_user if current_user.is_authenticated else None
+
+
+def _load_form(schema: type[Schema], extra: dict | None = None) -> dict:
+    """``request.form`` loaded through the API operation's own schema, so a page takes exactly
+    what the API takes. Blank fields count as not sent (the schema's default applies); other
+    form fields (the CSRF token) are ignored. Refused as one ValidationFailed with the
+    schema's messages, which the page shows."""
+    data = {name: value for name, value in request.form.items() if value.strip()}
+    try:
+        return schema().load({**data, **(extra or {})}, unknown=EXCLUDE)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            " ".join(f"{name}: {_messages(found)}" for name, found in sorted(exc.messages.items())),
+            details=exc.messages,
+        ) from None
+
+
+def _messages(found) -> str:
+    if isinstance(found, dict):
+        return " ".join(_messages(value) for value in found.values())
+    if isinstance(found, list):
+        return " ".join(_messages(value) for value in found)
+    return str(found)
 
 
 @bp.app_template_filter("money")
@@ -101,7 +138,7 @@ def _browse():
     def search():
         max_price = Decimal(args["max_price"]) if args["max_price"] else None
         min_rating = float(args["min_rating"]) if args["min_rating"] else None
-        result = services.browse(
+        result = listings.browse(
             q=args["q"],
             app_type=args["type"] or None,
             offers=args["offers"] or None,
@@ -117,7 +154,7 @@ def _browse():
         results_html = cache.fragment("marketplace", {**args, "page": page_no}, search)
     except (PortalError, InvalidOperation, ValueError) as exc:
         error = getattr(exc, "message", "Check the filters: prices and ratings are numbers.")
-        results_html = Markup(results(services.Page([], 0, 1, PER_PAGE), error))  # noqa: S704
+        results_html = Markup(results(Page([], 0, 1, PER_PAGE), error))  # noqa: S704
     if htmx and htmx.target == "results":
         return results_html
     return render_template(
@@ -134,21 +171,21 @@ def _listing_context(listing, review_form=None):
     user = _viewer()
     app = listing.app
     version = app.latest_version
-    reviews = services.list_reviews(listing, _int("reviews_page"), 10)
+    page_of_reviews = reviews.list_reviews(listing, _int("reviews_page"), 10)
     return {
         "listing": listing,
         "app": app,
         "version": version,
-        "reviews": reviews,
+        "reviews": page_of_reviews,
         "plans": PLAN_LABELS,
         "prices": {
-            name: services.price_for(listing, services.SubscriptionType[name])
+            name: listings.price_for(listing, SubscriptionType[name])
             for name in listing.subscription_types
         },
-        "is_owner": services._is_owner(listing, user),
-        "can_review": user is not None and services.can_review(user, app),
-        "own_review": services.own_review(user, listing),
-        "active": services.active_subscription_for(user, listing) if user else None,
+        "is_owner": policy.may_manage_listing(listing, user),
+        "can_review": user is not None and reviews.can_review(user, app),
+        "own_review": reviews.own_review(user, listing),
+        "active": subs.active_subscription_for(user, listing) if user else None,
         "had_trial": user is not None and _had_trial(user, listing),
         "review_form": review_form or {},
     }
@@ -175,7 +212,7 @@ def listing(listing_id):
 
 
 def _listing_page(listing_id):
-    item = services.get_listing(listing_id, _viewer(), for_page=True)
+    item = listings.get_listing(listing_id, _viewer(), for_page=True)
     context = _listing_context(item)
     if htmx and htmx.target == "reviews-list":
         return render_template("marketplace/_reviews.html", **context)
@@ -185,9 +222,9 @@ def _listing_page(listing_id):
 @bp.post("/<listing_id>/trial")
 @page_auth()
 def trial(listing_id):
-    item = services.get_listing(listing_id, current_user)
+    item = listings.get_listing(listing_id, current_user)
     try:
-        sub = services.start_trial(current_user, item)
+        sub = subs.start_trial(current_user, item)
     except PortalError as exc:
         flash_refusal(exc)
         return _redirect(url_for("marketplace.listing", listing_id=item.id))
@@ -198,13 +235,14 @@ def trial(listing_id):
 @bp.post("/<listing_id>/subscribe")
 @page_auth()
 def subscribe(listing_id):
-    item = services.get_listing(listing_id, current_user)
+    item = listings.get_listing(listing_id, current_user)
     base = request.host_url.rstrip("/")
     try:
-        _sub, checkout = services.subscribe(
+        plan = _load_form(SubscribeSchema)["subscription_type"]
+        _sub, checkout = subs.subscribe(
             current_user,
             item,
-            request.form.get("subscription_type", ""),
+            plan,
             success_url=f"{base}/marketplace/subscriptions/{{SUBSCRIPTION_ID}}?checkout=done",
             cancel_url=f"{base}{url_for('marketplace.listing', listing_id=item.id)}",
         )
@@ -217,9 +255,9 @@ def subscribe(listing_id):
 @bp.post("/<listing_id>/status")
 @page_auth(roles=(Role.PROVIDER, Role.ADMIN))
 def set_status(listing_id):
-    item = services.get_listing_for_change(listing_id, current_user)
+    item = listings.get_listing_for_change(listing_id, current_user)
     try:
-        services.set_listing_status(item, request.form.get("status", ""))
+        listings.set_listing_status(item, _load_form(ListingUpdateSchema)["status"])
     except PortalError as exc:
         flash_refusal(exc)
     else:
@@ -235,19 +273,14 @@ def set_status(listing_id):
 @bp.post("/<listing_id>/reviews")
 @page_auth()
 def review(listing_id):
-    item = services.get_listing(listing_id, current_user)
-    form = {k: request.form.get(k, "") for k in ("rating", "title", "content")}
+    item = listings.get_listing(listing_id, current_user)
     try:
-        rating = int(form["rating"]) if form["rating"].isdigit() else form["rating"]
-        existing = services.own_review(current_user, item)
+        form = _load_form(ReviewSchema)
+        existing = reviews.own_review(current_user, item)
         if existing is None:
-            services.add_review(
-                current_user, item, rating=rating, title=form["title"], content=form["content"]
-            )
+            reviews.add_review(current_user, item, **form)
         else:
-            services.update_review(
-                existing, rating=rating, title=form["title"], content=form["content"]
-            )
+            reviews.update_review(existing, **form)
     except PortalError as exc:
         flash_refusal(exc)
     else:
@@ -258,11 +291,11 @@ def review(listing_id):
 @bp.post("/<listing_id>/reviews/delete")
 @page_auth()
 def delete_review(listing_id):
-    item = services.get_listing(listing_id, current_user)
-    existing = services.own_review(current_user, item)
+    item = listings.get_listing(listing_id, current_user)
+    existing = reviews.own_review(current_user, item)
     if existing is None:
         raise NotFound("You have no review of this app.")
-    services.delete_review(existing)
+    reviews.delete_review(existing)
     flash("Your review was deleted.", "success")
     return _redirect(url_for("marketplace.listing", listing_id=item.id) + "#reviews")
 
@@ -276,7 +309,7 @@ def publish(app_id):
     from portal.apps import services as apps_services
 
     app = apps_services.get_app_for_change(app_id, current_user)
-    current = services.listing_for_app(app.id)
+    current = listings.listing_for_app(app.id)
     form = {
         "price": str(current.price) if current else "10.00",
         "currency": current.currency if current else "USD",
@@ -308,10 +341,10 @@ def publish(app_id):
                 trial_days = int(form["trial_days"] or 0)
                 paid_limit = int(form["paid_usage_limit"]) if form["paid_usage_limit"] else None
             except (InvalidOperation, ValueError):
-                raise services.ValidationFailed(
+                raise ValidationFailed(
                     "Price and limits must be numbers (leave the paid limit empty for unlimited)."
                 ) from None
-            item = services.publish_listing(
+            item = listings.publish_listing(
                 app.id,
                 current_user,
                 price=price,
@@ -335,7 +368,7 @@ def publish(app_id):
         form=form,
         error=error,
         plans=PLAN_LABELS,
-        currencies=services.CURRENCIES,
+        currencies=listings.CURRENCIES,
     ), (422 if error else 200)
 
 
@@ -345,18 +378,18 @@ def publish(app_id):
 @bp.get("/subscriptions")
 @page_auth()
 def subscriptions():
-    result = services.list_subscriptions(current_user, page=_int("page"), per_page=20)
+    result = subs.list_subscriptions(current_user, page=_int("page"), per_page=20)
     return render_template(
         "marketplace/subscriptions.html",
         result=result,
-        effective_status=services.effective_status,
+        effective_status=subs.effective_status,
         plans=PLAN_LABELS,
     )
 
 
 def _runnable_version(sub):
     try:
-        return services.latest_runnable_version(sub.app)
+        return listings.latest_runnable_version(sub.app)
     except PortalError:
         return None
 
@@ -365,10 +398,10 @@ def _subscription_context(sub, new_key=None):
     return {
         "version": _runnable_version(sub),
         "sub": sub,
-        "status": services.effective_status(sub),
+        "status": subs.effective_status(sub),
         "keys": keys.list_keys(sub),
         "new_key": new_key,
-        "listing": services.listing_for_app(sub.quantum_app_id),
+        "listing": listings.listing_for_app(sub.quantum_app_id),
         "plans": PLAN_LABELS,
         "statuses": SubscriptionStatus,
     }
@@ -377,17 +410,17 @@ def _subscription_context(sub, new_key=None):
 @bp.get("/subscriptions/<sub_id>")
 @page_auth()
 def subscription(sub_id):
-    sub = services.get_subscription(current_user, sub_id)
+    sub = subs.get_subscription(current_user, sub_id)
     return render_template("marketplace/subscription.html", **_subscription_context(sub))
 
 
 @bp.post("/subscriptions/<sub_id>/keys")
 @page_auth()
 def create_key(sub_id):
-    sub = services.get_subscription(current_user, sub_id)
+    sub = subs.get_subscription(current_user, sub_id)
     new_key = None
     try:
-        _key, new_key = keys.create_key(sub, name=request.form.get("name", ""))
+        _key, new_key = keys.create_key(sub, name=_load_form(KeyCreateSchema)["name"])
     except PortalError as exc:
         flash_refusal(exc)
     context = _subscription_context(sub, new_key)
@@ -399,7 +432,7 @@ def create_key(sub_id):
 @bp.post("/subscriptions/<sub_id>/keys/<key_id>/revoke")
 @page_auth()
 def revoke_key(sub_id, key_id):
-    sub = services.get_subscription(current_user, sub_id)
+    sub = subs.get_subscription(current_user, sub_id)
     keys.revoke_key(keys.get_key(sub, key_id))
     if htmx:
         return render_template("marketplace/_keys.html", **_subscription_context(sub))
@@ -429,15 +462,12 @@ def _form_inputs(schema: dict | None) -> dict:
 def run(sub_id):
     """Run the subscription's app from the page (one run), as a key does over the API."""
 
-    sub = services.get_subscription(current_user, sub_id)
+    sub = subs.get_subscription(current_user, sub_id)
     try:
-        version = services.latest_runnable_version(sub.app)
-        raw_shots = (request.form.get("shots") or "").strip()
-        # "1.5" is refused, not turned into the default.
-        shots = whole_number("shots", raw_shots, low=1, high=INT_MAX) if raw_shots else None
-        job = services.run_app(
-            current_user, sub, inputs=_form_inputs(version.input_schema), shots=shots
-        )
+        version = listings.latest_runnable_version(sub.app)
+        # The form offers inputs and shots ("1.5" is refused, not turned into the default).
+        form = _load_form(RunSchema, {"inputs": _form_inputs(version.input_schema)})
+        job = runs.run_app(current_user, sub, inputs=form["inputs"], shots=form["shots"])
     except PortalError as exc:
         flash_refusal(exc)
         return redirect(url_for("marketplace.subscription", sub_id=sub.id))
@@ -447,9 +477,9 @@ def run(sub_id):
 @bp.post("/subscriptions/<sub_id>/cancel")
 @page_auth()
 def cancel(sub_id):
-    sub = services.get_subscription(current_user, sub_id)
+    sub = subs.get_subscription(current_user, sub_id)
     try:
-        services.cancel_subscription(sub)
+        subs.cancel_subscription(sub)
     except PortalError as exc:
         flash_refusal(exc)
     else:
@@ -467,8 +497,8 @@ def checkout(session_id):
     checkout.session.completed event a signed Stripe webhook would."""
     if provider().name != "local":
         raise NotFound("Payments go through Stripe here; this test checkout is disabled.")
-    sub = services.get_by_checkout(current_user, session_id)
-    listing = services.listing_for_app(sub.quantum_app_id)
+    sub = subs.get_by_checkout(current_user, session_id)
+    listing = listings.listing_for_app(sub.quantum_app_id)
     if request.method == "POST":
         if sub.status is SubscriptionStatus.PENDING:
             event = LocalTestProvider.checkout_completed_event(

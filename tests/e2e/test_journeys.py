@@ -173,10 +173,10 @@ def _someone_subscribes_to(app_name: str) -> None:
     import sqlalchemy as sa
 
     from portal.apps.models import QuantumApp
-    from portal.marketplace import services
+    from portal.marketplace import listings, subscriptions
 
     app = db.session.execute(sa.select(QuantumApp).filter_by(name=app_name)).scalar_one()
-    services.start_trial(UserFactory(username="early-bird"), services.listing_for_app(app.id))
+    subscriptions.start_trial(UserFactory(username="early-bird"), listings.listing_for_app(app.id))
     db.session.commit()
 
 

@@ -4,7 +4,7 @@ published runnable version, listed on the Marketplace with a trial and paid plan
 from decimal import Decimal
 
 from portal.core.db import utcnow
-from portal.marketplace import keys, services
+from portal.marketplace import keys, listings, subscriptions
 from portal.marketplace.models import Subscription, SubscriptionStatus, SubscriptionType
 from tests.factories.accounts import UserFactory
 from tests.factories.apps import BELL, ROTATION, QuantumAppFactory, add_version
@@ -35,7 +35,7 @@ def listed_app(
     """A listing (with its app and provider) offering ``types``."""
     app = QuantumAppFactory(**app_fields)
     add_version(app, program=program)
-    return services.publish_listing(
+    return listings.publish_listing(
         app.id,
         app.developer,
         price=Decimal(price),
@@ -51,7 +51,7 @@ def listed_app(
 def trial_with_key(listing, user=None):
     """A consumer's trial of ``listing`` and a key for it: (user, subscription, plaintext)."""
     user = user or UserFactory()
-    sub = services.start_trial(user, listing)
+    sub = subscriptions.start_trial(user, listing)
     _key, plaintext = keys.create_key(sub, name="test")
     return user, sub, plaintext
 
@@ -59,7 +59,7 @@ def trial_with_key(listing, user=None):
 def paid_subscription(listing, user=None, plan=SubscriptionType.MONTHLY, remaining=None):
     """An ACTIVE paid subscription without going through checkout."""
     user = user or UserFactory()
-    limit = services.plan_allowance(listing, plan)
+    limit = listings.plan_allowance(listing, plan)
     sub = Subscription(
         user_id=user.id,
         quantum_app_id=listing.quantum_app_id,

@@ -17,7 +17,7 @@ import pytest
 
 from portal.billing.models import PaymentEvent
 from portal.extensions import db
-from portal.marketplace import services
+from portal.marketplace import runs
 from portal.marketplace.models import SubscriptionStatus
 from tests.factories.accounts import UserFactory
 from tests.factories.marketplace import listed_app, simulator
@@ -76,8 +76,8 @@ def test_concurrent_duplicate_deliveries_apply_once(
     assert sorted(body["duplicate"] for _, body in answers) == [False] + [True] * (DELIVERIES - 1)
     sub = _sub(sub_id)
     assert sub.status is SubscriptionStatus.ACTIVE and sub.remaining_usage_count == 50
-    services.consume_run(sub)
-    services.consume_run(sub)
+    runs.consume_run(sub)
+    runs.consume_run(sub)
     committed_db.commit()
 
     # The renewal invoice, raced the same way: one refill.

@@ -25,7 +25,7 @@ from portal.core.db import utcnow
 from portal.execution.catalogue import ensure_catalogue
 from portal.execution.models import JobStatus
 from portal.extensions import db
-from portal.marketplace import services as marketplace
+from portal.marketplace import reviews
 from portal.marketplace.models import SubscriptionKey
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory, make_api_key
 from tests.factories.apps import QuantumAppFactory, add_version, registry_app
@@ -274,7 +274,7 @@ class World:
         self.skey = db.session.execute(
             sa.select(SubscriptionKey).filter_by(subscription_id=self.sub.id)
         ).scalar_one()
-        self.review = marketplace.add_review(self.a, listing, rating=4, title="Good")
+        self.review = reviews.add_review(self.a, listing, rating=4, title="Good")
         return listing
 
     @cached_property

@@ -275,7 +275,7 @@ def test_listing_support_contacts_have_limits(user):
     from decimal import Decimal
 
     from portal.core.errors import ValidationFailed
-    from portal.marketplace import services
+    from portal.marketplace import listings
 
     app = QuantumAppFactory(developer=user)
     add_version(app)
@@ -284,7 +284,7 @@ def test_listing_support_contacts_have_limits(user):
         ("support_url", "https://e.com/" + "x" * 255),
     ):
         with pytest.raises(ValidationFailed, match=field):
-            services.publish_listing(app.id, user, price=Decimal("1"), **{field: value})
+            listings.publish_listing(app.id, user, price=Decimal("1"), **{field: value})
 
 
 def test_a_value_the_database_refuses_is_still_a_422(client, api_headers, user, monkeypatch):

@@ -25,8 +25,7 @@ from portal.accounts.services import reset_token
 from portal.accounts.tokens import issue_tokens
 from portal.execution.catalogue import ensure_catalogue
 from portal.execution.models import JobStatus
-from portal.marketplace import keys
-from portal.marketplace import services as marketplace
+from portal.marketplace import keys, reviews
 from portal.marketplace.models import SubscriptionStatus, SubscriptionType
 from tests.build_checks import run_build_checks
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory, make_api_key
@@ -539,7 +538,7 @@ def add_review(w: World):
 def _review(w: World):
     listing = _listing()
     user, _sub, _key = trial_with_key(listing)
-    review = marketplace.add_review(user, listing, rating=4, title="Fine")
+    review = reviews.add_review(user, listing, rating=4, title="Fine")
     listing_id, review_id, headers = w.commit(listing.id, review.id, w.bearer(user))
     return f"/marketplace/{listing_id}/reviews", review_id, headers
 

@@ -9,7 +9,7 @@ from portal.billing.models import BillingItem
 from portal.execution.models import Job, JobStatus
 from portal.execution.services import run_job
 from portal.extensions import db
-from portal.marketplace import services as market
+from portal.marketplace import runs, subscriptions
 from portal.marketplace.models import SubscriptionType
 from tests.factories.accounts import UserFactory
 from tests.factories.billing import completed_job
@@ -17,7 +17,7 @@ from tests.factories.marketplace import listed_app, paid_subscription, simulator
 
 
 def _run(user, sub):
-    job = market.run_app(user, sub)
+    job = runs.run_app(user, sub)
     assert job.estimated_cost == Decimal("0.00")
     db.session.commit()
     assert run_job(job.id, worker=True) is JobStatus.COMPLETED
@@ -29,7 +29,7 @@ def test_a_trial_run_is_free_and_bills_nothing(committed_db):
     simulator()
     listing = listed_app()
     user = UserFactory()
-    sub = market.start_trial(user, listing)
+    sub = subscriptions.start_trial(user, listing)
     job = _run(user, sub)
     assert job.actual_cost == Decimal("0.00")
     bill = services.current_bill(user)

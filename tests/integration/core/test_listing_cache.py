@@ -8,7 +8,7 @@ from portal.apps import registry
 from portal.apps.models import QuantumApp
 from portal.core import cache
 from portal.extensions import db
-from portal.marketplace import services as marketplace
+from portal.marketplace import listings
 from tests.factories.apps import registry_app
 from tests.factories.marketplace import listed_app
 
@@ -40,11 +40,11 @@ def test_registry_page_is_cached_until_a_commit_changes_an_app(caching, redis_fl
 def test_marketplace_page_is_cached_and_invalidated(caching, redis_flushed):
     listed_app(name="Bell Pair")
     db.session.commit()
-    assert marketplace.browse().total == 1
+    assert listings.browse().total == 1
     assert redis_flushed.keys("qh:cache:marketplace:*")
     listed_app(name="Grover Search")
     db.session.commit()
-    page = marketplace.browse(sort="newest")
+    page = listings.browse(sort="newest")
     assert page.total == 2 and page.items[0].app.name == "Grover Search"
 
 
@@ -292,7 +292,7 @@ def test_every_page_of_a_listing_shares_one_count(caching, redis_flushed, statem
     statements.clear()
     for page in (1, 2, 3):
         assert registry.browse(page=page, per_page=1).total == 3
-        assert marketplace.browse(page=page, per_page=1).total == 3
+        assert listings.browse(page=page, per_page=1).total == 3
     counts = [s for s in statements if "count(*)" in s.lower()]
     assert len(counts) == 2  # one per listing, not one per page
 

@@ -5,7 +5,7 @@ import pytest
 
 from portal.analytics import metrics
 from portal.analytics.usage import record_usage
-from portal.marketplace import services
+from portal.marketplace import reviews
 from portal.marketplace.models import MarketplaceListing
 from tests.factories.accounts import UserFactory
 from tests.factories.marketplace import trial_with_key
@@ -77,11 +77,11 @@ def test_rating_is_one_to_five_stars(client, api_headers, listing, rating):
 
 def test_review_service_rules(listing):
     user, _sub, _key = trial_with_key(listing)
-    with pytest.raises(services.ValidationFailed):
-        services.add_review(user, listing, rating=True)
-    with pytest.raises(services.ValidationFailed):
-        services.add_review(user, listing, rating=3, title="x" * 101)
-    review = services.add_review(user, listing, rating=3, title="  ", content=" fine ")
+    with pytest.raises(reviews.ValidationFailed):
+        reviews.add_review(user, listing, rating=True)
+    with pytest.raises(reviews.ValidationFailed):
+        reviews.add_review(user, listing, rating=3, title="x" * 101)
+    review = reviews.add_review(user, listing, rating=3, title="  ", content=" fine ")
     assert review.title is None and review.content == "fine"
     from portal.notifications.models import Notification
 

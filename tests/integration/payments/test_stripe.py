@@ -5,7 +5,7 @@ import time
 
 from portal.billing.models import PaymentEvent
 from portal.extensions import db
-from portal.marketplace import keys, services
+from portal.marketplace import keys, runs
 from portal.marketplace.models import Subscription, SubscriptionStatus
 from tests.factories.accounts import UserFactory
 from tests.factories.marketplace import trial_with_key
@@ -97,7 +97,7 @@ def test_only_the_signed_webhook_activates_and_replays_do_nothing(
     assert sub.status is SubscriptionStatus.ACTIVE
     assert (sub.usage_limit, sub.remaining_usage_count) == (50, 50)
     assert sub.stripe_subscription_id == "sub_test_1" and sub.usage_resets_at is not None
-    services.consume_run(sub)
+    runs.consume_run(sub)
     db.session.flush()
     replay = send_event("checkout.session.completed", _session(sub_id), event_id="evt_once")
     assert replay.status_code == 200 and replay.json["duplicate"] is True
@@ -138,7 +138,7 @@ def test_invoice_before_checkout_event_activates_once(
     sub = _sub(sub_id)
     assert sub.status is SubscriptionStatus.ACTIVE and sub.remaining_usage_count == 50
     assert sub.stripe_subscription_id == "sub_test_1"
-    services.consume_run(sub)
+    runs.consume_run(sub)
     db.session.flush()
     late = send_event("checkout.session.completed", _session(sub_id), created=now - 5)
     assert late.status_code == 200
@@ -152,7 +152,7 @@ def test_payment_failed_then_renewal_refills(client, api_headers, listing, strip
     send_event("checkout.session.completed", _session(sub_id), created=now)
     sub = _sub(sub_id)
     _key, plaintext = keys.create_key(sub)
-    services.consume_run(sub)
+    runs.consume_run(sub)
     db.session.flush()
     period_end = int(sub.usage_resets_at.timestamp())
     failed = send_event(
@@ -174,7 +174,7 @@ def test_payment_failed_then_renewal_refills(client, api_headers, listing, strip
     assert sub.status is SubscriptionStatus.ACTIVE and sub.remaining_usage_count == 50
     assert int(sub.usage_resets_at.timestamp()) == period_end + 30 * 86400
     # The same period's invoice delivered again under a new event id refills nothing.
-    services.consume_run(sub)
+    runs.consume_run(sub)
     db.session.flush()
     send_event(
         "invoice.paid", _invoice(sub_id, period_end, period_end + 30 * 86400), created=now + 3

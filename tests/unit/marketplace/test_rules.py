@@ -7,7 +7,7 @@ import pytest
 
 from portal.billing.payments import LocalTestProvider, minor_units
 from portal.core.db import utcnow
-from portal.marketplace import payments, services
+from portal.marketplace import listings, payments, runs, subscriptions
 from portal.marketplace.models import (
     MarketplaceListing,
     Subscription,
@@ -32,14 +32,14 @@ def _listing(**kw):
     ],
 )
 def test_price_for(plan, amount, interval):
-    assert services.price_for(_listing(), plan) == (Decimal(amount), interval)
+    assert listings.price_for(_listing(), plan) == (Decimal(amount), interval)
 
 
 def test_allowances():
     listing = _listing()
-    assert services.plan_allowance(listing, SubscriptionType.TRIAL) == 10
-    assert services.plan_allowance(listing, SubscriptionType.MONTHLY) is None
-    assert services.plan_allowance(listing, SubscriptionType.PAY_AS_YOU_GO) == 100
+    assert listings.plan_allowance(listing, SubscriptionType.TRIAL) == 10
+    assert listings.plan_allowance(listing, SubscriptionType.MONTHLY) is None
+    assert listings.plan_allowance(listing, SubscriptionType.PAY_AS_YOU_GO) == 100
 
 
 @pytest.mark.parametrize(("amount", "currency", "units"), [
@@ -58,15 +58,15 @@ def _sub(**kw):
 def test_effective_status_and_refusals():
     now = utcnow()
     ended = _sub(end_date=now - timedelta(seconds=1))
-    assert services.effective_status(ended) is SubscriptionStatus.EXPIRED
-    assert "ended on" in services.refusal(ended).message
+    assert subscriptions.effective_status(ended) is SubscriptionStatus.EXPIRED
+    assert "ended on" in runs.refusal(ended).message
     renew = _sub(usage_resets_at=now + timedelta(days=2))
-    refusal = services.refusal(renew)
+    refusal = runs.refusal(renew)
     assert refusal.status == 402 and "reset on" in refusal.message
     pack = _sub(subscription_type=SubscriptionType.PAY_AS_YOU_GO)
-    assert "buy another pack" in services.refusal(pack).message
+    assert "buy another pack" in runs.refusal(pack).message
     trial = _sub(subscription_type=SubscriptionType.TRIAL)
-    assert "trial's 5 runs" in services.refusal(trial).message
+    assert "trial's 5 runs" in runs.refusal(trial).message
 
 
 def test_event_parsing_finds_our_id_in_every_shape():
