@@ -155,6 +155,14 @@ class VersionCreateSchema(Schema):
     publish = fields.Boolean(load_default=False)
 
 
+class VersionUploadSchema(Schema):
+    """The form fields beside a package zip (``multipart/form-data``)."""
+
+    version_number = fields.String()
+    release_notes = fields.String(allow_none=True)
+    publish = fields.Boolean(load_default=False)
+
+
 class VersionUpdateSchema(Schema):
     release_notes = fields.String(allow_none=True)
     status = fields.String(validate=validate.OneOf(_names(VersionStatus)))
