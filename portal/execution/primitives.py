@@ -44,6 +44,8 @@ from typing import Any
 from portal.core.errors import ValidationFailed
 from portal.core.memo import BoundedCache
 from portal.execution.backends import RunOutcome
+from portal.execution.hardware import get_hardware
+from portal.execution.pricing import check_fits, check_shots, estimate_cost
 
 SAMPLER, ESTIMATOR = "sampler", "estimator"
 PRIMITIVES = (SAMPLER, ESTIMATOR)
@@ -252,8 +254,6 @@ def parse_pubs(
     from qiskit.primitives.containers.estimator_pub import EstimatorPub
     from qiskit.primitives.containers.sampler_pub import SamplerPub
 
-    from portal.execution.services import check_shots
-
     if primitive not in PRIMITIVES:
         raise ValidationFailed(
             f"Unknown primitive {primitive!r}; use 'sampler' or 'estimator'.",
@@ -413,7 +413,7 @@ def check_seed(seed: Any) -> int | None:
 
 @dataclass
 class Submission:
-    """What ``services.submit_job`` writes for a primitive job."""
+    """What ``submission.submit_job`` writes for a primitive job."""
 
     primitive: str
     pubs: list[Pub]
@@ -442,9 +442,8 @@ def submission(
     memory: bool = False,
 ) -> Submission:
     """Validate a primitive job for ``hardware``: every PUB fits the device (qubits, gates,
-    memory: ``services.check_fits``) and the job its limits; the priced shots."""
+    memory: ``pricing.check_fits``) and the job its limits; the priced shots."""
     from portal.execution.programs import resource_figures
-    from portal.execution.services import check_fits
 
     parsed = parse_pubs(
         primitive,
@@ -525,8 +524,6 @@ def transpile_preview(hardware, circuit, key: str) -> dict[str, Any]:
 def estimate(hardware, data: dict[str, Any]) -> dict[str, Any]:
     """The estimate endpoint for a primitive job: the same validation and priced shots as
     submitting it, the price, and the first PUB's transpile preview."""
-    from portal.execution.services import estimate_cost
-
     options = data.get("options") or {}
     spec = submission(
         hardware,
@@ -849,19 +846,18 @@ def quote_program(
     """Price and transpile preview of one program on ``device`` (what the estimate endpoint
     answers for a circuit; the IDE shows it next to the Run button). ValidationFailed for a
     bad device, shots, program or a circuit that does not fit."""
-    from portal.execution import services
     from portal.execution.backends import program_hash
     from portal.execution.programs import parse_program, resource_figures
 
-    hardware = services.get_hardware(device)
-    shots = services.check_shots(hardware, shots)
+    hardware = get_hardware(device)
+    shots = check_shots(hardware, shots)
     circuit = parse_program(source, fmt, inputs)
     figures = resource_figures(circuit)
-    figures["method"] = services.check_fits(hardware, figures)
+    figures["method"] = check_fits(hardware, figures)
     return {
         "device": hardware.name,
         "shots": shots,
-        "estimated_cost": services.estimate_cost(hardware, shots),
+        "estimated_cost": estimate_cost(hardware, shots),
         "currency": "USD",
         "circuit": figures,
         "transpile": transpile_preview(hardware, circuit, program_hash(source, fmt, inputs)),

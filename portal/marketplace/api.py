@@ -226,7 +226,7 @@ class OwnReview(MethodView):
 
 
 def _finish(job):
-    from portal.execution.services import wait_for
+    from portal.execution.submission import wait_for
 
     if job.run_mode is JobRunMode.BLOCKING:
         wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])

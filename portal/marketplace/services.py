@@ -871,7 +871,7 @@ def run_app(
 ):
     """Submit a job of the subscription's app (latest published version) with ``inputs``,
     spending one run; the job is enqueued once the unit of work commits."""
-    from portal.execution.services import submit_job
+    from portal.execution.submission import submit_job
 
     if not policy.owns_subscription(user, sub):
         raise NotFound("You have no subscription with that id.")

@@ -7,7 +7,7 @@ from decimal import Decimal
 from portal.billing import pdf, services
 from portal.billing.models import BillingItem
 from portal.execution.models import Job, JobStatus
-from portal.execution.services import run_job
+from portal.execution.runner import run_job
 from portal.extensions import db
 from portal.marketplace import services as market
 from portal.marketplace.models import SubscriptionType
