@@ -9,10 +9,9 @@ import uuid
 
 from portal.analytics.usage import record_usage
 from portal.apps.models import AppVersion
-from portal.billing.services import run_fee
 from portal.core.db import utcnow
 from portal.execution.models import Hardware, Job, JobResult, JobStatus
-from portal.execution.pricing import actual_cost
+from portal.execution.pricing import actual_cost, run_fee
 from portal.extensions import db
 from portal.notifications.models import NotificationType
 from portal.notifications.services import notify

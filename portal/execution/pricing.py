@@ -1,5 +1,5 @@
-"""What a run costs and whether a device can take it: the estimate, the charge, and the
-checks of shots, availability and fit (qubits, gates, memory).
+"""What a run costs and whether a device can take it: the estimate, the charge, the plan
+fee rule, and the checks of shots, availability and fit (qubits, gates, memory).
 
 Pure rules on a catalogue entry and a circuit's figures: no database or queue I/O. The
 submission, the quote endpoints (``primitives``), the pages and the worker's charge all
@@ -18,6 +18,7 @@ from portal.execution.models import Hardware, HardwareStatus
 from portal.execution.programs import CLIFFORD
 
 CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
 
 
 def estimate_cost(hardware: Hardware, shots: int) -> Decimal:
@@ -32,6 +33,14 @@ def actual_cost(hardware: Hardware, shots: int, seconds: float) -> Decimal:
     per_hour = hardware.cost_per_hour or Decimal(0)
     compute = per_hour * Decimal(str(round(seconds, 6))) / Decimal(3600)
     return (estimate_cost(hardware, shots) + compute).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def run_fee(device_fee: Decimal, subscription: Any) -> Decimal:
+    """What a run costs its user in device fees. A Marketplace run under a subscription (trial,
+    monthly, annual or pay-as-you-go, given as the subscription or its id) costs nothing: the
+    plan's price includes the device fee, as every pricing card says. Any other run pays the
+    device's fee."""
+    return ZERO if subscription is not None else device_fee
 
 
 def check_shots(hardware: Hardware, shots: Any) -> int:

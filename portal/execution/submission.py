@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from portal.billing.services import check_budget, run_fee
+from portal.billing.services import check_budget
 from portal.core import uow
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, NotFound, ValidationFailed
@@ -32,7 +32,13 @@ from portal.execution.hardware import get_hardware
 from portal.execution.jobs import get_job
 from portal.execution.lifecycle import finish
 from portal.execution.models import Job, JobRunMode, JobStatus
-from portal.execution.pricing import check_available, check_fits, check_shots, estimate_cost
+from portal.execution.pricing import (
+    check_available,
+    check_fits,
+    check_shots,
+    estimate_cost,
+    run_fee,
+)
 from portal.execution.programs import FORMATS, detect_format, parse_program, resource_figures
 from portal.execution.queue import dispatch, drop_from_queue
 from portal.extensions import db
