@@ -587,7 +587,7 @@ def _nested(array, leaf) -> Any:
     return [_nested(array[i], leaf) for i in range(array.shape[0])]
 
 
-def _prepared(pub: Pub, hardware_name: str, config: dict[str, Any], budget: int | None):
+def _prepared(pub: Pub, config: dict[str, Any], budget: int | None):
     """(circuit to run, the entry's config with its method, method) for one PUB."""
     from portal.execution import backends
     from portal.execution.programs import resource_figures
@@ -657,7 +657,7 @@ def _sampler_pub(pub, hardware_name, config, memory, seed, budget) -> tuple[dict
 
     from portal.execution import backends
 
-    circuit, config, method = _prepared(pub, hardware_name, config, budget)
+    circuit, config, method = _prepared(pub, config, budget)
     if circuit.num_clbits == 0:
         circuit.measure_all()
     compiled, cached = backends.prepare(circuit, hardware_name, config, _key(pub.source))
@@ -717,7 +717,7 @@ def _estimator_pub(pub, hardware_name, config, seed, budget) -> tuple[dict, floa
 
     from portal.execution import backends
 
-    circuit, config, method = _prepared(pub, hardware_name, config, budget)
+    circuit, config, method = _prepared(pub, config, budget)
     circuit.remove_final_measurements(inplace=True)
     qp = pub.qiskit
     started = time.perf_counter()

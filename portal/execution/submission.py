@@ -11,10 +11,8 @@ sees a job that is not in the database. The worker (``runner``) takes it from th
 from __future__ import annotations
 
 import copy
-import threading
 import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +23,7 @@ from portal.core import uow
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.inputs import bounded_text
+from portal.core.memo import BoundedCache
 from portal.core.uow import after_commit
 from portal.execution import policy, primitives
 from portal.execution.backends import program_hash
@@ -67,15 +66,7 @@ def _clean_tags(tags: Any) -> list[str] | None:
     return cleaned or None
 
 
-@dataclass
-class Submission:
-    job: Job
-    figures: dict[str, Any]
-
-
-def _resolve_program(
-    program: str | None, fmt: str | None, app_version: Any, inputs: dict[str, Any] | None
-) -> tuple[str, str]:
+def _resolve_program(program: str | None, fmt: str | None, app_version: Any) -> tuple[str, str]:
     if app_version is not None:
         if program:
             raise ValidationFailed(
@@ -164,7 +155,7 @@ def submit_job(
     else:
         shots = check_shots(hardware, shots)
         memory = primitives.check_memory(memory, shots)
-        source, fmt = _resolve_program(program, fmt, app_version, inputs)
+        source, fmt = _resolve_program(program, fmt, app_version)
         figures = program_figures(source, fmt, inputs)
         figures["method"] = check_fits(hardware, figures)  # as planned; the result says as run
     if isinstance(run_mode, str):
@@ -214,9 +205,7 @@ def submit_job(
     return job
 
 
-_FIGURES: OrderedDict[str, dict[str, Any]] = OrderedDict()
-_FIGURES_SIZE = 512
-_FIGURES_LOCK = threading.Lock()
+_FIGURES = BoundedCache(512)  # program hash -> resource figures (see program_figures)
 
 
 def program_figures(source: str, fmt: str | None, inputs: dict[str, Any] | None) -> dict:
@@ -225,17 +214,10 @@ def program_figures(source: str, fmt: str | None, inputs: dict[str, Any] | None)
     Programs are resubmitted a lot (apps, sweeps, retries): figures of programs that parsed
     are kept per (source, format, inputs) hash in this process, so a resubmission skips the
     parse. Errors are never cached; a copy is returned, so callers may keep it."""
-    key = program_hash(source, fmt, inputs)
-    with _FIGURES_LOCK:
-        figures = _FIGURES.get(key)
-        if figures is not None:
-            _FIGURES.move_to_end(key)
-    if figures is None:
-        figures = resource_figures(parse_program(source, fmt, inputs))
-        with _FIGURES_LOCK:
-            _FIGURES[key] = figures
-            while len(_FIGURES) > _FIGURES_SIZE:
-                _FIGURES.popitem(last=False)
+    figures = _FIGURES.get_or_compute(
+        program_hash(source, fmt, inputs),
+        lambda: resource_figures(parse_program(source, fmt, inputs)),
+    )
     return copy.deepcopy(figures)
 
 
