@@ -14,7 +14,7 @@ stabilizer for Clifford-only circuits, matrix-product state for circuits too wid
 vector whose two-qubit gates are all between neighbouring qubits, statevector otherwise.
 Entries whose catalogue config fixes a method keep it; device-like entries (noise models) let
 Aer choose. A state that would not fit the workers' memory budget is refused before it runs
-(``memory_refusal``: in the request by ``services.check_fits``, again on the worker), and Aer
+(``memory_refusal``: in the request by ``pricing.check_fits``, again on the worker), and Aer
 is given the same budget (``max_memory_mb``).
 """
 
