@@ -20,6 +20,7 @@ is given the same budget (``max_memory_mb``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -372,8 +373,6 @@ def _simulate(
         extra["seed_simulator"] = int(used) if used is not None else seed
         if memory:
             extra["memory"] = [str(h) for h in (experiments[0].data.memory or [])]
-    from portal.execution.primitives import noise_model_version
-
     extra["noise_model_version"] = noise_model_version(hardware_name, config)
     return RunOutcome(
         counts=counts,
@@ -413,3 +412,22 @@ def warm_up() -> None:
     circuit.h(0)
     circuit.measure(0, 0)
     backend_for("warm-up", {"method": "automatic"}).run(circuit, shots=1).result()
+
+
+@functools.cache
+def _aer_version() -> str:
+    from importlib.metadata import version
+
+    return version("qiskit-aer")
+
+
+def noise_model_version(hardware_name: str, config: dict[str, Any] | None) -> str:
+    """What a result's noise came from: ``noiseless`` for plain simulators, else a hash of
+    the entry's noise figures, gate set and coupling map, with the qiskit-aer version."""
+    config = config or {}
+    aer = f"qiskit-aer {_aer_version()}"
+    if not config.get("device"):
+        return f"noiseless ({aer})"[:64]
+    figures = {k: config.get(k) for k in ("noise", "generic", "basis_gates", "coupling_map")}
+    digest = hashlib.sha256(json.dumps(figures, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{hardware_name[:20]}-{digest} ({aer})"[:64]

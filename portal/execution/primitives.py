@@ -32,9 +32,7 @@ Everything that can be wrong is checked before a job is written (``ValidationFai
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
 import math
 import time
 from collections import Counter
@@ -43,7 +41,7 @@ from typing import Any
 
 from portal.core.errors import ValidationFailed
 from portal.core.memo import BoundedCache
-from portal.execution.backends import RunOutcome
+from portal.execution.backends import RunOutcome, noise_model_version
 from portal.execution.hardware import get_hardware
 from portal.execution.pricing import check_fits, check_shots, estimate_cost
 
@@ -379,25 +377,6 @@ def billable_shots(primitive: str, pubs: list[Pub], device_like: bool) -> list[i
 
 
 # -- submission -------------------------------------------------------------------------------
-
-
-@functools.cache
-def _aer_version() -> str:
-    from importlib.metadata import version
-
-    return version("qiskit-aer")
-
-
-def noise_model_version(hardware_name: str, config: dict[str, Any] | None) -> str:
-    """What a result's noise came from: ``noiseless`` for plain simulators, else a hash of
-    the entry's noise figures, gate set and coupling map, with the qiskit-aer version."""
-    config = config or {}
-    aer = f"qiskit-aer {_aer_version()}"
-    if not config.get("device"):
-        return f"noiseless ({aer})"[:64]
-    figures = {k: config.get(k) for k in ("noise", "generic", "basis_gates", "coupling_map")}
-    digest = hashlib.sha256(json.dumps(figures, sort_keys=True).encode()).hexdigest()[:12]
-    return f"{hardware_name[:20]}-{digest} ({aer})"[:64]
 
 
 def check_seed(seed: Any) -> int | None:

@@ -26,7 +26,7 @@ from portal.core.inputs import bounded_text
 from portal.core.memo import BoundedCache
 from portal.core.uow import after_commit
 from portal.execution import policy, primitives
-from portal.execution.backends import program_hash
+from portal.execution.backends import noise_model_version, program_hash
 from portal.execution.hardware import get_hardware
 from portal.execution.jobs import get_job
 from portal.execution.lifecycle import finish
@@ -193,7 +193,7 @@ def submit_job(
         pubs=[p.stored for p in spec.pubs] if primitive is not None else None,
         memory=memory,
         seed_simulator=seed_simulator,
-        noise_model_version=primitives.noise_model_version(hardware.name, hardware.backend_config),
+        noise_model_version=noise_model_version(hardware.name, hardware.backend_config),
     )
     db.session.add(job)
     db.session.flush()
