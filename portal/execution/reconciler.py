@@ -30,6 +30,8 @@ QUEUE_GRACE_SECONDS = 30  # a QUEUED job younger than this is left alone by the 
 
 @dataclass
 class ReconcileReport:
+    """What one pass did (logged by the worker's reconciler loop)."""
+
     requeued: int = 0
     failed_lost: int = 0
     failed_dead: int = 0
