@@ -64,7 +64,7 @@ def deliver_webhook(delivery_id: str):
 
 def _traced_run(job_id: str, trace: dict | None):
     from portal.core import tracing
-    from portal.execution.services import run_job
+    from portal.execution.runner import run_job
     from portal.extensions import db
 
     token = tracing.extract_context(trace) if trace else None

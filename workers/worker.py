@@ -4,7 +4,7 @@ RQ's per-job bookkeeping (execution records, started/finished registries, job he
 result storage, success counters, a worker heartbeat around every dequeue) costs about 13
 Redis round trips and ~50 commands per job — more than a small simulation. The portal's
 system of record is PostgreSQL, and liveness of a running job is its advisory lock
-(``portal.execution.services._Liveness``), so for ``workers.jobs.run`` jobs the worker keeps
+(``portal.execution.runner._Liveness``), so for ``workers.jobs.run`` jobs the worker keeps
 only what matters:
 
 - RQ's dequeue (the job moves atomically to RQ's intermediate queue, a crash marker) and its
@@ -146,9 +146,9 @@ class PortalWorker(SimpleWorker):
 
     @property
     def identity(self) -> str:
-        from portal.execution.services import _worker_identity
+        from portal.execution.runner import worker_identity
 
-        return _worker_identity()
+        return worker_identity()
 
     def beat(self, alive_for: float = 0.0) -> None:
         from portal.core.heartbeats import beat
@@ -195,7 +195,7 @@ class PortalWorker(SimpleWorker):
             super().set_shutdown_requested_date()
 
     def _grace_over(self, signum, frame):
-        from portal.execution.services import HandBack, interruptible
+        from portal.execution.runner import HandBack, interruptible
 
         if self.get_state() == WorkerStatus.BUSY and interruptible():
             raise HandBack()
@@ -224,7 +224,7 @@ class PortalWorker(SimpleWorker):
         if job.func_name != PORTAL_FUNCTION:
             return super().execute_job(job, queue)
         from portal.core.heartbeats import add_beat
-        from portal.execution.services import HandBack
+        from portal.execution.runner import HandBack
         from workers.jobs import run
 
         timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT

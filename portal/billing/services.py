@@ -5,7 +5,8 @@ Where items come from
   quantity = 1 run, unit price = amount = the job's recorded ``actual_cost``: per-job fee +
   shots x per-shot price + compute time x hourly price, which execution rounds once; the
   description spells the breakdown out). Runs under a subscription carry no device fee
-  (``run_fee``: the plan's price includes it), so they add no job line.
+  (``portal.execution.pricing.run_fee``: the plan's price includes it), so they add no job
+  line.
   ``billing_items.job_id`` is unique, so a job is charged once even when two syncs race.
 - **Subscription fees** (``kind="subscription"``): MONTHLY subscriptions are charged their rate
   in every month they overlap; ANNUAL ones in the month of each start anniversary; TRIAL
@@ -73,14 +74,6 @@ BILLABLE_STATUSES = (
 def line_amount(quantity: int | Decimal, unit_price: Decimal) -> Decimal:
     """The one rounding rule: exact product, then ROUND_HALF_UP to cents, once per line."""
     return (Decimal(quantity) * Decimal(unit_price)).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def run_fee(device_fee: Decimal, subscription: Any) -> Decimal:
-    """What a run costs its user in device fees. A Marketplace run under a subscription (trial,
-    monthly, annual or pay-as-you-go, given as the subscription or its id) costs nothing: the
-    plan's price includes the device fee, as every pricing card says. Any other run pays the
-    device's fee."""
-    return ZERO if subscription is not None else device_fee
 
 
 def money(value: Decimal | None) -> Decimal:

@@ -9,8 +9,12 @@ from flask_smorest import Blueprint
 from portal.accounts.auth import api_auth
 from portal.api.docs import error_responses
 from portal.core.errors import NotFound
-from portal.execution import policy, services
+from portal.execution import policy
+from portal.execution.hardware import get_hardware, list_hardware
+from portal.execution.jobs import app_label, day_range, get_job, list_jobs, result_document
 from portal.execution.models import JobRunMode
+from portal.execution.pricing import check_shots, estimate_cost
+from portal.execution.queue import queue_position, wait_estimate
 from portal.execution.schemas import (
     EstimateArgs,
     EstimateSchema,
@@ -24,6 +28,7 @@ from portal.execution.schemas import (
     JobTagsSchema,
     ResultSchema,
 )
+from portal.execution.submission import cancel_job, set_tags, submit_job, wait_for
 from portal.extensions import db
 
 hardware_blp = Blueprint(
@@ -47,12 +52,12 @@ def _doc(blp: Blueprint, *statuses: int):
 def _present(job, *, listed: bool = False):
     """The job with its queue position, and its program only where the execution policy
     lets the caller read it (another developer's app shows as "app X, version Y")."""
-    job.queue_position = None if listed else services.queue_position(job)
+    job.queue_position = None if listed else queue_position(job)
     job.estimated_wait_seconds = (
-        services.wait_estimate(job, job.queue_position) if job.queue_position else None
+        wait_estimate(job, job.queue_position) if job.queue_position else None
     )
     job.result_url = f"/api/v1/jobs/{job.id}/result"
-    job.app_label = services.app_label(job)
+    job.app_label = app_label(job)
     shown = not listed and policy.may_see_program(g.actor, job)
     job.shown_source = job.program_source if shown else None
     return job
@@ -66,7 +71,7 @@ class HardwareList(MethodView):
     @_doc(hardware_blp, 401, 403)
     def get(self, args):
         """List devices (filters: status, technology, min_qubits)"""
-        items, total = services.list_hardware(
+        items, total = list_hardware(
             status=args.get("status"),
             technology=args.get("technology"),
             min_qubits=args.get("min_qubits"),
@@ -83,7 +88,7 @@ class HardwareDetail(MethodView):
     @_doc(hardware_blp, 401, 404)
     def get(self, ident):
         """One device, by id or name"""
-        return services.get_hardware(ident)
+        return get_hardware(ident)
 
 
 @jobs_blp.route("")
@@ -94,8 +99,8 @@ class JobList(MethodView):
     @_doc(jobs_blp, 401)
     def get(self, args):
         """Your jobs, newest first (filters: status, device, tag, app_id, from, to, q)"""
-        date_from, date_to = services.day_range(args.get("date_from"), args.get("date_to"))
-        items, total = services.list_jobs(
+        date_from, date_to = day_range(args.get("date_from"), args.get("date_to"))
+        items, total = list_jobs(
             g.actor,
             status=args.get("status"),
             device=args.get("device"),
@@ -136,7 +141,7 @@ class JobList(MethodView):
                 job_fields=data,  # a program, app version, webhook or primitive is refused
             )
             if job.run_mode is JobRunMode.BLOCKING:
-                services.wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])
+                wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])
             return _present(job)
         program = data.get("program") or {}
         app_version = None
@@ -146,7 +151,7 @@ class JobList(MethodView):
             app_version = db.session.get(AppVersion, data["app_version_id"])
             if app_version is None:  # (a version the caller may not run: the same 404)
                 raise NotFound("No such app version.", details={"app_version_id": "unknown"})
-        job = services.submit_job(
+        job = submit_job(
             g.api_user,
             program=program.get("source"),
             fmt=program.get("format"),
@@ -162,7 +167,7 @@ class JobList(MethodView):
             **_primitive_args(data),  # sampler/estimator PUBs, memory, seed (primitives.py)
         )
         if job.run_mode is JobRunMode.BLOCKING:
-            services.wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])
+            wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])
         return _present(job)
 
 
@@ -189,7 +194,7 @@ def estimate(data):
     """Price a run before submitting it (and check the program if one is given)"""
     from portal.execution import primitives
 
-    hardware = services.get_hardware(data["device"])
+    hardware = get_hardware(data["device"])
     if data.get("primitive"):  # sampler / estimator PUBs: priced as submitted
         return primitives.estimate(hardware, data)
     if data.get("program"):  # price, figures and the transpile preview
@@ -198,11 +203,11 @@ def estimate(data):
             hardware.name, data["shots"], program["source"], program.get("format"),
             data.get("inputs"),
         )  # fmt: skip
-    shots = services.check_shots(hardware, data["shots"])
+    shots = check_shots(hardware, data["shots"])
     return {
         "device": hardware.name,
         "shots": shots,
-        "estimated_cost": services.estimate_cost(hardware, shots),
+        "estimated_cost": estimate_cost(hardware, shots),
         "currency": "USD",
         "circuit": None,
         "transpile": None,
@@ -216,14 +221,14 @@ class JobDetail(MethodView):
     @_doc(jobs_blp, 401, 404)
     def get(self, job_id):
         """One of your jobs, with its queue position while queued"""
-        return _present(services.get_job(g.actor, job_id, with_result=True))
+        return _present(get_job(g.actor, job_id, with_result=True))
 
     @api_auth(scope="jobs", subscription_key=True)
     @jobs_blp.response(200, JobSchema)
     @_doc(jobs_blp, 401, 403, 404, 409)
     def delete(self, job_id):
         """Cancel a queued or running job"""
-        job = services.cancel_job(g.actor, job_id)
+        job = cancel_job(g.actor, job_id)
         return _present(job)
 
     @api_auth(scope="jobs")
@@ -232,7 +237,7 @@ class JobDetail(MethodView):
     @_doc(jobs_blp, 401, 403, 404, 422)
     def patch(self, data, job_id):
         """Replace a job's tags (at most 10, 50 characters each)"""
-        return _present(services.set_tags(g.actor, job_id, data["tags"]))
+        return _present(set_tags(g.actor, job_id, data["tags"]))
 
 
 @jobs_blp.route("/<job_id>/result")
@@ -244,7 +249,7 @@ def result(job_id):
     """Counts, execution time, transpiled depth/size and metadata of a finished job"""
     from portal.core.errors import Conflict
 
-    job = services.get_job(g.actor, job_id)
+    job = get_job(g.actor, job_id)
     if job.result is None:
         raise Conflict(
             f"The job is {job.status.value.lower()}; its result is not ready. Poll "
@@ -252,4 +257,4 @@ def result(job_id):
             code="result_not_ready",
             details={"status": job.status.value},
         )
-    return services.result_document(job)
+    return result_document(job)

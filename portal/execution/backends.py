@@ -14,12 +14,13 @@ stabilizer for Clifford-only circuits, matrix-product state for circuits too wid
 vector whose two-qubit gates are all between neighbouring qubits, statevector otherwise.
 Entries whose catalogue config fixes a method keep it; device-like entries (noise models) let
 Aer choose. A state that would not fit the workers' memory budget is refused before it runs
-(``memory_refusal``: in the request by ``services.check_fits``, again on the worker), and Aer
+(``memory_refusal``: in the request by ``pricing.check_fits``, again on the worker), and Aer
 is given the same budget (``max_memory_mb``).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -372,8 +373,6 @@ def _simulate(
         extra["seed_simulator"] = int(used) if used is not None else seed
         if memory:
             extra["memory"] = [str(h) for h in (experiments[0].data.memory or [])]
-    from portal.execution.primitives import noise_model_version
-
     extra["noise_model_version"] = noise_model_version(hardware_name, config)
     return RunOutcome(
         counts=counts,
@@ -437,3 +436,22 @@ def warm_up() -> None:
     sweep.ry(theta, 0)
     sweep.measure(0, 0)
     backend.run(sweep, shots=1, parameter_binds=[{theta: [0.0, 1.0]}]).result()
+
+
+@functools.cache
+def _aer_version() -> str:
+    from importlib.metadata import version
+
+    return version("qiskit-aer")
+
+
+def noise_model_version(hardware_name: str, config: dict[str, Any] | None) -> str:
+    """What a result's noise came from: ``noiseless`` for plain simulators, else a hash of
+    the entry's noise figures, gate set and coupling map, with the qiskit-aer version."""
+    config = config or {}
+    aer = f"qiskit-aer {_aer_version()}"
+    if not config.get("device"):
+        return f"noiseless ({aer})"[:64]
+    figures = {k: config.get(k) for k in ("noise", "generic", "basis_gates", "coupling_map")}
+    digest = hashlib.sha256(json.dumps(figures, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{hardware_name[:20]}-{digest} ({aer})"[:64]

@@ -14,7 +14,7 @@ log = structlog.get_logger("portal.execution.worker")
 
 
 def _reconcile_once(app) -> dict:
-    from portal.execution.services import reconcile
+    from portal.execution.reconciler import reconcile
 
     with app.app_context():
         try:

@@ -63,7 +63,7 @@ def job_list_page_etag(actor: Any, full_path: str) -> tuple[str, list]:
     notifications badge. A page with flashed messages is never conditional (the caller
     checks). Returns (etag, the app choices)."""
     from portal.core.conditional import weak_etag
-    from portal.execution.services import job_apps
+    from portal.execution.jobs import job_apps
     from portal.notifications.services import unread_count
 
     apps = job_apps(actor)

@@ -32,9 +32,7 @@ Everything that can be wrong is checked before a job is written (``ValidationFai
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
 import math
 import time
 from collections import Counter
@@ -43,7 +41,9 @@ from typing import Any
 
 from portal.core.errors import ValidationFailed
 from portal.core.memo import BoundedCache
-from portal.execution.backends import RunOutcome
+from portal.execution.backends import RunOutcome, noise_model_version
+from portal.execution.hardware import get_hardware
+from portal.execution.pricing import check_fits, check_shots, estimate_cost
 
 SAMPLER, ESTIMATOR = "sampler", "estimator"
 PRIMITIVES = (SAMPLER, ESTIMATOR)
@@ -252,8 +252,6 @@ def parse_pubs(
     from qiskit.primitives.containers.estimator_pub import EstimatorPub
     from qiskit.primitives.containers.sampler_pub import SamplerPub
 
-    from portal.execution.services import check_shots
-
     if primitive not in PRIMITIVES:
         raise ValidationFailed(
             f"Unknown primitive {primitive!r}; use 'sampler' or 'estimator'.",
@@ -381,25 +379,6 @@ def billable_shots(primitive: str, pubs: list[Pub], device_like: bool) -> list[i
 # -- submission -------------------------------------------------------------------------------
 
 
-@functools.cache
-def _aer_version() -> str:
-    from importlib.metadata import version
-
-    return version("qiskit-aer")
-
-
-def noise_model_version(hardware_name: str, config: dict[str, Any] | None) -> str:
-    """What a result's noise came from: ``noiseless`` for plain simulators, else a hash of
-    the entry's noise figures, gate set and coupling map, with the qiskit-aer version."""
-    config = config or {}
-    aer = f"qiskit-aer {_aer_version()}"
-    if not config.get("device"):
-        return f"noiseless ({aer})"[:64]
-    figures = {k: config.get(k) for k in ("noise", "generic", "basis_gates", "coupling_map")}
-    digest = hashlib.sha256(json.dumps(figures, sort_keys=True).encode()).hexdigest()[:12]
-    return f"{hardware_name[:20]}-{digest} ({aer})"[:64]
-
-
 def check_seed(seed: Any) -> int | None:
     if seed is None:
         return None
@@ -413,7 +392,7 @@ def check_seed(seed: Any) -> int | None:
 
 @dataclass
 class Submission:
-    """What ``services.submit_job`` writes for a primitive job."""
+    """What ``submission.submit_job`` writes for a primitive job."""
 
     primitive: str
     pubs: list[Pub]
@@ -442,9 +421,8 @@ def submission(
     memory: bool = False,
 ) -> Submission:
     """Validate a primitive job for ``hardware``: every PUB fits the device (qubits, gates,
-    memory: ``services.check_fits``) and the job its limits; the priced shots."""
+    memory: ``pricing.check_fits``) and the job its limits; the priced shots."""
     from portal.execution.programs import resource_figures
-    from portal.execution.services import check_fits
 
     parsed = parse_pubs(
         primitive,
@@ -525,8 +503,6 @@ def transpile_preview(hardware, circuit, key: str) -> dict[str, Any]:
 def estimate(hardware, data: dict[str, Any]) -> dict[str, Any]:
     """The estimate endpoint for a primitive job: the same validation and priced shots as
     submitting it, the price, and the first PUB's transpile preview."""
-    from portal.execution.services import estimate_cost
-
     options = data.get("options") or {}
     spec = submission(
         hardware,
@@ -590,7 +566,7 @@ def _nested(array, leaf) -> Any:
     return [_nested(array[i], leaf) for i in range(array.shape[0])]
 
 
-def _prepared(pub: Pub, hardware_name: str, config: dict[str, Any], budget: int | None):
+def _prepared(pub: Pub, config: dict[str, Any], budget: int | None):
     """(circuit to run, the entry's config with its method, method) for one PUB."""
     from portal.execution import backends
     from portal.execution.programs import resource_figures
@@ -660,7 +636,7 @@ def _sampler_pub(pub, hardware_name, config, memory, seed, budget) -> tuple[dict
 
     from portal.execution import backends
 
-    circuit, config, method = _prepared(pub, hardware_name, config, budget)
+    circuit, config, method = _prepared(pub, config, budget)
     if circuit.num_clbits == 0:
         circuit.measure_all()
     compiled, cached = backends.prepare(circuit, hardware_name, config, _key(pub.source))
@@ -720,7 +696,7 @@ def _estimator_pub(pub, hardware_name, config, seed, budget) -> tuple[dict, floa
 
     from portal.execution import backends
 
-    circuit, config, method = _prepared(pub, hardware_name, config, budget)
+    circuit, config, method = _prepared(pub, config, budget)
     circuit.remove_final_measurements(inplace=True)
     qp = pub.qiskit
     started = time.perf_counter()
@@ -849,19 +825,18 @@ def quote_program(
     """Price and transpile preview of one program on ``device`` (what the estimate endpoint
     answers for a circuit; the IDE shows it next to the Run button). ValidationFailed for a
     bad device, shots, program or a circuit that does not fit."""
-    from portal.execution import services
     from portal.execution.backends import program_hash
     from portal.execution.programs import parse_program, resource_figures
 
-    hardware = services.get_hardware(device)
-    shots = services.check_shots(hardware, shots)
+    hardware = get_hardware(device)
+    shots = check_shots(hardware, shots)
     circuit = parse_program(source, fmt, inputs)
     figures = resource_figures(circuit)
-    figures["method"] = services.check_fits(hardware, figures)
+    figures["method"] = check_fits(hardware, figures)
     return {
         "device": hardware.name,
         "shots": shots,
-        "estimated_cost": services.estimate_cost(hardware, shots),
+        "estimated_cost": estimate_cost(hardware, shots),
         "currency": "USD",
         "circuit": figures,
         "transpile": transpile_preview(hardware, circuit, program_hash(source, fmt, inputs)),

@@ -14,9 +14,25 @@ from portal.accounts.auth import page_auth
 from portal.core import conditional
 from portal.core.errors import PortalError
 from portal.core.web import FORM_ERROR_STATUS
-from portal.execution import policy, services, svg
+from portal.execution import policy, svg
 from portal.execution.calibration import calibration_of
+from portal.execution.hardware import get_hardware, list_hardware, online_devices, run_defaults
+from portal.execution.jobs import (
+    app_label,
+    day_range,
+    get_job,
+    job_apps,
+    job_devices,
+    job_tags,
+    list_jobs,
+    outcome_rows,
+    result_csv,
+    result_document,
+)
 from portal.execution.models import JobStatus
+from portal.execution.pricing import check_fits, check_shots, estimate_cost
+from portal.execution.queue import queue_position, wait_estimate
+from portal.execution.submission import cancel_job, cancel_jobs, parse_tags, set_tags, submit_job
 from portal.extensions import htmx
 
 jobs_bp = Blueprint("jobs", __name__, url_prefix="/jobs")
@@ -112,8 +128,8 @@ def index():
         unchanged = conditional.not_modified(etag)
         if unchanged is not None:
             return unchanged
-    date_from, date_to = services.day_range(filters["from"], filters["to"])
-    jobs, total = services.list_jobs(
+    date_from, date_to = day_range(filters["from"], filters["to"])
+    jobs, total = list_jobs(
         current_user,
         status=filters["status"],
         device=filters["device"],
@@ -142,9 +158,9 @@ def index():
         rows = Response(render_template("execution/_job_rows.html", **context))
         return conditional.tag(rows, etag)
     context.update(
-        devices=services.job_devices(current_user),
-        tags=services.job_tags(current_user),
-        apps=apps if etag else services.job_apps(current_user),
+        devices=job_devices(current_user),
+        tags=job_tags(current_user),
+        apps=apps if etag else job_apps(current_user),
     )
     full = Response(render_template("execution/jobs.html", **context))
     return conditional.tag(full, etag) if etag else full
@@ -159,7 +175,7 @@ def cancel_many():
     from portal.core.web import flash_refusal
 
     try:
-        done = services.cancel_jobs(current_user, request.form.getlist("ids"))
+        done = cancel_jobs(current_user, request.form.getlist("ids"))
     except PortalError as exc:
         flash_refusal(exc)
     else:
@@ -177,11 +193,11 @@ def cancel_many():
 @page_auth()
 def tags(job_id):
     """The job page's inline tag form (HTMX swaps the form; 422 with the error)."""
-    job = services.get_job(current_user, job_id)
+    job = get_job(current_user, job_id)
     raw = request.form.get("tags", "")
     refusal = None
     try:
-        services.set_tags(current_user, job.id, services.parse_tags(raw))
+        set_tags(current_user, job.id, parse_tags(raw))
     except PortalError as exc:
         refusal = exc
     if htmx:
@@ -202,7 +218,7 @@ def tags(job_id):
 def _form_context(form: dict, error=None, errors=None):
     return {
         "form": form,
-        "devices": services.online_devices(),
+        "devices": online_devices(),
         "error": error,
         "errors": errors or {},
     }
@@ -211,7 +227,7 @@ def _form_context(form: dict, error=None, errors=None):
 @jobs_bp.route("/new", methods=["GET", "POST"])
 @page_auth()
 def new():
-    device, shots = services.run_defaults(current_user)
+    device, shots = run_defaults(current_user)
     form = {
         "source": request.form.get("source", SAMPLE),
         "device": request.form.get("device", request.args.get("device", device)),
@@ -223,7 +239,7 @@ def new():
         return render_template("execution/new.html", **_form_context(form))
     try:
         inputs = _parse_inputs(form["inputs"])
-        job = services.submit_job(
+        job = submit_job(
             current_user,
             program=form["source"],
             inputs=inputs,
@@ -275,15 +291,15 @@ def estimate():
 
     context: dict = {"cost": None, "figures": None, "problem": None}
     try:
-        hardware = services.get_hardware(request.form.get("device", ""))
-        shots = services.check_shots(hardware, _shots(request.form.get("shots", "")))
+        hardware = get_hardware(request.form.get("device", ""))
+        shots = check_shots(hardware, _shots(request.form.get("shots", "")))
         context.update(hardware=hardware, shots=shots)
-        context["cost"] = services.estimate_cost(hardware, shots)
+        context["cost"] = estimate_cost(hardware, shots)
         source = request.form.get("source", "")
         if source.strip():
             circuit = parse_program(source, None, _parse_inputs(request.form.get("inputs", "")))
             context["figures"] = resource_figures(circuit)
-            services.check_fits(hardware, context["figures"])
+            check_fits(hardware, context["figures"])
     except PortalError as exc:
         context["problem"] = exc.message
     return render_template("execution/_estimate.html", **context)
@@ -292,7 +308,7 @@ def estimate():
 @jobs_bp.get("/<job_id>")
 @page_auth()
 def detail(job_id):
-    job = services.get_job(current_user, job_id, with_result=True)
+    job = get_job(current_user, job_id, with_result=True)
     if htmx:  # the status poll: 304 while the job and its place in the queue are unchanged
         from portal.execution.freshness import job_status_etag
 
@@ -308,8 +324,8 @@ def detail(job_id):
 
 def _queue_figures(job) -> tuple[int | None, float | None]:
     """The job's place in the queue and the wait estimate (None, None once it has left)."""
-    position = services.queue_position(job)
-    return position, services.wait_estimate(job, position) if position else None
+    position = queue_position(job)
+    return position, wait_estimate(job, position) if position else None
 
 
 def _detail_context(job, queue: tuple[int | None, float | None] | None = None) -> dict:
@@ -332,17 +348,17 @@ def _detail_context(job, queue: tuple[int | None, float | None] | None = None) -
     return {
         "wait_estimate": wait,
         "elapsed_seconds": _elapsed(job),
-        "outcomes": services.outcome_rows(job)[:32] if counts else [],
+        "outcomes": outcome_rows(job)[:32] if counts else [],
         "outcome_count": len(counts),
         "transpiled_drawing": transpiled,
         "job": job,
         "queue_position": position,
         # Built from numbers and escaped labels only.
         "histogram": Markup(svg.histogram(counts, job.shots)) if counts else None,  # noqa: S704
-        "result": services.result_document(job) if job.result else None,
+        "result": result_document(job) if job.result else None,
         "drawing": drawing,
         "show_program": show_program,
-        "app_label": services.app_label(job),
+        "app_label": app_label(job),
     }
 
 
@@ -413,8 +429,8 @@ def _transpiled_drawing(job) -> str | None:
 @jobs_bp.post("/<job_id>/cancel")
 @page_auth()
 def cancel(job_id):
-    services.cancel_job(current_user, job_id)
-    job = services.get_job(current_user, job_id)
+    cancel_job(current_user, job_id)
+    job = get_job(current_user, job_id)
     if htmx:
         return render_template("execution/_job_status.html", **_detail_context(job))
     return redirect(url_for("jobs.detail", job_id=job.id))
@@ -423,8 +439,8 @@ def cancel(job_id):
 @jobs_bp.get("/<job_id>/result.json")
 @page_auth()
 def download(job_id):
-    job = services.get_job(current_user, job_id)
-    body = json.dumps(services.result_document(job) or {"status": job.status.value}, indent=2)
+    job = get_job(current_user, job_id)
+    body = json.dumps(result_document(job) or {"status": job.status.value}, indent=2)
     return Response(
         body,
         mimetype="application/json",
@@ -435,9 +451,9 @@ def download(job_id):
 @jobs_bp.get("/<job_id>/result.csv")
 @page_auth()
 def download_csv(job_id):
-    job = services.get_job(current_user, job_id, with_result=True)
+    job = get_job(current_user, job_id, with_result=True)
     return Response(
-        services.result_csv(job),
+        result_csv(job),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="job-{job.id}.csv"'},
     )
@@ -446,13 +462,13 @@ def download_csv(job_id):
 # The catalogue is public (read-only): visitors see what they could run on before signing up.
 @hardware_bp.get("", endpoint="index")
 def device_list():
-    items, total = services.list_hardware(per_page=100)
+    items, total = list_hardware(per_page=100)
     return render_template("execution/devices.html", devices=items, total=total)
 
 
 @hardware_bp.get("/<ident>")
 def device(ident):
-    hardware = services.get_hardware(ident)
+    hardware = get_hardware(ident)
     figures = calibration_of(hardware.qubits, hardware.backend_config, hardware.connectivity_map)
     drawing = svg.connectivity(hardware.qubits, hardware.connectivity_map, figures)
     return render_template(
@@ -461,5 +477,5 @@ def device(ident):
         connectivity=Markup(drawing) if drawing else None,  # noqa: S704 - numbers only
         layout=svg.layout_kind(drawing),
         calibration=figures,
-        estimate=services.estimate_cost(hardware, 1024),
+        estimate=estimate_cost(hardware, 1024),
     )

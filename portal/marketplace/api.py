@@ -238,7 +238,7 @@ def run(data, listing_id):
     listing = listings.get_listing(listing_id, None if key else g.api_user)
     job = runs.run_app(g.api_user, listing=listing, key=key, **data)
     if job.run_mode is JobRunMode.BLOCKING:
-        from portal.execution.services import wait_for
+        from portal.execution.submission import wait_for
 
         wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])
     return job

@@ -178,7 +178,7 @@ def run_app(
 
     The job carries ``remaining_usage_count``: the runs its subscription has left.
     """
-    from portal.execution.services import submit_job
+    from portal.execution.submission import submit_job
 
     for names, message, details in _NOT_IN_A_RUN:
         if any((job_fields or {}).get(name) for name in names):

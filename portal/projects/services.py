@@ -483,9 +483,10 @@ def run_program(
     shots: int | None = None,
 ):
     """Submit the editor's program as a job through the execution pipeline (flushed, not yet
-    dispatched: the caller commits, then ``portal.execution.services.dispatch``). QASM 3
+    dispatched: the caller commits, then ``portal.execution.queue.dispatch``). QASM 3
     inputs are bound from inputs.json; device and shots default to the user's preferences."""
-    from portal.execution.services import run_defaults, submit_job
+    from portal.execution.hardware import run_defaults
+    from portal.execution.submission import submit_job
 
     fmt, inputs = _program_inputs(project, source)
     default_device, default_shots = run_defaults(user)
@@ -521,8 +522,8 @@ def quote_program(
     """What running the editor's program would cost on ``device`` and how it would run there
     (transpiled depth, size, two-qubit gates): ``portal.execution.primitives.quote_program``
     with the inputs and defaults ``run_program`` uses. Nothing is written."""
+    from portal.execution.hardware import run_defaults
     from portal.execution.primitives import quote_program as quote
-    from portal.execution.services import run_defaults
 
     fmt, inputs = _program_inputs(project, source)
     default_device, default_shots = run_defaults(user)

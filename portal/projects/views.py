@@ -139,10 +139,10 @@ def delete(project_id):
 
 def _devices():
     """Online devices for the run panel, and the user's preferred device and shots."""
-    from portal.execution import services as execution
+    from portal.execution.hardware import online_devices, run_defaults
 
-    device, shots = execution.run_defaults(current_user)
-    return execution.online_devices(), device, shots
+    device, shots = run_defaults(current_user)
+    return online_devices(), device, shots
 
 
 def _release_defaults(project) -> dict:
@@ -367,7 +367,7 @@ def _histogram(counts: dict[str, int], limit: int = 32) -> list[dict]:
 @page_auth()
 def run_status(project_id, job_id):
     project = _project(project_id)
-    from portal.execution.services import get_job
+    from portal.execution.jobs import get_job
 
     return _run_fragment(project, get_job(current_user, job_id))
 

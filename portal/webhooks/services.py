@@ -2,7 +2,7 @@
 deliveries (docs/webhooks.md).
 
 Delivery is a transactional outbox. When a job with a ``webhook_url`` reaches a final state
-(``execution.services._finish``: COMPLETED, FAILED, CANCELLED), a pending
+(``execution.lifecycle.finish``: COMPLETED, FAILED, CANCELLED), a pending
 ``webhook_deliveries`` row is written in the same transaction as the state; once that commits,
 an RQ job (``workers.jobs.deliver_webhook``) asks a worker to send it at once. Retries are
 rows too: a failed attempt writes the next one, due after ``BACKOFF``; the reconciler tick
@@ -310,7 +310,7 @@ def deliver_due(now: datetime | None = None) -> int:
 
 
 def _job(actor, job_id):
-    from portal.execution.services import get_job
+    from portal.execution.jobs import get_job
 
     job = get_job(actor, job_id)
     if not policy.may_see_deliveries(actor, job):

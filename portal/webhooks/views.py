@@ -25,7 +25,7 @@ def webhook_secret():
 
 
 def _deliveries(job_id):
-    from portal.execution.services import get_job
+    from portal.execution.jobs import get_job
 
     job = get_job(current_user, job_id)
     return render_template("webhooks/_deliveries.html", job=job, deliveries=webhook_deliveries(job))

@@ -5,8 +5,9 @@ dashboard shows the subscription and its revenue."""
 import pytest
 from playwright.sync_api import expect
 
-from portal.execution import services as execution
 from portal.execution.catalogue import ensure_catalogue
+from portal.execution.runner import run_job
+from portal.execution.submission import submit_job
 from portal.extensions import db
 from tests.e2e.conftest import sign_in
 from tests.factories.accounts import UserFactory
@@ -24,14 +25,12 @@ def test_consumer_bill_and_invoice_then_provider_revenue(live_server, page, cons
     app = QuantumAppFactory(developer=provider, name="Phase Finder")
     subscription(consumer, app=app, rate="19.00")
     jobs = [
-        execution.submit_job(
-            consumer, program=BELL_QASM2, device="aer-simulator", shots=shots, name=name
-        )
+        submit_job(consumer, program=BELL_QASM2, device="aer-simulator", shots=shots, name=name)
         for name, shots in (("bell-1000", 1000), ("bell-2000", 2000))
     ]
     db.session.commit()
     for job in jobs:
-        execution.run_job(job.id)  # what the worker does
+        run_job(job.id)  # what the worker does
     db.session.expire_all()
     costs = [f"{db.session.get(type(j), j.id).actual_cost:.2f}" for j in jobs]
 

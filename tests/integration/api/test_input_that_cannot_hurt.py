@@ -306,7 +306,7 @@ def test_a_value_the_database_refuses_is_still_a_422(client, api_headers, user, 
 
 def test_a_long_job_tag_is_refused_not_cut_short():
     from portal.core.errors import ValidationFailed
-    from portal.execution.services import _clean_tags
+    from portal.execution.submission import _clean_tags
 
     assert _clean_tags(["ok", " ok "]) == ["ok"]
     with pytest.raises(ValidationFailed, match="50 characters"):

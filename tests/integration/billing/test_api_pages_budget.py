@@ -7,7 +7,7 @@ import pytest
 
 from portal.billing import services
 from portal.core.errors import PaymentRequired
-from portal.execution import services as execution
+from portal.execution.submission import submit_job
 from portal.extensions import db
 from portal.notifications.models import Notification, NotificationType
 from tests.factories.accounts import UserFactory
@@ -113,7 +113,7 @@ def test_a_job_past_the_budget_is_refused_with_the_amount_left():
     completed_job(user, "0.30")
     JobFactory(user=user, estimated_cost=Decimal("0.20"))  # queued: reserved
     with pytest.raises(PaymentRequired) as refused:
-        execution.submit_job(user, program=BELL_QASM2, device=hardware.name, shots=100)
+        submit_job(user, program=BELL_QASM2, device=hardware.name, shots=100)
     assert refused.value.status == 402
     assert "only 0.50 USD is left" in refused.value.message
     assert refused.value.details["left"] == "0.50"

@@ -7,7 +7,8 @@ from decimal import Decimal
 from portal.billing import pdf, services
 from portal.billing.models import BillingItem
 from portal.execution.models import Job, JobStatus
-from portal.execution.services import run_job
+from portal.execution.pricing import run_fee
+from portal.execution.runner import run_job
 from portal.extensions import db
 from portal.marketplace import runs, subscriptions
 from portal.marketplace.models import SubscriptionType
@@ -49,8 +50,8 @@ def test_a_monthly_plan_costs_its_price_and_nothing_per_run(committed_db):
 
 
 def test_a_run_outside_a_plan_still_pays_the_device_fee():
-    assert services.run_fee(Decimal("0.02"), None) == Decimal("0.02")
-    assert services.run_fee(Decimal("0.02"), "a-subscription-id") == Decimal("0.00")
+    assert run_fee(Decimal("0.02"), None) == Decimal("0.02")
+    assert run_fee(Decimal("0.02"), "a-subscription-id") == Decimal("0.00")
 
 
 def test_pricing_cards_state_the_device_fee(client):

@@ -68,7 +68,7 @@ def test_dispatch_carries_the_request_trace_to_the_queue(app):
     from rq.job import Job as RQJob
 
     from portal.core.queue import redis_connection
-    from portal.execution.services import dispatch, rq_job_id
+    from portal.execution.queue import dispatch, rq_job_id
     from tests.factories.execution import JobFactory
 
     _traced_app()
@@ -86,7 +86,7 @@ def test_the_worker_span_continues_the_enqueuing_trace(own_database, monkeypatch
 
     application, exporter = _traced_app()
     monkeypatch.setattr(
-        "portal.execution.services.run_job", lambda job_id, worker: JobStatus.COMPLETED
+        "portal.execution.runner.run_job", lambda job_id, worker: JobStatus.COMPLETED
     )
     with tracing.tracer().start_as_current_span("POST /api/v1/jobs") as parent:
         carrier = tracing.inject_context()

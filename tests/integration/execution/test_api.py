@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from portal.execution.models import HardwareStatus, JobStatus
-from portal.execution.services import run_job
+from portal.execution.runner import run_job
 from tests.factories.accounts import UserFactory
 from tests.factories.execution import BELL_QASM2, HardwareFactory, JobFactory
 

@@ -7,7 +7,7 @@ import pytest
 
 from portal.config import default_worker_memory_mb
 from portal.execution.models import Job, JobStatus
-from portal.execution.services import run_job
+from portal.execution.runner import run_job
 from portal.extensions import db
 from tests.factories.accounts import UserFactory
 from tests.integration.execution.test_worker import wait_status

@@ -8,7 +8,7 @@ import pytest
 
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, ValidationFailed
-from portal.execution import services
+from portal.execution import jobs, queue, runner, submission
 from portal.execution.models import Job, JobStatus
 from portal.extensions import db
 from tests.factories.accounts import UserFactory
@@ -41,14 +41,14 @@ def test_list_jobs_filters_by_tag_state_device_app_dates_and_text(owner):
     db.session.flush()
 
     def listed(**filters):
-        return names(services.list_jobs(owner, **filters)[0])
+        return names(jobs.list_jobs(owner, **filters)[0])
 
     assert listed() == ["alpha", "beta", "gamma", "old"]
     assert listed(tag="paper") == ["alpha"]
     assert listed(status=JobStatus.COMPLETED) == ["beta"]
     assert listed(device="ux-other-sim") == ["beta"]
     assert listed(app_id=app.id) == ["gamma"]
-    start, end = services.day_range(
+    start, end = jobs.day_range(
         (utcnow() - timedelta(days=11)).date(), (utcnow() - timedelta(days=9)).date()
     )
     assert listed(date_from=start, date_to=end) == ["old"]
@@ -56,9 +56,9 @@ def test_list_jobs_filters_by_tag_state_device_app_dates_and_text(owner):
     assert listed(q="pap") == ["alpha"]  # a tag's text matches too
     assert listed(q=str(old.id)) == ["old"]
     assert listed(q="100%_") == []  # LIKE wildcards are literal
-    assert services.job_tags(owner) == ["paper"]
-    assert "ux-other-sim" in services.job_devices(owner)
-    assert services.job_apps(owner) == [(app.id, app.name)]
+    assert jobs.job_tags(owner) == ["paper"]
+    assert "ux-other-sim" in jobs.job_devices(owner)
+    assert jobs.job_apps(owner) == [(app.id, app.name)]
 
 
 def test_api_lists_jobs_with_the_filters(client, api_headers, owner):
@@ -117,14 +117,14 @@ def test_cancel_jobs_reuses_cancel_job_rules(owner):
     queued = JobFactory(user=owner)
     done = JobFactory(user=owner, status=JobStatus.COMPLETED)
     theirs = JobFactory()
-    result = services.cancel_jobs(owner, [queued.id, done.id, theirs.id, queued.id])
+    result = submission.cancel_jobs(owner, [queued.id, done.id, theirs.id, queued.id])
     assert [j.id for j in result.cancelled] == [queued.id]
     assert set(result.refused) == {str(done.id), str(theirs.id)}
     assert theirs.status is JobStatus.QUEUED
     with pytest.raises(ValidationFailed):
-        services.cancel_jobs(owner, [])
+        submission.cancel_jobs(owner, [])
     with pytest.raises(NotFound):
-        services.set_tags(owner, theirs.id, ["x"])
+        submission.set_tags(owner, theirs.id, ["x"])
 
 
 def test_bulk_cancel_page(client, login_as, owner):
@@ -162,7 +162,7 @@ def test_result_page_shows_probabilities_transpiled_drawing_and_csv(
     committed_db.commit()
     body = {"device": "generic-5-noisy", "shots": 200, "program": {"source": BELL_QASM2}}
     job_id = client.post("/api/v1/jobs", json=body, headers=api_headers(user)).json["id"]
-    assert services.run_job(job_id, worker=True) is JobStatus.COMPLETED
+    assert runner.run_job(job_id, worker=True) is JobStatus.COMPLETED
     login_as(user)
     page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
     assert 'data-testid="outcomes"' in page and 'data-testid="probability"' in page
@@ -205,12 +205,12 @@ def test_wait_estimate_from_recent_run_times(client, login_as, api_headers, owne
     ahead = JobFactory(user=owner, hardware=device, queued_at=now - timedelta(seconds=5))
     queued = JobFactory(user=owner, hardware=device, queued_at=now)
     db.session.flush()
-    assert services.recent_run_seconds("ux-wait-sim") == pytest.approx(4.0)
-    position = services.queue_position(queued)
-    assert position >= 2 and services.queue_position(ahead) < position
-    workers = services.workers_seen()
-    assert services.wait_estimate(queued) == pytest.approx(4.0 * position / workers)
-    assert services.wait_estimate(JobFactory(user=owner, status=JobStatus.RUNNING)) is None
+    assert queue.recent_run_seconds("ux-wait-sim") == pytest.approx(4.0)
+    position = queue.queue_position(queued)
+    assert position >= 2 and queue.queue_position(ahead) < position
+    workers = queue.workers_seen()
+    assert queue.wait_estimate(queued) == pytest.approx(4.0 * position / workers)
+    assert queue.wait_estimate(JobFactory(user=owner, status=JobStatus.RUNNING)) is None
     login_as(owner)
     page = client.get(f"/jobs/{queued.id}").get_data(as_text=True)
     assert 'data-testid="queue-position"' in page and 'data-testid="wait-estimate"' in page

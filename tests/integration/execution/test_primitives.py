@@ -16,7 +16,7 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from portal.execution import primitives
 from portal.execution.models import JobStatus
-from portal.execution.services import run_job
+from portal.execution.runner import run_job
 from tests.factories.accounts import UserFactory
 from tests.factories.execution import BELL_QASM2
 

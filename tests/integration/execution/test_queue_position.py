@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from portal.core.db import utcnow
-from portal.execution import services
+from portal.execution import queue
 from portal.execution.models import JobStatus
 from portal.extensions import db
 from tests.factories.execution import JobFactory
@@ -17,17 +17,17 @@ def test_place_counts_only_queued_jobs_ahead():
     JobFactory(queued_at=start - timedelta(minutes=1), status=JobStatus.RUNNING)
     JobFactory(queued_at=start - timedelta(minutes=2), status=JobStatus.COMPLETED)
     db.session.flush()
-    assert [services.queue_position(j) for j in (first, second, third)] == [1, 2, 3]
+    assert [queue.queue_position(j) for j in (first, second, third)] == [1, 2, 3]
     second.status = JobStatus.RUNNING
     db.session.flush()
-    assert services.queue_position(second) is None
-    assert services.queue_position(third) == 2
+    assert queue.queue_position(second) is None
+    assert queue.queue_position(third) == 2
 
 
 def test_place_is_read_from_the_queued_jobs_index():
     job = JobFactory()
     db.session.flush()
-    compiled = services._queued_ahead().compile(db.engine)
+    compiled = queue._queued_ahead().compile(db.engine)
     connection = db.session.connection()
     connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
     params = {**compiled.params, "queued_at": job.queued_at}

@@ -11,7 +11,7 @@ from redis import Redis
 
 from portal.analytics.models import UsageAnalytics
 from portal.core.db import utcnow
-from portal.execution import services
+from portal.execution import queue, reconciler
 from portal.execution.models import Job, JobStatus
 from portal.extensions import db
 from portal.notifications.models import Notification
@@ -153,7 +153,7 @@ def test_killed_worker_job_fails_via_reconciler(client, api_headers, consumer, s
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=10)
     db.session.remove()
-    report = services.reconcile()
+    report = reconciler.reconcile()
     db.session.remove()
     assert report.failed_dead == 1
     body = client.get(f"/api/v1/jobs/{slow['id']}", headers=headers).get_json()
@@ -164,17 +164,17 @@ def test_reconciler_requeues_lost_jobs_and_times_out(client, api_headers, consum
     headers = api_headers(consumer)
     lost = submit(client, headers, program={"source": GHZ})
     Redis.from_url(redis_url()).flushdb()  # the queue forgets it
-    assert services.reconcile().requeued == 0  # still inside the grace period
-    later = utcnow() + timedelta(seconds=services.QUEUE_GRACE_SECONDS + 1)
-    report = services.reconcile(later)
+    assert reconciler.reconcile().requeued == 0  # still inside the grace period
+    later = utcnow() + timedelta(seconds=reconciler.QUEUE_GRACE_SECONDS + 1)
+    report = reconciler.reconcile(later)
     assert report.requeued == 1
-    assert services._in_redis(lost["id"])
+    assert queue.in_redis(lost["id"])
     # A job running past the limit fails as timed out even if its worker is alive.
     db.session.remove()
     job = db.session.get(Job, lost["id"])
     job.status, job.started_at = JobStatus.RUNNING, utcnow()
     db.session.commit()
     beyond = utcnow() + timedelta(seconds=app.config["JOB_TIMEOUT_SECONDS"] + 1)
-    assert services.reconcile(beyond).failed_timeout == 1
+    assert reconciler.reconcile(beyond).failed_timeout == 1
     body = client.get(f"/api/v1/jobs/{lost['id']}", headers=headers).get_json()
     assert body["status"] == "FAILED" and "limit" in body["failure_reason"]

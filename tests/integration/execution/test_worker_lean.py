@@ -10,8 +10,9 @@ from rq.job import Job as RQJob
 
 from portal.core.db import utcnow
 from portal.core.queue import job_queue, redis_connection
-from portal.execution import backends, services
+from portal.execution import backends, reconciler, submission
 from portal.execution.models import Job, JobStatus
+from portal.execution.queue import in_redis, rq_job_id, waiting_ids
 from portal.extensions import db
 from tests.factories.accounts import UserFactory
 from tests.integration.execution.test_worker import GHZ, submit
@@ -55,7 +56,7 @@ def test_lean_path_completes_the_job_and_leaves_nothing_in_redis(
     redis = redis_connection()
     for job in (first, second):
         assert status_of(job["id"]) is JobStatus.COMPLETED
-        assert not redis.exists(f"rq:job:{services.rq_job_id(job['id'])}")
+        assert not redis.exists(f"rq:job:{rq_job_id(job['id'])}")
     assert redis.llen(job_queue().intermediate_queue_key) == 0
     body = client.get(f"/api/v1/jobs/{second['id']}/result", headers=headers).get_json()
     assert set(body["counts"]) == {"000", "111"}
@@ -75,13 +76,13 @@ def test_a_crashing_job_is_marked_failed_in_rq_and_requeued_by_the_reconciler(
     monkeypatch.setattr(workers.jobs, "run", crash)
     job = submit(client, api_headers(consumer), program={"source": GHZ})
     work_burst()
-    rq_job = RQJob.fetch(services.rq_job_id(job["id"]), connection=redis_connection())
+    rq_job = RQJob.fetch(rq_job_id(job["id"]), connection=redis_connection())
     assert rq_job.get_status() == "failed"
     assert status_of(job["id"]) is JobStatus.QUEUED
-    assert not services._in_redis(job["id"])
-    later = utcnow() + timedelta(seconds=services.QUEUE_GRACE_SECONDS + 1)
-    assert services.reconcile(later).requeued == 1
-    assert services._in_redis(job["id"])
+    assert not in_redis(job["id"])
+    later = utcnow() + timedelta(seconds=reconciler.QUEUE_GRACE_SECONDS + 1)
+    assert reconciler.reconcile(later).requeued == 1
+    assert in_redis(job["id"])
 
 
 def test_a_job_popped_by_a_worker_that_died_before_claiming_it_is_requeued(
@@ -92,10 +93,10 @@ def test_a_job_popped_by_a_worker_that_died_before_claiming_it_is_requeued(
     # What RQ's dequeue does before the worker dies: the id moves to the intermediate queue
     # and the RQ job still says "queued".
     redis_connection().lmove(queue.key, queue.intermediate_queue_key, "LEFT", "RIGHT")
-    assert not services._in_redis(job["id"])
-    later = utcnow() + timedelta(seconds=services.QUEUE_GRACE_SECONDS + 1)
-    assert services.reconcile(later).requeued == 1
-    assert services._in_redis(job["id"], services._waiting_ids())
+    assert not in_redis(job["id"])
+    later = utcnow() + timedelta(seconds=reconciler.QUEUE_GRACE_SECONDS + 1)
+    assert reconciler.reconcile(later).requeued == 1
+    assert in_redis(job["id"], waiting_ids())
 
 
 def test_other_functions_take_rqs_full_path(committed_db):
@@ -109,14 +110,14 @@ def test_resubmitted_programs_are_parsed_once_and_errors_are_not_cached(
     client, api_headers, consumer, monkeypatch
 ):
     calls = []
-    real = services.parse_program
+    real = submission.parse_program
 
     def counting(*args, **kwargs):
         calls.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(services, "parse_program", counting)
-    services._FIGURES.clear()
+    monkeypatch.setattr(submission, "parse_program", counting)
+    submission._FIGURES.clear()
     headers = api_headers(consumer)
     body = {"device": "aer-simulator", "shots": 100, "program": {"source": GHZ}}
     first = client.post("/api/v1/jobs", json=body, headers=headers).get_json()

@@ -131,7 +131,7 @@ def test_analysis_fragment(client, login_as, owner, project):
 def test_run_submits_a_job_and_polls_to_the_histogram(
     client, login_as, committed_db, owner, project, catalogue
 ):
-    from portal.execution.services import run_job
+    from portal.execution.runner import run_job
 
     login_as(owner)  # commits the owner and project: the worker's connection must see them
     source = services.get_file(project, "main.qasm").content

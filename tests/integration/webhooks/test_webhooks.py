@@ -14,7 +14,7 @@ import pytest
 from portal.core.db import utcnow
 from portal.execution.catalogue import ensure_catalogue
 from portal.execution.models import JobStatus
-from portal.execution.services import run_job
+from portal.execution.runner import run_job
 from portal.extensions import db
 from portal.webhooks import services as webhooks
 from portal.webhooks.models import WebhookDelivery

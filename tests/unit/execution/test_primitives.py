@@ -13,7 +13,7 @@ from qiskit.circuit import Parameter, ParameterVector
 from quantum_hub_client.primitives import _bitarray, _program
 
 from portal.core.errors import ValidationFailed
-from portal.execution import primitives
+from portal.execution import backends, primitives
 
 
 def _two_state() -> QuantumCircuit:
@@ -102,14 +102,14 @@ def test_register_bits_and_seed_bounds():
 
 
 def test_noise_model_version_names_the_noise():
-    assert primitives.noise_model_version("aer-simulator", {"method": "automatic"}).startswith(
+    assert backends.noise_model_version("aer-simulator", {"method": "automatic"}).startswith(
         "noiseless (qiskit-aer "
     )
     config = {"device": True, "noise": {"t1_us": 100}, "basis_gates": ["cx"], "coupling_map": []}
-    one = primitives.noise_model_version("falcon-27-noisy", config)
-    assert one == primitives.noise_model_version("falcon-27-noisy", dict(config))
+    one = backends.noise_model_version("falcon-27-noisy", config)
+    assert one == backends.noise_model_version("falcon-27-noisy", dict(config))
     changed = {**config, "noise": {"t1_us": 90}}
-    assert primitives.noise_model_version("falcon-27-noisy", changed) != one
+    assert backends.noise_model_version("falcon-27-noisy", changed) != one
     assert len(one) <= 64
 
 

@@ -1,0 +1,85 @@
+"""Reading the hardware catalogue: the devices a user may pick (filtered and paged), one by
+id or name, and the device and shots a new run starts with.
+
+The shipped entries and their seeding are ``catalogue``; prices and fit checks of an entry
+are ``pricing``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+
+from portal.accounts.services import DEFAULT_PREFERENCES, preferences_for
+from portal.core.errors import NotFound
+from portal.core.paging import MAX_PAGE
+from portal.execution.models import Hardware, HardwareStatus, HardwareTechnology
+from portal.extensions import db
+
+
+def list_hardware(
+    *,
+    status: HardwareStatus | None = None,
+    technology: HardwareTechnology | None = None,
+    min_qubits: int | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[Hardware], int]:
+    """Catalogue entries matching the filters (retired ones only when asked), with a total."""
+    page = min(max(1, page), MAX_PAGE)
+    query = db.select(Hardware)
+    if status is not None:
+        query = query.where(Hardware.status == status)
+    else:
+        query = query.where(Hardware.status != HardwareStatus.RETIRED)
+    if technology is not None:
+        query = query.where(Hardware.technology_type == technology)
+    if min_qubits is not None:
+        query = query.where(Hardware.qubits >= min_qubits)
+    total = db.session.execute(query.with_only_columns(sa.func.count())).scalar_one()
+    items = (
+        db.session.execute(
+            query.order_by(Hardware.technology_type, Hardware.qubits, Hardware.name)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+        .scalars()
+        .all()
+    )
+    return items, total
+
+
+def online_devices() -> list[Hardware]:
+    """The devices a job can be sent to now, for pickers on the pages."""
+    items, _ = list_hardware(status=HardwareStatus.ONLINE, per_page=100)
+    return items
+
+
+def run_defaults(user) -> tuple[str, int]:
+    """The device and shots a new run starts with: the user's preferences, else the
+    portal's defaults."""
+    prefs = preferences_for(user)
+    device = prefs.get("default_device") or DEFAULT_PREFERENCES["default_device"]
+    try:
+        shots = int(prefs.get("default_shots") or DEFAULT_PREFERENCES["default_shots"])
+    except (TypeError, ValueError):
+        shots = DEFAULT_PREFERENCES["default_shots"]
+    return device, shots
+
+
+def get_hardware(ident: str | uuid.UUID) -> Hardware:
+    """A catalogue entry by id or name; NotFound saying how to list them."""
+    hardware = None
+    try:
+        hardware = db.session.get(Hardware, uuid.UUID(str(ident)))
+    except ValueError:
+        hardware = db.session.execute(
+            db.select(Hardware).filter_by(name=str(ident))
+        ).scalar_one_or_none()
+    if hardware is None:
+        raise NotFound(
+            f"No device named {str(ident)!r}. GET /api/v1/hardware lists the devices.",
+            details={"device": str(ident)},
+        )
+    return hardware

@@ -1,0 +1,314 @@
+"""The worker body: run one claimed job to a terminal state (``run_job``, what
+``workers.jobs.run`` calls) -- claim it, simulate it, write its outcome (retrying through a
+database outage), or hand it back to the queue when the worker is stopping.
+
+Liveness of RUNNING jobs: the worker holds a session-level advisory lock keyed by the job id
+on a dedicated autocommit connection while it runs the job (``_Liveness``). If the worker
+dies (even by SIGKILL) PostgreSQL drops the connection and the lock, so the reconciler can
+take it and knows the job is orphaned. A heartbeat thread would not do: Aer holds the GIL
+while it simulates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from flask import current_app
+from sqlalchemy.orm import joinedload
+
+from portal.core import uow
+from portal.core.db import utcnow
+from portal.core.errors import ValidationFailed
+from portal.core.heartbeats import beat, stored, storing
+from portal.core.queue import redis_connection
+from portal.execution import backends
+from portal.execution.lifecycle import complete, fail
+from portal.execution.models import Hardware, Job, JobStatus
+from portal.execution.primitives import run_claimed
+from portal.extensions import db
+
+log = structlog.get_logger("portal.execution")
+
+
+def lock_key(job_id: uuid.UUID) -> int:
+    """The advisory lock key of a job (its id's first 8 bytes)."""
+    return int.from_bytes(job_id.bytes[:8], "big", signed=True)
+
+
+_kept = threading.local()  # a worker thread's lock connection, kept between jobs
+
+
+class HandBack(BaseException):
+    """Raised in a worker's simulation when its stop grace period ran out (SIGTERM): the job
+    returns to QUEUED, its attempt not counted. A BaseException, so no catch-all on the way
+    (the simulator's, the job body's) turns a shutdown into a FAILED job."""
+
+
+def interruptible() -> bool:
+    """Whether this thread is inside a simulation that a hand-back may interrupt (not in
+    the middle of writing a result)."""
+    return getattr(_kept, "simulating", False)
+
+
+def _db_unreachable(exc: BaseException) -> bool:
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or (
+        isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
+    )
+
+
+class _Liveness:
+    """Holds the job's advisory lock on its own connection while the job runs.
+
+    The connection is in autocommit mode: lock, claim and unlock are one round trip each
+    (no BEGIN/COMMIT), and the claim runs on it too (see ``_claim``). A worker
+    (``keep=True``) keeps it between jobs, which saves a pool checkout and its pre-ping per
+    job; it is dropped on any error, so the next job starts on a fresh one."""
+
+    def __init__(self, job_id: uuid.UUID, keep: bool = False):
+        self.key = lock_key(job_id)
+        self.keep = keep
+        self.conn = None
+
+    def _connection(self):
+        conn = getattr(_kept, "conn", None) if self.keep else None
+        if conn is None or conn.closed or conn.invalidated or conn.engine is not db.engine:
+            conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            if self.keep:
+                _kept.conn = conn
+        return conn
+
+    def _drop(self) -> None:
+        if self.keep:
+            _kept.conn = None
+        self.conn.close()
+
+    def __enter__(self):
+        self.conn = self._connection()
+        try:
+            self.conn.execute(sa.select(sa.func.pg_advisory_lock(self.key)))
+        except Exception:
+            self._drop()
+            raise
+        return self
+
+    def relock(self) -> None:
+        """After the server went away (and the lock with its connection): a fresh connection
+        and the lock again, before anything else is written."""
+        with contextlib.suppress(Exception):
+            self._drop()
+        self.__enter__()
+
+    def __exit__(self, *exc):
+        try:
+            self.conn.execute(sa.select(sa.func.pg_advisory_unlock(self.key)))
+        except Exception:
+            self._drop()  # closing it releases the lock too
+            raise
+        if not self.keep:
+            self.conn.close()
+
+
+_IDENTITY: str | None = None
+
+
+def worker_identity() -> str:
+    """host:pid of this process, stamped on the jobs it claims."""
+    global _IDENTITY
+    if _IDENTITY is None or not _IDENTITY.endswith(f":{os.getpid()}"):
+        _IDENTITY = f"{socket.gethostname()}:{os.getpid()}"[:100]
+    return _IDENTITY
+
+
+@dataclass
+class _Claimed:
+    source: str
+    fmt: str | None
+    inputs: dict[str, Any] | None
+    shots: int
+    hardware_name: str | None
+    backend_config: dict[str, Any] | None
+    primitive: str | None = None  # primitive jobs, memory and seeds (primitives.py)
+    pubs: list[Any] | None = None
+    memory: bool = False
+    seed_simulator: int | None = None
+
+
+def _claim(key: uuid.UUID, conn) -> _Claimed | None:
+    """QUEUED → RUNNING in one atomic UPDATE, returning what the run needs; None when the job
+    is no longer QUEUED (cancelled, or another worker took it). It runs on the autocommit
+    lock connection, so RUNNING is visible at once."""
+    jobs = Job.__table__
+    hardware = Hardware.__table__
+
+    def of_hardware(column):
+        return sa.select(column).where(hardware.c.id == jobs.c.hardware_id).scalar_subquery()
+
+    now = utcnow()
+    stmt = (
+        sa.update(jobs)
+        .where(jobs.c.id == key, jobs.c.status == JobStatus.QUEUED)
+        .values(
+            status=JobStatus.RUNNING,
+            started_at=now,
+            updated_at=now,
+            attempts=sa.func.coalesce(jobs.c.attempts, 0) + 1,
+            platform_job_id=worker_identity(),
+        )
+        .returning(
+            jobs.c.program_source,
+            jobs.c.program_format,
+            jobs.c.inputs,
+            jobs.c.shots,
+            of_hardware(hardware.c.name),
+            of_hardware(hardware.c.backend_config),
+            jobs.c.primitive,
+            jobs.c.pubs,
+            jobs.c.memory,
+            jobs.c.seed_simulator,
+        )
+    )
+    row = conn.execute(stmt).first()
+    if row is None:
+        return None
+    return _Claimed(row[0] or "", *row[1:6], row[6], row[7], bool(row[8]), row[9])
+
+
+def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | None:
+    """Run one job to a terminal state (the worker body, ``workers.jobs.run``).
+
+    The job is claimed on the autocommit lock connection, so it must be committed first.
+    ``worker=True`` (a worker process) keeps that connection for the next job; other
+    callers (tests, one-off runs) close it.
+
+    Commits its own transactions: RUNNING must be visible while the job runs. A job that
+    is no longer QUEUED (cancelled, or already taken) is skipped. If the job was cancelled
+    or failed by the reconciler while it ran, the result is discarded.
+
+    Round trips are counted here (it is the worker's hot path): lock, claim, one read of
+    job + device + result + owner with the row lock, the writes, commit, unlock.
+    """
+    key = uuid.UUID(str(job_id))
+    with _Liveness(key, keep=worker) as live:
+        claimed = _claim(key, live.conn)
+        if claimed is None:
+            status = db.session.execute(
+                sa.select(Job.status).where(Job.id == key)
+            ).scalar_one_or_none()
+            uow.rollback()
+            log.info("job skipped", job_id=str(key), status=status.value if status else "missing")
+            return status
+        log.info("job running", job_id=str(key), device=claimed.hardware_name)
+
+        outcome = error = None
+        started = time.perf_counter()
+        try:
+            if claimed.hardware_name is None:
+                raise backends.SimulationError("The device of this job no longer exists.")
+            _kept.simulating = True
+            try:
+                outcome = run_claimed(claimed)  # a circuit (memory, seed) or a primitive job
+            finally:
+                _kept.simulating = False
+        except HandBack:
+            _hand_back(key, live)
+            raise
+        except backends.SimulationError as exc:
+            error = str(exc)
+        except ValidationFailed as exc:  # the device or program changed since submission
+            error = exc.message
+        except MemoryError:
+            error = "Not enough memory to simulate this circuit; use fewer qubits."
+        except Exception as exc:  # never leave a job RUNNING because of a bug
+            log.exception("job crashed", job_id=str(key))
+            error = f"The job failed unexpectedly ({type(exc).__name__}: {exc})."
+        wall = time.perf_counter() - started
+        return _store_retrying(key, live, outcome, error, wall)
+
+
+def _hand_back(key: uuid.UUID, live: _Liveness) -> None:
+    """RUNNING → QUEUED for a worker that is stopping; the claim's attempt is given back."""
+    jobs = Job.__table__
+    live.conn.execute(
+        sa.update(jobs)
+        .where(jobs.c.id == key, jobs.c.status == JobStatus.RUNNING)
+        .values(
+            status=JobStatus.QUEUED,
+            started_at=None,
+            queued_at=utcnow(),
+            updated_at=utcnow(),
+            attempts=sa.func.greatest(sa.func.coalesce(jobs.c.attempts, 1) - 1, 0),
+            platform_job_id=None,
+        )
+    )
+    log.warning("job handed back to the queue", job_id=str(key))
+
+
+def _store_retrying(key: uuid.UUID, live: _Liveness, outcome, error, wall) -> JobStatus | None:
+    """Write the result; while PostgreSQL is unreachable keep it in memory and retry with
+    backoff (``RESULT_WRITE_RETRY_SECONDS``). Meanwhile a marker in Redis tells the
+    reconciler the job is not orphaned (its lock went with the server); the lock is taken
+    again on a fresh connection before each retry."""
+    deadline = time.monotonic() + current_app.config["RESULT_WRITE_RETRY_SECONDS"]
+    backoff, retried = 0.5, False
+    while True:
+        try:
+            status = _store(key, outcome, error, wall)
+            if retried:
+                stored(redis_connection(), key)
+                log.warning("result stored after retrying", job_id=str(key))
+            return status
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                uow.rollback()
+            if not _db_unreachable(exc) or time.monotonic() > deadline:
+                raise
+            log.warning("result not stored; retrying", job_id=str(key), error=str(exc)[:200])
+        retried = True
+        while True:
+            storing(redis_connection(), key)
+            beat(redis_connection(), worker_identity())
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+            try:
+                live.relock()
+                break
+            except Exception as exc:
+                if not _db_unreachable(exc) or time.monotonic() > deadline:
+                    raise
+
+
+def _store(key: uuid.UUID, outcome, error, wall) -> JobStatus | None:
+    # One read: the job under its row lock, with its device, result slot and owner (the
+    # notification reads the owner), so nothing below lazy-loads.
+    job = db.session.execute(
+        sa.select(Job)
+        .where(Job.id == key)
+        .options(joinedload(Job.hardware), joinedload(Job.result), joinedload(Job.user))
+        .with_for_update(of=Job)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if job is None or job.status is not JobStatus.RUNNING:
+        # Cancelled or failed by the reconciler meanwhile: that decision stands.
+        status = job.status if job else None
+        uow.rollback()
+        log.info("result discarded", job_id=str(key), status=getattr(status, "value", None))
+        return status
+    if outcome is not None and job.hardware is None:
+        outcome, error = None, "The device was removed while the job ran."
+    if outcome is None:
+        fail(job, error or "The job failed.")
+    else:
+        complete(job, job.hardware, outcome, wall)
+    status = job.status
+    uow.commit()
+    log.info("job finished", job_id=str(key), status=status.value, seconds=round(wall, 4))
+    return status
