@@ -4,11 +4,12 @@ can never inject script, event handlers, styles or javascript: links into the pa
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 import markdown as md
 import nh3
 from markupsafe import Markup
+
+from portal.core import memo
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em",
@@ -38,7 +39,7 @@ def render_markdown(text: str | None) -> Markup:
     return _render(text)
 
 
-@lru_cache(maxsize=256)  # a pure function of the text; app pages show the same READMEs often
+@memo.bounded(256)  # a pure function of the text; app pages show the same READMEs often
 def _render(text: str) -> Markup:
     html = md.markdown(
         text[:MAX_MARKDOWN_CHARS], extensions=["fenced_code", "tables", "sane_lists"]

@@ -25,10 +25,10 @@ import hashlib
 import json
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from portal.core.memo import BoundedCache
 from portal.execution.memory import (
     density_matrix_bytes,
     max_qubits,
@@ -39,8 +39,8 @@ from portal.execution.memory import (
 TRANSPILE_CACHE_SIZE = 256
 _lock = threading.Lock()
 _backends: dict[str, Any] = {}
-_transpiled: OrderedDict[tuple[str, str], Any] = OrderedDict()
-_programs: OrderedDict[tuple[str, str], Any] = OrderedDict()  # parsed + prepared, see run_program
+_transpiled = BoundedCache(TRANSPILE_CACHE_SIZE)
+_programs = BoundedCache(TRANSPILE_CACHE_SIZE)  # parsed + prepared, see run_program
 _run_options: dict[str, int] = {}  # per-run Aer options for this process, see set_threads
 AUTOMATIC = "automatic"
 
@@ -223,18 +223,13 @@ def prepare(circuit, hardware_name: str, config: dict[str, Any] | None, key: str
     if not is_device_like(config):
         return _decompose_unknown(circuit, backend), False
     cache_key = (key, _config_key(hardware_name, config or {}))
-    with _lock:
-        cached = _transpiled.get(cache_key)
-        if cached is not None:
-            _transpiled.move_to_end(cache_key)
-            return cached, True
+    cached = _transpiled.get(cache_key)
+    if cached is not None:
+        return cached, True
     from qiskit import transpile
 
     compiled = transpile(circuit, backend=backend, optimization_level=1, seed_transpiler=7)
-    with _lock:
-        _transpiled[cache_key] = compiled
-        while len(_transpiled) > TRANSPILE_CACHE_SIZE:
-            _transpiled.popitem(last=False)
+    _transpiled.put(cache_key, compiled)
     return compiled, False
 
 
@@ -258,13 +253,11 @@ def _prepare_program(
     cache hit). A state over the memory budget is refused here (SimulationError)."""
     budget = _budget_mb()
     cache_key = (program_hash(source, fmt, inputs), _config_key(name, config), budget)
-    with _lock:
-        hit = _programs.get(cache_key)
-        if hit is not None:
-            _programs.move_to_end(cache_key)
-            return _Prepared(
-                hit.circuit, hit.transpiled, True, hit.measured_all, hit.method, hit.config
-            ), 0.0
+    hit = _programs.get(cache_key)
+    if hit is not None:
+        return _Prepared(
+            hit.circuit, hit.transpiled, True, hit.measured_all, hit.method, hit.config
+        ), 0.0
     from portal.execution.programs import parse_program, resource_figures
 
     started = time.perf_counter()
@@ -285,10 +278,7 @@ def _prepare_program(
     except Exception as exc:  # transpiler errors say what is wrong
         raise SimulationError(f"Could not compile the circuit for {name}: {exc}")
     prepared = _Prepared(compiled, _figures(compiled), cached, measured_all, method, config)
-    with _lock:
-        _programs[cache_key] = prepared
-        while len(_programs) > TRANSPILE_CACHE_SIZE:
-            _programs.popitem(last=False)
+    _programs.put(cache_key, prepared)
     return prepared, (time.perf_counter() - started) * 1e3
 
 

@@ -11,8 +11,9 @@ noiseless and have no calibration.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
+
+from portal.core import memo
 
 ONE_QUBIT_GATES = ("sx", "x", "rx", "ry", "u", "h")
 TWO_QUBIT_GATES = ("cx", "cz", "ecr", "rxx", "rzz")
@@ -81,7 +82,7 @@ def _from_noise(config: dict[str, Any], qubits: int, edges) -> Calibration:
     )
 
 
-@lru_cache(maxsize=16)
+@memo.bounded(16)
 def _generic(num_qubits: int, seed: int) -> Calibration:
     from qiskit.providers.fake_provider import GenericBackendV2
 

@@ -4,14 +4,13 @@ Thin: parse the form, call services, commit, dispatch, render."""
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 
 from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
 from portal.accounts.auth import page_auth
-from portal.core import conditional
+from portal.core import conditional, memo
 from portal.core.errors import PortalError
 from portal.core.web import FORM_ERROR_STATUS
 from portal.execution import policy, svg
@@ -371,7 +370,7 @@ def _elapsed(job) -> int | None:
     return max(0, int((utcnow() - job.started_at).total_seconds()))
 
 
-@lru_cache(maxsize=256)  # a pure function of the program; job pages show the same ones often
+@memo.bounded(256)  # a pure function of the program; job pages show the same ones often
 def _drawing_of(source: str, program_format: str | None, inputs: str) -> str | None:
     from portal.execution.programs import parse_program
 
@@ -388,7 +387,7 @@ def _drawing(source: str, program_format: str | None, inputs: dict | None) -> st
     return _drawing_of(source, program_format, json.dumps(inputs or {}, sort_keys=True))
 
 
-@lru_cache(maxsize=128)
+@memo.bounded(128)
 def _transpiled_of(source: str, fmt: str | None, inputs: str, device: str, config: str):
     """The circuit as it ran on a device-like entry (transpiled for its coupling map and basis
     gates, as the worker does; no simulation), or None where it runs as written or is too big

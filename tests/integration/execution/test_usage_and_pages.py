@@ -98,12 +98,20 @@ def test_status_polls_never_redraw_the_circuit(client, login_as, monkeypatch):
 
     job = JobFactory(status=JobStatus.COMPLETED)
     login_as(job.user)
-    views._drawing_of.cache_clear()
+    from portal.execution import programs
+
+    views._drawing_of.cache.clear()
     page = client.get(f"/jobs/{job.id}")
     assert b'data-testid="circuit-drawing"' in page.data
-    assert views._drawing_of.cache_info().misses == 1
-    client.get(f"/jobs/{job.id}")  # the same program: drawn once, shown again
-    assert views._drawing_of.cache_info().hits == 1
+    assert len(views._drawing_of.cache) == 1
+
+    def parse_again(*args):
+        raise AssertionError("the same program was parsed and drawn twice")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(programs, "parse_program", parse_again)
+        again = client.get(f"/jobs/{job.id}")  # the same program: drawn once, shown again
+    assert b'data-testid="circuit-drawing"' in again.data
 
     def refuse(*args):
         raise AssertionError("a status poll drew the circuit")
