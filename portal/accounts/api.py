@@ -32,8 +32,9 @@ from portal.accounts.schemas import (
 )
 from portal.accounts.tokens import issue_tokens, refresh_tokens, revoke_session
 from portal.api.docs import error_responses
-from portal.api.paging import PageArgs
+from portal.api.paging import PageArgs, envelope
 from portal.core.errors import Forbidden, ValidationFailed
+from portal.core.paging import of_list
 
 auth_blp = Blueprint(
     "auth_api", __name__, url_prefix="/auth", description="Register, sign in, tokens, resets"
@@ -153,10 +154,6 @@ def verify(token):
 # --- /users -------------------------------------------------------------------------------
 
 
-def _paged(items, total, page, per_page):
-    return {"items": items, "total": total, "page": page, "per_page": per_page}
-
-
 @users_blp.route("")
 class Users(MethodView):
     @users_blp.arguments(UserListArgs, location="query")
@@ -166,8 +163,7 @@ class Users(MethodView):
     @api_auth(scope="read", roles=(Role.ADMIN,))
     def get(self, args):
         """Search users by username, e-mail or name (admins)"""
-        users, total = services.search_users(args["q"], args["page"], args["per_page"])
-        return _paged(users, total, args["page"], args["per_page"])
+        return envelope(services.search_users(args["q"], args["page"], args["per_page"]))
 
 
 @users_blp.route("/<uuid:user_id>")
@@ -278,10 +274,7 @@ class ApiKeys(MethodView):
     def get(self, args):
         """Your API keys (never the keys themselves: prefix, status, last use)"""
         keys = services.list_api_keys(g.api_user)
-        start = (args["page"] - 1) * args["per_page"]
-        return _paged(
-            keys[start : start + args["per_page"]], len(keys), args["page"], args["per_page"]
-        )
+        return envelope(of_list(keys, args["page"], args["per_page"]))
 
     @keys_blp.arguments(ApiKeyCreateSchema)
     @keys_blp.response(201, ApiKeyCreatedSchema)

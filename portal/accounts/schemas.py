@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from portal.accounts.services import API_KEY_SCOPES, EMAIL_EVENTS, MAX_SHOTS
-from portal.api.paging import PageArgs
+from portal.api.paging import PageArgs, PageMeta
 from portal.core.inputs import Int
 
 UUID_EXAMPLE = "3f1c1e4e-9c1a-4a51-9a59-4f8d2f0a7b21"
@@ -111,11 +111,8 @@ class UserListArgs(PageArgs):
     q = fields.String(load_default=None, metadata={"example": "ada"})
 
 
-class UserPageSchema(Schema):
+class UserPageSchema(PageMeta):
     items = fields.List(fields.Nested(UserSchema))
-    total = fields.Integer(metadata={"example": 1})
-    page = fields.Integer(metadata={"example": 1})
-    per_page = fields.Integer(metadata={"example": 20})
 
 
 class ProfileSchema(Schema):
@@ -197,8 +194,5 @@ class ApiKeyUpdateSchema(Schema):
     rate_limit = fields.String(allow_none=True, metadata={"example": "120/minute"})
 
 
-class ApiKeyPageSchema(Schema):
+class ApiKeyPageSchema(PageMeta):
     items = fields.List(fields.Nested(ApiKeySchema))
-    total = fields.Integer(metadata={"example": 1})
-    page = fields.Integer(metadata={"example": 1})
-    per_page = fields.Integer(metadata={"example": 20})

@@ -27,6 +27,7 @@ from portal.core.db import utcnow
 from portal.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from portal.core.inputs import URL_CHARS, whole_number
 from portal.core.mail import send_mail
+from portal.core.paging import Page, paginate
 from portal.core.security import hash_token, new_token
 from portal.extensions import db
 
@@ -599,7 +600,7 @@ def become_provider(user: User, accept_terms: bool) -> User:
     return user
 
 
-def search_users(query: str | None, page: int, per_page: int) -> tuple[list[User], int]:
+def search_users(query: str | None, page: int, per_page: int) -> Page:
     """Users whose username, e-mail or full name contains ``query``, newest first."""
     stmt = db.select(User)
     if query and query.strip():
@@ -611,16 +612,7 @@ def search_users(query: str | None, page: int, per_page: int) -> tuple[list[User
                 sa.func.lower(sa.func.coalesce(User.full_name, "")).like(pattern),
             )
         )
-    # Count the matching rows themselves (a bare count() column loses the FROM: "1 user").
-    total = db.session.execute(
-        sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
-    ).scalar_one()
-    users = db.session.execute(
-        stmt.order_by(User.created_at.desc(), User.username)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).scalars()
-    return list(users), total
+    return paginate(stmt.order_by(User.created_at.desc(), User.username), page, per_page)
 
 
 def set_roles(actor: User, user: User, roles: list[str]) -> User:

@@ -19,6 +19,7 @@ from portal.apps.models import AppVersion, QuantumApp
 from portal.billing.models import BillingItem, UserBill
 from portal.core import heartbeats
 from portal.core.db import utcnow
+from portal.core.paging import Page, paginate
 from portal.execution.models import Job, JobStatus
 from portal.extensions import db
 from portal.marketplace.models import Subscription
@@ -37,9 +38,9 @@ def job_filters(args: Any) -> dict[str, str]:
     return found
 
 
-def list_jobs(actor: User, filters: dict[str, str], page: int, per_page: int):
+def list_jobs(actor: User, filters: dict[str, str], page: int, per_page: int) -> Page:
     """Every user's jobs, newest first, filtered by state, device name, username and app name
-    (substring, case-insensitive). Returns (rows, total); a row is (job, username, app name)."""
+    (substring, case-insensitive). Each item of the page is a row (job, username, app name)."""
     policy.check_admin(actor)
     stmt = (
         sa.select(Job, User.username, QuantumApp.name)
@@ -55,11 +56,7 @@ def list_jobs(actor: User, filters: dict[str, str], page: int, per_page: int):
         stmt = stmt.where(User.username.ilike(f"%{filters['user']}%"))
     if filters.get("app"):
         stmt = stmt.where(QuantumApp.name.ilike(f"%{filters['app']}%"))
-    total = db.session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = db.session.execute(
-        stmt.order_by(Job.created_at.desc(), Job.id).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    return [tuple(r) for r in rows], total
+    return paginate(stmt.order_by(Job.created_at.desc(), Job.id), page, per_page, rows=True)
 
 
 def devices(actor: User) -> list[str]:

@@ -49,13 +49,13 @@ def home():
 def jobs():
     filters = admin_services.job_filters(request.args)
     page = _page_number()
-    rows, total = admin_services.list_jobs(current_user, filters, page, PER_PAGE)
+    result = admin_services.list_jobs(current_user, filters, page, PER_PAGE)
     return render_template(
         "admin/jobs.html",
-        rows=rows,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // PER_PAGE)),
+        rows=result.items,
+        total=result.total,
+        page=result.page,
+        pages=result.pages,
         filters=filters,
         states=[s.value for s in JobStatus],
         devices=admin_services.devices(current_user),
@@ -84,9 +84,9 @@ def queue():
 def users():
     query = request.args.get("q", "").strip()
     page = _page_number()
-    items, total = services.search_users(query, page, PER_PAGE)
-    pages = max(1, -(-total // PER_PAGE))
-    context = {"users": items, "total": total, "page": page, "pages": pages, "q": query,
+    result = services.search_users(query, page, PER_PAGE)
+    context = {"users": result.items, "total": result.total, "page": result.page,
+               "pages": result.pages, "q": query,
                "roles": [r.value for r in Role]}  # fmt: skip
     # The search box asks for just the table, so typing does not reload the page.
     template = "admin/_users_table.html" if htmx and htmx.target == "users-table" else None

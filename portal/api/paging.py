@@ -5,7 +5,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from portal.core.inputs import Int
-from portal.core.paging import MAX_PAGE, MAX_PER_PAGE
+from portal.core.paging import MAX_PAGE, MAX_PER_PAGE, Page
 
 
 class PageArgs(Schema):
@@ -22,12 +22,13 @@ class PageMeta(Schema):
     pages = fields.Integer(metadata={"example": 1})
 
 
-def envelope(items: list[Any], total: int, page: int, per_page: int) -> dict[str, Any]:
-    """The one page envelope every list endpoint answers with (``PageMeta`` + ``items``)."""
+def envelope(page: Page, items: list[Any] | None = None) -> dict[str, Any]:
+    """The one page envelope every list endpoint answers with (``PageMeta`` + ``items``);
+    ``items`` replaces the page's own where the endpoint shows them differently."""
     return {
-        "items": items,
-        "total": total,
-        "page": page,
-        "per_page": per_page,
-        "pages": max(1, -(-total // per_page)),
+        "items": page.items if items is None else items,
+        "total": page.total,
+        "page": page.page,
+        "per_page": page.per_page,
+        "pages": page.pages,
     }

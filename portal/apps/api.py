@@ -12,6 +12,7 @@ from portal.accounts.auth import api_auth
 from portal.accounts.models import Role
 from portal.analytics import metrics
 from portal.api import accepts
+from portal.api.paging import envelope
 from portal.apps import registry, services
 from portal.apps.schemas import (
     AppCreateSchema,
@@ -34,6 +35,7 @@ from portal.apps.schemas import (
 from portal.core import cache
 from portal.core.errors import NotFound, ValidationFailed
 from portal.core.forms import load_form
+from portal.core.paging import Page
 
 blp = Blueprint(
     "apps_api",
@@ -54,16 +56,6 @@ ZIP_RESPONSE = {
         "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
-
-
-def _page(result: services.Page) -> dict:
-    return {
-        "items": result.items,
-        "total": result.total,
-        "page": result.page,
-        "per_page": result.per_page,
-        "pages": result.pages,
-    }
 
 
 def _saved(value=None):
@@ -88,7 +80,7 @@ def _zip(version, data: bytes, filename: str):
 @blp.response(200, AppPageSchema)
 def list_apps(args):
     """List apps you can see (filters, search, sort, paging); without credentials, public apps"""
-    return _page(services.list_apps(g.api_user, **args))
+    return envelope(services.list_apps(g.api_user, **args))
 
 
 @blp.route("/", methods=["POST"])
@@ -156,8 +148,7 @@ def list_versions(app_id):
     versions = services.sorted_versions(app)
     if not services.can_manage(app, g.api_user):
         versions = [v for v in versions if v.status.name != "DRAFT"]
-    return {"items": versions, "total": len(versions), "page": 1, "per_page": len(versions),
-            "pages": 1}  # fmt: skip
+    return envelope(Page(versions, len(versions), 1, max(1, len(versions))))  # all, one page
 
 
 @blp.route("/<app_id>/versions", methods=["POST"])
@@ -255,7 +246,7 @@ def registry_list(args):
     """Search and browse the Registry (full-text search, filters, sort, paging)"""
     # The same for every caller: the serialised page is cached like the web listing's.
     body = cache.remember(
-        "api-registry", args, lambda: AppPageSchema().dump(_page(registry.browse(**args)))
+        "api-registry", args, lambda: AppPageSchema().dump(envelope(registry.browse(**args)))
     )
     return jsonify(body)
 

@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth
+from portal.api.paging import envelope
 from portal.billing import pdf, services
 from portal.billing.schemas import BillListArgs, BillPageSchema, BillSchema
 
@@ -23,8 +24,7 @@ class BillList(MethodView):
     @blp.alt_response(401, description="Missing or invalid credentials")
     def get(self, args):
         """Your bills, newest period first (this month's open bill is brought up to date)"""
-        items, total = services.list_bills(g.api_user, args["page"], args["per_page"])
-        return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+        return envelope(services.list_bills(g.api_user, args["page"], args["per_page"]))
 
 
 @blp.route("/<bill_id>")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from portal.api.paging import PageArgs
+from portal.api.paging import PageArgs, PageMeta
 from portal.billing import services
 
 
@@ -48,8 +48,5 @@ class BillSchema(BillSummarySchema):
     items = fields.List(fields.Nested(BillItemSchema))
 
 
-class BillPageSchema(Schema):
+class BillPageSchema(PageMeta):
     items = fields.List(fields.Nested(BillSummarySchema))
-    total = fields.Integer(metadata={"example": 3})
-    page = fields.Integer(metadata={"example": 1})
-    per_page = fields.Integer(metadata={"example": 20})

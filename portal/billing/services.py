@@ -44,6 +44,7 @@ from portal.billing import policy
 from portal.billing.models import BillingItem, UserBill
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, PaymentRequired, ValidationFailed
+from portal.core.paging import Page, paginate
 from portal.core.uow import unit_of_work
 from portal.execution.models import Job, JobStatus
 from portal.extensions import db
@@ -344,21 +345,11 @@ def current_bill(user: User, now: datetime | None = None) -> UserBill:
     return sync_bill(_bill_for(user.id, start))
 
 
-def list_bills(user: User, page: int = 1, per_page: int = 20) -> tuple[list[UserBill], int]:
+def list_bills(user: User, page: int = 1, per_page: int = 20) -> Page:
     """The user's bills, newest period first; the current month's is synced first."""
     current_bill(user)
     query = sa.select(UserBill).where(UserBill.user_id == user.id)
-    total = db.session.execute(query.with_only_columns(sa.func.count())).scalar_one()
-    bills = (
-        db.session.execute(
-            query.order_by(UserBill.period_start.desc())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
-        .scalars()
-        .all()
-    )
-    return list(bills), total
+    return paginate(query.order_by(UserBill.period_start.desc()), page, per_page)
 
 
 def get_bill(user: User, bill_id: Any) -> UserBill:

@@ -29,15 +29,15 @@ def _page() -> int:
 @page_auth()
 def index():
     page = _page()
-    bills, total = services.list_bills(current_user, page, PER_PAGE)
+    result = services.list_bills(current_user, page, PER_PAGE)
     current = services.current_bill(current_user)
     spent = services.month_spend(current_user.id)
     return render_template(
         "billing/index.html",
-        bills=bills,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // PER_PAGE)),
+        bills=result.items,
+        total=result.total,
+        page=result.page,
+        pages=result.pages,
         current=current,
         spent=spent,
         budget=current_user.monthly_budget,

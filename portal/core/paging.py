@@ -66,10 +66,21 @@ def cached_count(name: str, parts: dict[str, Any], statement) -> int:
     return cache.remember(f"{name}-total", filters, lambda: count(statement))
 
 
-def paginate(statement, page: Any, per_page: Any, total: int | None = None) -> Page:
+def paginate(
+    statement, page: Any, per_page: Any, total: int | None = None, *, rows: bool = False
+) -> Page:
     """Run ``statement`` for one page, with the total count of its rows (counted unless
-    ``total`` is given)."""
+    ``total`` is given). Items are the first column's objects, or whole rows (tuples) with
+    ``rows=True``."""
     page, per_page = bounded(page, per_page)
     total = count(statement) if total is None else total
-    items = db.session.execute(statement.limit(per_page).offset((page - 1) * per_page))
-    return Page(list(items.scalars().unique().all()), total, page, per_page)
+    result = db.session.execute(statement.limit(per_page).offset((page - 1) * per_page))
+    items = [tuple(r) for r in result.all()] if rows else list(result.scalars().unique().all())
+    return Page(items, total, page, per_page)
+
+
+def of_list(items: list[Any], page: Any, per_page: Any) -> Page:
+    """One page of a list already in memory (a user's few API keys, an app's versions)."""
+    page, per_page = bounded(page, per_page, default_per_page=max(1, len(items)))
+    start = (page - 1) * per_page
+    return Page(items[start : start + per_page], len(items), page, per_page)

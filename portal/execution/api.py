@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth
 from portal.api.docs import error_responses
+from portal.api.paging import envelope
 from portal.core.errors import NotFound
 from portal.execution import policy
 from portal.execution.hardware import get_hardware, list_hardware
@@ -71,14 +72,15 @@ class HardwareList(MethodView):
     @_doc(hardware_blp, 401, 403)
     def get(self, args):
         """List devices (filters: status, technology, min_qubits)"""
-        items, total = list_hardware(
-            status=args.get("status"),
-            technology=args.get("technology"),
-            min_qubits=args.get("min_qubits"),
-            page=args["page"],
-            per_page=args["per_page"],
+        return envelope(
+            list_hardware(
+                status=args.get("status"),
+                technology=args.get("technology"),
+                min_qubits=args.get("min_qubits"),
+                page=args["page"],
+                per_page=args["per_page"],
+            )
         )
-        return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
 
 
 @hardware_blp.route("/<ident>")
@@ -100,7 +102,7 @@ class JobList(MethodView):
     def get(self, args):
         """Your jobs, newest first (filters: status, device, tag, app_id, from, to, q)"""
         date_from, date_to = day_range(args.get("date_from"), args.get("date_to"))
-        items, total = list_jobs(
+        result = list_jobs(
             g.actor,
             status=args.get("status"),
             device=args.get("device"),
@@ -112,9 +114,9 @@ class JobList(MethodView):
             page=args["page"],
             per_page=args["per_page"],
         )
-        for job in items:
+        for job in result.items:
             _present(job, listed=True)
-        return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+        return envelope(result)
 
     @api_auth(scope="jobs", subscription_key=True)
     @jobs_blp.arguments(JobCreateSchema)

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import uuid
 
-import sqlalchemy as sa
-
 from portal.accounts.services import DEFAULT_PREFERENCES, preferences_for
 from portal.core.errors import NotFound
-from portal.core.paging import MAX_PAGE
+from portal.core.paging import Page, paginate
 from portal.execution.models import Hardware, HardwareStatus, HardwareTechnology
 from portal.extensions import db
 
@@ -25,9 +23,8 @@ def list_hardware(
     min_qubits: int | None = None,
     page: int = 1,
     per_page: int = 50,
-) -> tuple[list[Hardware], int]:
-    """Catalogue entries matching the filters (retired ones only when asked), with a total."""
-    page = min(max(1, page), MAX_PAGE)
+) -> Page:
+    """Catalogue entries matching the filters (retired ones only when asked)."""
     query = db.select(Hardware)
     if status is not None:
         query = query.where(Hardware.status == status)
@@ -37,23 +34,14 @@ def list_hardware(
         query = query.where(Hardware.technology_type == technology)
     if min_qubits is not None:
         query = query.where(Hardware.qubits >= min_qubits)
-    total = db.session.execute(query.with_only_columns(sa.func.count())).scalar_one()
-    items = (
-        db.session.execute(
-            query.order_by(Hardware.technology_type, Hardware.qubits, Hardware.name)
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
-        .scalars()
-        .all()
+    return paginate(
+        query.order_by(Hardware.technology_type, Hardware.qubits, Hardware.name), page, per_page
     )
-    return items, total
 
 
 def online_devices() -> list[Hardware]:
     """The devices a job can be sent to now, for pickers on the pages."""
-    items, _ = list_hardware(status=HardwareStatus.ONLINE, per_page=100)
-    return items
+    return list_hardware(status=HardwareStatus.ONLINE, per_page=100).items
 
 
 def run_defaults(user) -> tuple[str, int]:

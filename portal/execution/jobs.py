@@ -19,7 +19,7 @@ from sqlalchemy.orm import defer, joinedload
 
 from portal.apps.models import AppVersion, QuantumApp
 from portal.core.errors import NotFound
-from portal.core.paging import MAX_PAGE
+from portal.core.paging import Page, paginate
 from portal.execution import policy
 from portal.execution.models import Job, JobStatus
 from portal.execution.primitives import result_fields
@@ -60,11 +60,10 @@ def list_jobs(
     q: str | None = None,
     page: int = 1,
     per_page: int = 20,
-) -> tuple[list[Job], int]:
+) -> Page:
     """The jobs ``user`` may list, newest first, filtered: state, device, tag, app (any of
     its versions), submitted in [date_from, date_to), and ``q`` (a part of the name or tag,
     or the job's id)."""
-    page = min(max(1, page), MAX_PAGE)  # a URL's page number can be any size (bigint OFFSET)
     query = db.select(Job).where(policy.job_filter(user))
     if status is not None:
         query = query.where(Job.status == status)
@@ -89,18 +88,13 @@ def list_jobs(
         with contextlib.suppress(ValueError):
             matches.append(Job.id == uuid.UUID(text))
         query = query.where(sa.or_(*matches))
-    total = db.session.execute(query.with_only_columns(sa.func.count())).scalar_one()
-    items = (
-        db.session.execute(
-            query.order_by(Job.created_at.desc(), Job.id)
-            .options(defer(Job.program_source))  # lists never show the program text
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
-        .scalars()
-        .all()
+    return paginate(
+        query.order_by(Job.created_at.desc(), Job.id).options(
+            defer(Job.program_source)  # lists never show the program text
+        ),
+        page,
+        per_page,
     )
-    return items, total
 
 
 def day_range(first: Any, last: Any) -> tuple[datetime | None, datetime | None]:

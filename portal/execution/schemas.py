@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from portal.api.paging import PageArgs
+from portal.api.paging import PageArgs, PageMeta
 from portal.core.inputs import Int
 from portal.core.paging import MAX_PER_PAGE
 from portal.execution.models import HardwareStatus, HardwareTechnology, JobRunMode, JobStatus
@@ -59,11 +59,8 @@ def _calibration(hardware):
     return calibration_document(hardware)
 
 
-class HardwarePageSchema(Schema):
+class HardwarePageSchema(PageMeta):
     items = fields.List(fields.Nested(HardwareSchema))
-    total = fields.Integer(metadata={"example": 8})
-    page = fields.Integer(metadata={"example": 1})
-    per_page = fields.Integer(metadata={"example": 50})
 
 
 class ProgramSchema(Schema):
@@ -264,11 +261,8 @@ class JobTagsSchema(Schema):
     )
 
 
-class JobPageSchema(Schema):
+class JobPageSchema(PageMeta):
     items = fields.List(fields.Nested(JobSchema))
-    total = fields.Integer(metadata={"example": 1})
-    page = fields.Integer(metadata={"example": 1})
-    per_page = fields.Integer(metadata={"example": 20})
 
 
 class ResultSchema(Schema):

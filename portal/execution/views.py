@@ -128,7 +128,7 @@ def index():
         if unchanged is not None:
             return unchanged
     date_from, date_to = day_range(filters["from"], filters["to"])
-    jobs, total = list_jobs(
+    result = list_jobs(
         current_user,
         status=filters["status"],
         device=filters["device"],
@@ -141,11 +141,12 @@ def index():
         per_page=PER_PAGE,
     )
     query_args = _query_args(filters)
+    jobs = result.items
     context = {
         "jobs": jobs,
-        "total": total,
-        "page": page,
-        "pages": max(1, -(-total // PER_PAGE)),
+        "total": result.total,
+        "page": result.page,
+        "pages": result.pages,
         "status": query_args.get("status", ""),
         "filters": query_args,
         "filtered": bool(query_args),
@@ -461,8 +462,8 @@ def download_csv(job_id):
 # The catalogue is public (read-only): visitors see what they could run on before signing up.
 @hardware_bp.get("", endpoint="index")
 def device_list():
-    items, total = list_hardware(per_page=100)
-    return render_template("execution/devices.html", devices=items, total=total)
+    result = list_hardware(per_page=100)
+    return render_template("execution/devices.html", devices=result.items, total=result.total)
 
 
 @hardware_bp.get("/<ident>")

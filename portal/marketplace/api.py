@@ -10,8 +10,7 @@ from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth, optional_actor
 from portal.api.docs import error_responses
-from portal.api.paging import PageArgs
-from portal.core.paging import Page
+from portal.api.paging import PageArgs, envelope
 from portal.execution.models import JobRunMode
 from portal.marketplace import keys, listings, reviews, runs, subscriptions
 from portal.marketplace.schemas import (
@@ -56,16 +55,6 @@ subscriptions_blp = Blueprint(
 )
 
 
-def _page(result: Page) -> dict:
-    return {
-        "items": result.items,
-        "total": result.total,
-        "page": result.page,
-        "per_page": result.per_page,
-        "pages": result.pages,
-    }
-
-
 def _optional_user():
     """The caller when credentials are sent (public routes show providers their own). A
     subscription key reads public listings as anonymous: it stands for one app, not for
@@ -106,7 +95,7 @@ class Listings(MethodView):
     @_errors(blp, 422)
     def get(self, args):
         """Browse active listings: search, filter by type/plan/price/rating, sort, page"""
-        return _page(
+        return envelope(
             listings.browse(
                 q=args.get("q"),
                 app_type=args.get("type"),
@@ -186,7 +175,7 @@ class Reviews(MethodView):
     def get(self, args, listing_id):
         """The listing's reviews, newest first"""
         listing = listings.get_listing(listing_id, _optional_user())
-        return _page(reviews.list_reviews(listing, args["page"], args["per_page"]))
+        return envelope(reviews.list_reviews(listing, args["page"], args["per_page"]))
 
     @api_auth(scope="full")
     @blp.arguments(ReviewSchema)
@@ -255,7 +244,7 @@ class Subscriptions(MethodView):
     @_errors(subscriptions_blp, 401, 422)
     def get(self, args):
         """Your subscriptions, newest first"""
-        return _page(
+        return envelope(
             subscriptions.list_subscriptions(
                 g.api_user, status=args.get("status"), page=args["page"], per_page=args["per_page"]
             )

@@ -20,6 +20,7 @@ from flask import current_app, has_app_context
 
 from portal.core.db import utcnow
 from portal.core.errors import NotFound
+from portal.core.paging import Page, paginate
 from portal.extensions import db
 from portal.notifications.models import Notification, NotificationType
 
@@ -100,22 +101,12 @@ def notify(
 
 def list_notifications(
     user, *, unread_only: bool = False, page: int = 1, per_page: int = 20
-) -> tuple[list[Notification], int]:
+) -> Page:
     """The user's notifications, newest first."""
     query = sa.select(Notification).where(Notification.user_id == user.id)
     if unread_only:
         query = query.where(Notification.read.is_(False))
-    total = db.session.execute(query.with_only_columns(sa.func.count())).scalar_one()
-    items = (
-        db.session.execute(
-            query.order_by(Notification.created_at.desc(), Notification.id)
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
-        .scalars()
-        .all()
-    )
-    return list(items), total
+    return paginate(query.order_by(Notification.created_at.desc(), Notification.id), page, per_page)
 
 
 # On every signed-in page (the badge): built once, so its SQLAlchemy cache key is reused.

@@ -25,14 +25,14 @@ def _page() -> int:
 def _list_context() -> dict:
     unread_only = request.values.get("unread") == "1"
     page = _page()
-    items, total = services.list_notifications(
+    result = services.list_notifications(
         current_user, unread_only=unread_only, page=page, per_page=PER_PAGE
     )
     return {
-        "notifications": items,
-        "total": total,
-        "page": page,
-        "pages": max(1, -(-total // PER_PAGE)),
+        "notifications": result.items,
+        "total": result.total,
+        "page": result.page,
+        "pages": result.pages,
         "unread_only": unread_only,
         "unread": services.unread_count(current_user),
     }

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth
-from portal.api.paging import PageArgs
+from portal.api.paging import PageArgs, envelope
 from portal.projects import services
 from portal.projects.schemas import (
     AnalyseSchema,
@@ -52,8 +52,7 @@ class Projects(MethodView):
     @blp.response(200, ProjectPageSchema)
     def get(self, args):
         """List my projects (most recently changed first)"""
-        items, total = services.list_projects(g.api_user, **args)
-        return {"items": items, "total": total, **args}
+        return envelope(services.list_projects(g.api_user, **args))
 
     @api_auth(scope="full")
     @blp.arguments(ProjectCreateSchema)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from portal.api.paging import PageMeta
 from portal.apps.models import AppType, AppVisibility, LicenseType
 from portal.projects import services
 from portal.projects.starters import STARTERS
@@ -46,11 +47,8 @@ class ProjectSummarySchema(Schema):
     updated_at = fields.DateTime()
 
 
-class ProjectPageSchema(Schema):
+class ProjectPageSchema(PageMeta):
     items = fields.List(fields.Nested(ProjectSummarySchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class ProjectCreateSchema(Schema):

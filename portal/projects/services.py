@@ -26,6 +26,7 @@ from portal.accounts.models import User
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from portal.core.inputs import DESCRIPTION_CHARS, bounded_text
+from portal.core.paging import Page, paginate
 from portal.extensions import db
 from portal.projects import policy
 from portal.projects.models import Project, ProjectFile
@@ -50,21 +51,16 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 # -- projects --------------------------------------------------------------------------------
 
 
-def list_projects(user: User, *, page: int = 1, per_page: int = 20) -> tuple[list[Project], int]:
-    """The user's projects, most recently changed first, and the total count."""
+def list_projects(user: User, *, page: int = 1, per_page: int = 20) -> Page:
+    """The user's projects, most recently changed first."""
     query = db.select(Project).filter_by(user_id=user.id)
-    total = db.session.scalar(db.select(db.func.count()).select_from(query.subquery())) or 0
     # File paths and sizes in one extra query (not each file's content, not one per project).
     files = selectinload(Project.files).load_only(
         ProjectFile.id, ProjectFile.project_id, ProjectFile.path, ProjectFile.size
     )
-    items = db.session.scalars(
-        query.options(files)
-        .order_by(Project.updated_at.desc(), Project.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return list(items), total
+    return paginate(
+        query.options(files).order_by(Project.updated_at.desc(), Project.id), page, per_page
+    )
 
 
 def get_project(user: User, project_id: uuid.UUID | str) -> Project:

@@ -55,10 +55,13 @@ def _page_number() -> int:
 @page_auth()
 def index():
     page = _page_number()
-    items, total = services.list_projects(current_user, page=page, per_page=PER_PAGE)
-    pages = max(1, -(-total // PER_PAGE))
+    result = services.list_projects(current_user, page=page, per_page=PER_PAGE)
     return render_template(
-        "projects/index.html", projects=items, total=total, page=page, pages=pages
+        "projects/index.html",
+        projects=result.items,
+        total=result.total,
+        page=result.page,
+        pages=result.pages,
     )
 
 

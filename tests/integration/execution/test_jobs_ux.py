@@ -41,7 +41,7 @@ def test_list_jobs_filters_by_tag_state_device_app_dates_and_text(owner):
     db.session.flush()
 
     def listed(**filters):
-        return names(jobs.list_jobs(owner, **filters)[0])
+        return names(jobs.list_jobs(owner, **filters).items)
 
     assert listed() == ["alpha", "beta", "gamma", "old"]
     assert listed(tag="paper") == ["alpha"]

@@ -2,7 +2,6 @@ import threading
 
 import pytest
 
-from portal.api.paging import envelope
 from portal.core.memo import BoundedCache, bounded
 
 
@@ -66,14 +65,3 @@ def test_threads_share_one_bounded_cache():
 def test_maxsize_must_be_positive():
     with pytest.raises(ValueError):
         BoundedCache(0)
-
-
-def test_envelope_counts_pages():
-    assert envelope([1, 2], 41, 2, 20) == {
-        "items": [1, 2],
-        "total": 41,
-        "page": 2,
-        "per_page": 20,
-        "pages": 3,
-    }
-    assert envelope([], 0, 1, 20)["pages"] == 1
