@@ -10,10 +10,12 @@ from portal.apps.models import AppType
 from portal.core.inputs import Int
 from portal.execution.models import JobRunMode
 from portal.marketplace.listings import (
+    ANNUAL_MONTHS,
     CURRENCIES,
     MAX_TRIAL_DAYS,
     MAX_TRIAL_USAGE,
     SORTS,
+    price_for,
 )
 from portal.marketplace.models import (
     MarketplaceListingStatus,
@@ -33,7 +35,9 @@ class PublishSchema(Schema):
         as_string=True,
         metadata={
             "example": "19.00",
-            "description": "Monthly price; ANNUAL = 10 x price a year; PAY_AS_YOU_GO = per pack",
+            "description": (
+                f"Monthly price; ANNUAL = {ANNUAL_MONTHS} x price a year; PAY_AS_YOU_GO = per pack"
+            ),
         },
     )
     currency = fields.String(load_default="USD", validate=validate.OneOf(CURRENCIES))
@@ -77,7 +81,9 @@ class ListingSchema(Schema):
     app_type = fields.Function(lambda listing: listing.app.type.name)
     provider = fields.Function(lambda listing: listing.app.developer.username)
     price = fields.Decimal(as_string=True, metadata={"example": "19.00"})
-    annual_price = fields.Function(lambda listing: str(listing.price * 10))
+    annual_price = fields.Function(
+        lambda listing: str(price_for(listing, SubscriptionType.ANNUAL)[0])
+    )
     currency = fields.String(metadata={"example": "USD"})
     status = fields.Enum(MarketplaceListingStatus)
     subscription_types = fields.List(fields.String(), metadata={"example": ["TRIAL", "MONTHLY"]})
