@@ -83,11 +83,11 @@ def main() -> None:
             seen.append(statement)
 
         def begun(conn):  # psycopg sends BEGIN before a transaction's first statement
-            if conn.get_isolation_level() != "AUTOCOMMIT":
+            if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
                 seen.append("BEGIN")
 
         def committed(conn):
-            if conn.get_isolation_level() != "AUTOCOMMIT":
+            if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
                 seen.append("COMMIT")
 
         sa.event.listen(db.engine, "before_cursor_execute", note)
