@@ -129,6 +129,7 @@ def main() -> None:
         f"mean {sum(over) / n_jobs:.2f} ms"
     )
     if profiler:
+        profiler.dump_stats("/tmp/wcost.prof")
         pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "25")))
 
 
