@@ -11,7 +11,7 @@ while it simulates.
 Round trips per job (the worker's hot path): one autocommit statement claims the job, takes
 its lock and releases the previous job's (``_claim``); one transaction writes the outcome:
 BEGIN, the job read under its row lock, one flush (notification, job, result), the usage
-upsert, COMMIT. Seven in all, where there were eleven.
+upsert, COMMIT. Eight in all, where there were eleven.
 """
 
 from __future__ import annotations
@@ -141,12 +141,15 @@ class _Liveness:
         self.locked = True
 
     def __exit__(self, exc_type, *exc):
-        if self.locked and self.keep and exc_type is None:
-            _kept.held = self.key  # released by the next claim, in the same round trip
+        if self.keep and exc_type is None:
+            if self.locked:  # released by the next claim, in the same round trip
+                _kept.held = self.key
             return
+        held = self._held()
         try:
-            if self.locked or self._held() is not None:
-                self.conn.execute(_unlock_statement(), {"key": self.key, "held": self._held()})
+            if self.locked or held is not None:
+                key = self.key if self.locked else None
+                self.conn.execute(_unlock_statement(), {"key": key, "held": held})
             if self.keep:
                 _kept.held = None
         except Exception:
@@ -164,8 +167,8 @@ def _lock_statement():
 @functools.cache
 def _unlock_statement():
     return sa.select(
-        sa.func.pg_advisory_unlock(sa.bindparam("key", type_=sa.BigInteger)),
-        sa.func.pg_advisory_unlock(sa.bindparam("held", type_=sa.BigInteger)),  # NULL: none
+        sa.func.pg_advisory_unlock(sa.bindparam("key", type_=sa.BigInteger)),  # NULL: none
+        sa.func.pg_advisory_unlock(sa.bindparam("held", type_=sa.BigInteger)),
     )
 
 
@@ -192,6 +195,7 @@ class _Claimed:
     pubs: list[Any] | None = None
     memory: bool = False
     seed_simulator: int | None = None
+    app_job: bool = False  # run from an app version: the finish reads the version too
 
 
 # Every job's claim: built once, so its compiled form and cache key are reused.
@@ -225,6 +229,7 @@ def _claim_statement():
             jobs.c.pubs,
             jobs.c.memory,
             jobs.c.seed_simulator,
+            jobs.c.app_version_id.is_not(None),
             # Evaluated for the claimed row only, before the statement commits: RUNNING
             # is never visible without the lock held. A NULL ``held`` releases nothing.
             sa.func.pg_advisory_lock(sa.bindparam("key", type_=sa.BigInteger)),
@@ -242,7 +247,7 @@ def _claim(job_id: uuid.UUID, conn, key: int, held: int | None) -> _Claimed | No
     row = conn.execute(_claim_statement(), {**params, "held": held}).first()
     if row is None:
         return None
-    return _Claimed(row[0] or "", *row[1:6], row[6], row[7], bool(row[8]), row[9])
+    return _Claimed(row[0] or "", *row[1:6], row[6], row[7], bool(row[8]), row[9], row[10])
 
 
 def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | None:
@@ -294,7 +299,7 @@ def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | Non
             log.exception("job crashed", job_id=str(key))
             error = f"The job failed unexpectedly ({type(exc).__name__}: {exc})."
         wall = time.perf_counter() - started
-        return _store_retrying(key, live, outcome, error, wall)
+        return _store_retrying(key, live, outcome, error, wall, claimed.app_job)
 
 
 def _hand_back(key: uuid.UUID, live: _Liveness) -> None:
@@ -315,7 +320,9 @@ def _hand_back(key: uuid.UUID, live: _Liveness) -> None:
     log.warning("job handed back to the queue", job_id=str(key))
 
 
-def _store_retrying(key: uuid.UUID, live: _Liveness, outcome, error, wall) -> JobStatus | None:
+def _store_retrying(
+    key: uuid.UUID, live: _Liveness, outcome, error, wall, app_job: bool = False
+) -> JobStatus | None:
     """Write the result; while PostgreSQL is unreachable keep it in memory and retry with
     backoff (``RESULT_WRITE_RETRY_SECONDS``). Meanwhile a marker in Redis tells the
     reconciler the job is not orphaned (its lock went with the server); the lock is taken
@@ -324,7 +331,7 @@ def _store_retrying(key: uuid.UUID, live: _Liveness, outcome, error, wall) -> Jo
     backoff, retried = 0.5, False
     while True:
         try:
-            status = _store(key, outcome, error, wall)
+            status = _store(key, outcome, error, wall, app_job)
             if retried:
                 stored(redis_connection(), key)
                 log.warning("result stored after retrying", job_id=str(key))
@@ -349,16 +356,24 @@ def _store_retrying(key: uuid.UUID, live: _Liveness, outcome, error, wall) -> Jo
                     raise
 
 
-def _store(key: uuid.UUID, outcome, error, wall) -> JobStatus | None:
+# Every job's finish reads the job with this: built once (two forms), so it is not rebuilt.
+@functools.cache
+def _store_statement(app_job: bool):
     # One read: the job under its row lock, with its device, result slot and owner (the
-    # notification reads the owner), so nothing below lazy-loads.
-    job = db.session.execute(
+    # notification reads the owner) and, for an app's run, its version (the usage counter
+    # names the app), so nothing below lazy-loads or reads again.
+    related = [Job.hardware, Job.result, Job.user] + ([Job.app_version] if app_job else [])
+    return (
         sa.select(Job)
-        .where(Job.id == key)
-        .options(joinedload(Job.hardware), joinedload(Job.result), joinedload(Job.user))
+        .where(Job.id == sa.bindparam("job_id"))
+        .options(*(joinedload(r) for r in related))
         .with_for_update(of=Job)
         .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    )
+
+
+def _store(key: uuid.UUID, outcome, error, wall, app_job: bool = False) -> JobStatus | None:
+    job = db.session.execute(_store_statement(app_job), {"job_id": key}).scalar_one_or_none()
     if job is None or job.status is not JobStatus.RUNNING:
         # Cancelled or failed by the reconciler meanwhile: that decision stands.
         status = job.status if job else None

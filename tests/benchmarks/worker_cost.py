@@ -3,8 +3,9 @@ in this process through ``run_job(worker=True)`` (what ``workers.jobs.run`` call
 the SQL statements per job (every one sent, by kind) and the CPU time per job minus its Aer
 run (``time.process_time``: other load on the machine barely moves it). Not a test.
 
-``BENCH_JOBS`` (default 200), ``BENCH_PROFILE=1`` adds a cProfile of the runs (top 25 by
-cumulative time). Uses ``<test db>_wcost`` next to the test database.
+``BENCH_JOBS`` (default 200); ``BENCH_PROFILE=1`` adds a CPU-time cProfile of the runs
+(``BENCH_PROFILE_SORT``, default cumulative; ``BENCH_PROFILE_LINES``, default 25), also
+written to /tmp/worker_cost.prof. Uses ``<test db>_wcost`` next to the test database.
 """
 
 from __future__ import annotations
@@ -129,8 +130,11 @@ def main() -> None:
         f"mean {sum(over) / n_jobs:.2f} ms"
     )
     if profiler:
-        profiler.dump_stats("/tmp/wcost.prof")
-        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "25")))
+        profiler.dump_stats("/tmp/worker_cost.prof")  # for pstats: callers and callees
+        stats = pstats.Stats(profiler).sort_stats(
+            os.environ.get("BENCH_PROFILE_SORT", "cumulative")
+        )
+        stats.print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "25")))
 
 
 if __name__ == "__main__":
