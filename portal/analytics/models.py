@@ -32,8 +32,15 @@ class UsageAnalytics(Timestamped, db.Model):
 
     __tablename__ = "usage_analytics"
     __table_args__ = (
+        # NULLS NOT DISTINCT: a counter without an app is one row too (migration 0011).
         sa.Index(
-            "ix_usage_analytics_key", "user_id", "quantum_app_id", "endpoint", "date", unique=True
+            "ix_usage_analytics_key",
+            "user_id",
+            "quantum_app_id",
+            "endpoint",
+            "date",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
         ),
         sa.Index("ix_usage_analytics_app_date", "quantum_app_id", "date"),
     )

@@ -2,15 +2,15 @@
 
 Billing and the analytics charts read ``usage_analytics``; writers call ``record_usage``.
 Many workers and web processes increment the same row at once, so the increment happens in
-the database, never as read-modify-write in Python: ``INSERT .. ON CONFLICT DO UPDATE`` on
-the unique key. The key includes the nullable ``quantum_app_id`` and NULLs never conflict in
-a unique index, so rows without an app (a user's own circuits) are serialised with a
-transaction-level advisory lock on the key, then updated or inserted.
+the database, never as read-modify-write in Python: one ``INSERT .. ON CONFLICT DO UPDATE``
+on the unique key. The key's index is NULLS NOT DISTINCT (migration 0011, PostgreSQL 15+),
+so rows without an app (a user's own circuits, API requests) conflict like the others: one
+statement, one round trip, whoever else is writing the row.
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import uuid
 from datetime import date
 
@@ -22,10 +22,38 @@ from portal.analytics.models import UsageAnalytics
 from portal.core.db import utcnow
 from portal.extensions import db
 
+KEY = ["user_id", "quantum_app_id", "endpoint", "date"]
 
-def _lock_key(*parts: object) -> int:
-    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+
+def _increment(stmt):
+    """``stmt`` (an INSERT into usage_analytics) adding to the row that is already there."""
+    table = UsageAnalytics.__table__
+    return stmt.on_conflict_do_update(
+        index_elements=KEY,
+        set_={
+            "request_count": table.c.request_count + stmt.excluded.request_count,
+            "compute_time_seconds": table.c.compute_time_seconds
+            + stmt.excluded.compute_time_seconds,
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
+
+
+# Every job's finish runs it. Text, not ``insert(..).on_conflict_do_update``: SQLAlchemy
+# does not cache PostgreSQL's INSERT construct, so that compiled anew on every call (about
+# 1 ms of CPU, measured, against 0.2 ms for the statement's round trip).
+@functools.cache
+def _upsert_statement():
+    return sa.text(
+        "INSERT INTO usage_analytics (id, created_at, updated_at, user_id, quantum_app_id,"
+        " endpoint, date, request_count, compute_time_seconds)"
+        " VALUES (:id, :now, :now, :user_id, :app_id, :endpoint, :day, :requests, :seconds)"
+        " ON CONFLICT (user_id, quantum_app_id, endpoint, date) DO UPDATE SET"
+        " request_count = usage_analytics.request_count + excluded.request_count,"
+        " compute_time_seconds = usage_analytics.compute_time_seconds"
+        " + excluded.compute_time_seconds,"
+        " updated_at = excluded.updated_at"
+    ).bindparams(sa.bindparam("app_id", type_=sa.Uuid))
 
 
 def record_usage(
@@ -39,114 +67,66 @@ def record_usage(
     session: Session | None = None,
 ) -> None:
     """Add ``requests`` and ``compute_seconds`` to the day's counter in ``session`` (the
-    request's by default; flush, no commit)."""
+    request's by default; one statement, no commit). The row stays locked until the
+    caller's commit: call it last in a transaction that does other work."""
     session = session or db.session
-    day = day or utcnow().date()
-    endpoint = endpoint[:255]
-    table = UsageAnalytics.__table__
     now = utcnow()
-    values = {
-        "id": uuid.uuid4(),
-        "created_at": now,
-        "updated_at": now,
-        "user_id": user_id,
-        "quantum_app_id": quantum_app_id,
-        "endpoint": endpoint,
-        "date": day,
-        "request_count": requests,
-        "compute_time_seconds": compute_seconds,
-    }
-    if quantum_app_id is not None:
-        stmt = insert(table).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["user_id", "quantum_app_id", "endpoint", "date"],
-            set_={
-                "request_count": table.c.request_count + stmt.excluded.request_count,
-                "compute_time_seconds": table.c.compute_time_seconds
-                + stmt.excluded.compute_time_seconds,
-                "updated_at": now,
-            },
-        )
-        session.execute(stmt)
-        return
-    session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(user_id, endpoint, day))))
-    updated = session.execute(
-        sa.update(table)
-        .where(
-            table.c.user_id == user_id,
-            table.c.quantum_app_id.is_(None),
-            table.c.endpoint == endpoint,
-            table.c.date == day,
-        )
-        .values(
-            request_count=table.c.request_count + requests,
-            compute_time_seconds=table.c.compute_time_seconds + compute_seconds,
-            updated_at=now,
-        )
+    session.execute(
+        _upsert_statement(),
+        {
+            "id": uuid.uuid4(),
+            "now": now,
+            "user_id": user_id,
+            "app_id": quantum_app_id,
+            "endpoint": endpoint[:255],
+            "day": day or now.date(),
+            "requests": requests,
+            "seconds": float(compute_seconds),
+        },
     )
-    if updated.rowcount == 0:
-        session.execute(sa.insert(table).values(**values))
 
 
 def add_requests(counts: dict[tuple[uuid.UUID, str, date], int], session: Session) -> None:
     """Many (user, endpoint, day) request counts without an app — the buffered API-key
-    requests — in a few statements: every key's advisory lock in one sorted pass (the same
-    locks ``record_usage`` takes), one ``UPDATE .. FROM (VALUES ..)`` for the rows that
-    exist, one ``INSERT .. SELECT`` for the others (a deleted user's drop out)."""
+    requests — in one ``INSERT .. SELECT .. ON CONFLICT DO UPDATE``, in key order (so two
+    writers lock shared rows in the same order); a deleted user's counts drop out."""
     from portal.accounts.models import User
 
-    table, now = UsageAnalytics.__table__, utcnow()
-    keys = sorted({_lock_key(u, e, d) for u, e, d in counts})
-    session.execute(
-        sa.text(
-            "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS t(k) "
-            "ORDER BY k"
-        ),
-        {"keys": keys},
-    )
-    batch = _request_rows("batch", [(u, e[:255], d, n) for (u, e, d), n in sorted(counts.items())])
-    updated = session.execute(
-        sa.update(table)
-        .where(
-            table.c.user_id == batch.c.user_id,
-            table.c.quantum_app_id.is_(None),
-            table.c.endpoint == batch.c.endpoint,
-            table.c.date == batch.c.day,
-        )
-        .values(request_count=table.c.request_count + batch.c.n, updated_at=now)
-        .returning(table.c.user_id, table.c.endpoint, table.c.date)
-    )
-    done = {tuple(row) for row in updated}
-    missing = [(u, e[:255], d, n) for (u, e, d), n in counts.items() if (u, e[:255], d) not in done]
-    if not missing:
+    now = utcnow()
+    merged: dict[tuple[uuid.UUID, str, date], int] = {}
+    for (user_id, endpoint, day), n in counts.items():  # one row per key: ON CONFLICT
+        key = (user_id, endpoint[:255], day)  # may touch a row only once per statement
+        merged[key] = merged.get(key, 0) + n
+    if not merged:
         return
-    rest = _request_rows("rest", missing)
-    session.execute(
-        sa.insert(table).from_select(
-            [
-                "id",
-                "created_at",
-                "updated_at",
-                "user_id",
-                "quantum_app_id",
-                "endpoint",
-                "date",
-                "request_count",
-                "compute_time_seconds",
-            ],
-            sa.select(
-                sa.func.gen_random_uuid(),
-                sa.literal(now),
-                sa.literal(now),
-                rest.c.user_id,
-                sa.null(),
-                rest.c.endpoint,
-                rest.c.day,
-                rest.c.n,
-                sa.literal(0.0),
-            ).join(User, User.id == rest.c.user_id),
+    rows = _request_rows("batch", [(*key, n) for key, n in sorted(merged.items())])
+    stmt = insert(UsageAnalytics.__table__).from_select(
+        [
+            "id",
+            "created_at",
+            "updated_at",
+            "user_id",
+            "quantum_app_id",
+            "endpoint",
+            "date",
+            "request_count",
+            "compute_time_seconds",
+        ],
+        sa.select(
+            sa.func.gen_random_uuid(),
+            sa.literal(now),
+            sa.literal(now),
+            rows.c.user_id,
+            sa.null(),
+            rows.c.endpoint,
+            rows.c.day,
+            rows.c.n,
+            sa.literal(0.0),
         )
+        .join(User, User.id == rows.c.user_id)
+        .order_by(rows.c.user_id, rows.c.endpoint, rows.c.day),
     )
+    session.execute(_increment(stmt))
 
 
 def _request_rows(name: str, rows: list[tuple[uuid.UUID, str, date, int]]):

@@ -7,11 +7,17 @@ on a dedicated autocommit connection while it runs the job (``_Liveness``). If t
 dies (even by SIGKILL) PostgreSQL drops the connection and the lock, so the reconciler can
 take it and knows the job is orphaned. A heartbeat thread would not do: Aer holds the GIL
 while it simulates.
+
+Round trips per job (the worker's hot path): one autocommit statement claims the job, takes
+its lock and releases the previous job's (``_claim``); one transaction writes the outcome:
+BEGIN, the job read under its row lock, one flush (notification, job, result), the usage
+upsert, COMMIT. Eight in all, where there were eleven.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import threading
@@ -68,53 +74,102 @@ def _db_unreachable(exc: BaseException) -> bool:
 class _Liveness:
     """Holds the job's advisory lock on its own connection while the job runs.
 
-    The connection is in autocommit mode: lock, claim and unlock are one round trip each
-    (no BEGIN/COMMIT), and the claim runs on it too (see ``_claim``). A worker
-    (``keep=True``) keeps it between jobs, which saves a pool checkout and its pre-ping per
-    job; it is dropped on any error, so the next job starts on a fresh one."""
+    The connection is in autocommit mode and the lock rides on the claim (``claim``): one
+    round trip takes both. A worker (``keep=True``) keeps the connection between jobs, which
+    saves a pool checkout and its pre-ping per job, and keeps a finished job's lock until
+    its next claim releases it in the same statement (a lock on a job that is no longer
+    RUNNING means nothing to the reconciler, which only asks about RUNNING jobs). On any
+    error the connection is closed for good, which releases its locks, and the next job
+    starts on a fresh one; a job handed back or left RUNNING by an error is unlocked at
+    once."""
 
     def __init__(self, job_id: uuid.UUID, keep: bool = False):
         self.key = lock_key(job_id)
         self.keep = keep
         self.conn = None
+        self.locked = False
 
     def _connection(self):
         conn = getattr(_kept, "conn", None) if self.keep else None
         if conn is None or conn.closed or conn.invalidated or conn.engine is not db.engine:
             conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             if self.keep:
-                _kept.conn = conn
+                _kept.conn, _kept.held = conn, None  # a new session holds no lock
         return conn
 
+    def _held(self) -> int | None:
+        """The lock of this worker's previous job, still held on the kept connection."""
+        return getattr(_kept, "held", None) if self.keep else None
+
     def _drop(self) -> None:
+        """Close the connection itself, not back into the pool, so its locks go with it."""
         if self.keep:
-            _kept.conn = None
+            _kept.conn = _kept.held = None
+        with contextlib.suppress(Exception):
+            self.conn.invalidate()
         self.conn.close()
 
     def __enter__(self):
         self.conn = self._connection()
+        return self
+
+    def claim(self, key: uuid.UUID) -> _Claimed | None:
+        """The job QUEUED → RUNNING with its lock taken, and the previous job's released
+        (``_claim``); None, and no lock taken, when the job is no longer QUEUED."""
         try:
-            self.conn.execute(sa.select(sa.func.pg_advisory_lock(self.key)))
+            claimed = _claim(key, self.conn, self.key, self._held())
         except Exception:
             self._drop()
             raise
-        return self
+        if claimed is not None:
+            self.locked = True
+            if self.keep:
+                _kept.held = None
+        return claimed
 
     def relock(self) -> None:
         """After the server went away (and the lock with its connection): a fresh connection
         and the lock again, before anything else is written."""
         with contextlib.suppress(Exception):
             self._drop()
-        self.__enter__()
-
-    def __exit__(self, *exc):
+        self.conn = self._connection()
         try:
-            self.conn.execute(sa.select(sa.func.pg_advisory_unlock(self.key)))
+            self.conn.execute(_lock_statement(), {"key": self.key})
         except Exception:
-            self._drop()  # closing it releases the lock too
+            self._drop()
+            raise
+        self.locked = True
+
+    def __exit__(self, exc_type, *exc):
+        if self.keep and exc_type is None:
+            if self.locked:  # released by the next claim, in the same round trip
+                _kept.held = self.key
+            return
+        held = self._held()
+        try:
+            if self.locked or held is not None:
+                key = self.key if self.locked else None
+                self.conn.execute(_unlock_statement(), {"key": key, "held": held})
+            if self.keep:
+                _kept.held = None
+        except Exception:
+            self._drop()
             raise
         if not self.keep:
             self.conn.close()
+
+
+@functools.cache
+def _lock_statement():
+    return sa.select(sa.func.pg_advisory_lock(sa.bindparam("key", type_=sa.BigInteger)))
+
+
+@functools.cache
+def _unlock_statement():
+    return sa.select(
+        sa.func.pg_advisory_unlock(sa.bindparam("key", type_=sa.BigInteger)),  # NULL: none
+        sa.func.pg_advisory_unlock(sa.bindparam("held", type_=sa.BigInteger)),
+    )
 
 
 _IDENTITY: str | None = None
@@ -140,28 +195,28 @@ class _Claimed:
     pubs: list[Any] | None = None
     memory: bool = False
     seed_simulator: int | None = None
+    app_job: bool = False  # run from an app version: the finish reads the version too
 
 
-def _claim(key: uuid.UUID, conn) -> _Claimed | None:
-    """QUEUED → RUNNING in one atomic UPDATE, returning what the run needs; None when the job
-    is no longer QUEUED (cancelled, or another worker took it). It runs on the autocommit
-    lock connection, so RUNNING is visible at once."""
+# Every job's claim: built once, so its compiled form and cache key are reused.
+@functools.cache
+def _claim_statement():
     jobs = Job.__table__
     hardware = Hardware.__table__
 
     def of_hardware(column):
         return sa.select(column).where(hardware.c.id == jobs.c.hardware_id).scalar_subquery()
 
-    now = utcnow()
-    stmt = (
+    now = sa.bindparam("now", type_=Job.started_at.type)
+    return (
         sa.update(jobs)
-        .where(jobs.c.id == key, jobs.c.status == JobStatus.QUEUED)
+        .where(jobs.c.id == sa.bindparam("job_id"), jobs.c.status == JobStatus.QUEUED)
         .values(
             status=JobStatus.RUNNING,
             started_at=now,
             updated_at=now,
             attempts=sa.func.coalesce(jobs.c.attempts, 0) + 1,
-            platform_job_id=worker_identity(),
+            platform_job_id=sa.bindparam("worker"),
         )
         .returning(
             jobs.c.program_source,
@@ -174,12 +229,25 @@ def _claim(key: uuid.UUID, conn) -> _Claimed | None:
             jobs.c.pubs,
             jobs.c.memory,
             jobs.c.seed_simulator,
+            jobs.c.app_version_id.is_not(None),
+            # Evaluated for the claimed row only, before the statement commits: RUNNING
+            # is never visible without the lock held. A NULL ``held`` releases nothing.
+            sa.func.pg_advisory_lock(sa.bindparam("key", type_=sa.BigInteger)),
+            sa.func.pg_advisory_unlock(sa.bindparam("held", type_=sa.BigInteger)),
         )
     )
-    row = conn.execute(stmt).first()
+
+
+def _claim(job_id: uuid.UUID, conn, key: int, held: int | None) -> _Claimed | None:
+    """QUEUED → RUNNING in one atomic UPDATE on the autocommit lock connection (RUNNING is
+    visible at once), which also takes the job's lock ``key`` and releases ``held`` (the
+    previous job's), returning what the run needs; None, with neither lock touched, when
+    the job is no longer QUEUED (cancelled, or another worker took it)."""
+    params = {"job_id": job_id, "now": utcnow(), "worker": worker_identity(), "key": key}
+    row = conn.execute(_claim_statement(), {**params, "held": held}).first()
     if row is None:
         return None
-    return _Claimed(row[0] or "", *row[1:6], row[6], row[7], bool(row[8]), row[9])
+    return _Claimed(row[0] or "", *row[1:6], row[6], row[7], bool(row[8]), row[9], row[10])
 
 
 def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | None:
@@ -193,17 +261,17 @@ def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | Non
     is no longer QUEUED (cancelled, or already taken) is skipped. If the job was cancelled
     or failed by the reconciler while it ran, the result is discarded.
 
-    Round trips are counted here (it is the worker's hot path): lock, claim, one read of
-    job + device + result + owner with the row lock, the writes, commit, unlock.
+    Round trips are counted here (it is the worker's hot path): the claim with the lock,
+    then BEGIN, one read of job + device + result + owner with the row lock, one flush of
+    the writes, the usage upsert, COMMIT (``tests/benchmarks/worker_cost.py`` counts them).
     """
     key = uuid.UUID(str(job_id))
     with _Liveness(key, keep=worker) as live:
-        claimed = _claim(key, live.conn)
+        claimed = live.claim(key)
         if claimed is None:
-            status = db.session.execute(
+            status = live.conn.execute(
                 sa.select(Job.status).where(Job.id == key)
             ).scalar_one_or_none()
-            uow.rollback()
             log.info("job skipped", job_id=str(key), status=status.value if status else "missing")
             return status
         log.info("job running", job_id=str(key), device=claimed.hardware_name)
@@ -231,7 +299,7 @@ def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | Non
             log.exception("job crashed", job_id=str(key))
             error = f"The job failed unexpectedly ({type(exc).__name__}: {exc})."
         wall = time.perf_counter() - started
-        return _store_retrying(key, live, outcome, error, wall)
+        return _store_retrying(key, live, outcome, error, wall, claimed.app_job)
 
 
 def _hand_back(key: uuid.UUID, live: _Liveness) -> None:
@@ -252,7 +320,9 @@ def _hand_back(key: uuid.UUID, live: _Liveness) -> None:
     log.warning("job handed back to the queue", job_id=str(key))
 
 
-def _store_retrying(key: uuid.UUID, live: _Liveness, outcome, error, wall) -> JobStatus | None:
+def _store_retrying(
+    key: uuid.UUID, live: _Liveness, outcome, error, wall, app_job: bool = False
+) -> JobStatus | None:
     """Write the result; while PostgreSQL is unreachable keep it in memory and retry with
     backoff (``RESULT_WRITE_RETRY_SECONDS``). Meanwhile a marker in Redis tells the
     reconciler the job is not orphaned (its lock went with the server); the lock is taken
@@ -261,7 +331,7 @@ def _store_retrying(key: uuid.UUID, live: _Liveness, outcome, error, wall) -> Jo
     backoff, retried = 0.5, False
     while True:
         try:
-            status = _store(key, outcome, error, wall)
+            status = _store(key, outcome, error, wall, app_job)
             if retried:
                 stored(redis_connection(), key)
                 log.warning("result stored after retrying", job_id=str(key))
@@ -286,16 +356,24 @@ def _store_retrying(key: uuid.UUID, live: _Liveness, outcome, error, wall) -> Jo
                     raise
 
 
-def _store(key: uuid.UUID, outcome, error, wall) -> JobStatus | None:
+# Every job's finish reads the job with this: built once (two forms), so it is not rebuilt.
+@functools.cache
+def _store_statement(app_job: bool):
     # One read: the job under its row lock, with its device, result slot and owner (the
-    # notification reads the owner), so nothing below lazy-loads.
-    job = db.session.execute(
+    # notification reads the owner) and, for an app's run, its version (the usage counter
+    # names the app), so nothing below lazy-loads or reads again.
+    related = [Job.hardware, Job.result, Job.user] + ([Job.app_version] if app_job else [])
+    return (
         sa.select(Job)
-        .where(Job.id == key)
-        .options(joinedload(Job.hardware), joinedload(Job.result), joinedload(Job.user))
+        .where(Job.id == sa.bindparam("job_id"))
+        .options(*(joinedload(r) for r in related))
         .with_for_update(of=Job)
         .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    )
+
+
+def _store(key: uuid.UUID, outcome, error, wall, app_job: bool = False) -> JobStatus | None:
+    job = db.session.execute(_store_statement(app_job), {"job_id": key}).scalar_one_or_none()
     if job is None or job.status is not JobStatus.RUNNING:
         # Cancelled or failed by the reconciler meanwhile: that decision stands.
         status = job.status if job else None

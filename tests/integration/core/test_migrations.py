@@ -13,6 +13,7 @@ from portal import create_app
 from portal.core.db import include_object
 from portal.extensions import db
 from tests.conftest import database_url, make_config, recreate_database
+from tests.factories.accounts import UserFactory
 
 
 def _pg_scratch_url() -> str:
@@ -52,3 +53,26 @@ def test_models_and_migrations_agree(scratch_app):
         )
         diff = compare_metadata(context, db.metadata)
     assert diff == []
+
+
+def test_0011_merges_counters_the_old_key_let_through_twice(scratch_app):
+    upgrade(revision="0010_search_keywords")
+    user = UserFactory().id
+    db.session.commit()
+    with db.engine.begin() as conn:
+        for requests, seconds in ((1, 0.5), (2, 0.25), (4, 1.0)):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO usage_analytics (id, created_at, updated_at, user_id,"
+                    " quantum_app_id, endpoint, date, request_count, compute_time_seconds)"
+                    " VALUES (gen_random_uuid(), now(), now(), :u, NULL, 'jobs', '2026-12-01',"
+                    " :r, :s)"
+                ),
+                {"u": user, "r": requests, "s": seconds},
+            )
+    upgrade(revision="0011_usage_nulls_not_distinct")
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT request_count, compute_time_seconds FROM usage_analytics")
+        ).all()
+    assert [tuple(r) for r in rows] == [(7, 1.75)]
