@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -27,6 +27,7 @@ from portal.execution.schemas import (
     JobSchema,
     JobTagsSchema,
     ResultSchema,
+    job_item,
 )
 from portal.execution.submission import cancel_job, set_tags, submit_job, wait_for
 from portal.extensions import db
@@ -112,9 +113,15 @@ class JobList(MethodView):
             page=args["page"],
             per_page=args["per_page"],
         )
-        for job in items:
-            _present(job, listed=True)
-        return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+        # Dumped here (the same JSON as JobPageSchema: tests/unit/execution/test_job_item.py),
+        # and handed back as a response, which the decorator passes on as it is.
+        page = {
+            "items": [job_item(_present(job, listed=True)) for job in items],
+            "total": total,
+            "page": args["page"],
+            "per_page": args["per_page"],
+        }
+        return jsonify(page)
 
     @api_auth(scope="jobs", subscription_key=True)
     @jobs_blp.arguments(JobCreateSchema)
@@ -221,7 +228,7 @@ class JobDetail(MethodView):
     @_doc(jobs_blp, 401, 404)
     def get(self, job_id):
         """One of your jobs, with its queue position while queued"""
-        return _present(get_job(g.actor, job_id, with_result=True))
+        return jsonify(job_item(_present(get_job(g.actor, job_id, with_result=True))))
 
     @api_auth(scope="jobs", subscription_key=True)
     @jobs_blp.response(200, JobSchema)
