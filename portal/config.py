@@ -167,6 +167,11 @@ def load_config(
         "LISTING_CACHE_SECONDS": _int(
             env, "QH_LISTING_CACHE_SECONDS", 0 if qh_env == "testing" else 30
         ),
+        # The wait estimate's inputs (median recent run time per device, workers seen) are
+        # the same for every poller: each process reuses them this long (0 = every time).
+        "WAIT_ESTIMATE_CACHE_SECONDS": _int(
+            env, "QH_WAIT_ESTIMATE_CACHE_SECONDS", 0 if qh_env == "testing" else 5
+        ),
         # App page views and API-key requests add up in Redis and are written in one batch
         # this often (0 = each one written at once; see portal/analytics/counters.py).
         "COUNTER_FLUSH_SECONDS": _int(

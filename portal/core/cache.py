@@ -7,7 +7,9 @@ catalogue, then loading and rendering its 12–20 cards; the same results are sh
 visitor. So ids and totals, and the rendered fragment, are cached (JSON, never pickles), for
 ``LISTING_CACHE_SECONDS`` (``QH_LISTING_CACHE_SECONDS``).
 Every commit that changed an app, version, tag, doc or listing bumps a generation counter
-that is part of each key, so a publish, edit or delisting shows at once; counters that
+that each entry records, so a publish, edit or delisting shows at once (an entry of an older
+generation counts as absent; the counter and the entry are read in one round trip, ``MGET``);
+counters that
 change on every view (metrics) lag by about the TTL (a stale entry is served while one
 request refreshes it). With a TTL of 0, every call computes. A Redis
 failure never fails a page: the value is then computed.
@@ -50,21 +52,16 @@ def _client():
     return redis_connection()
 
 
-def _generation(client) -> int:
-    """The listings generation, read once per request (pages ask for several entries)."""
-    if "qh_cache_generation" not in g:
-        g.qh_cache_generation = int(client.get(GENERATION_KEY) or 0)
-    return g.qh_cache_generation
-
-
 def remember(name: str, parts: dict[str, Any], compute: Callable[[], Any]) -> Any:
     """``compute()`` (JSON-serialisable), cached under ``name`` + ``parts``.
 
     An entry is fresh for the TTL and kept twice as long: once it is stale, the one request
     that wins a short Redis lock recomputes it while the others go on serving the stale
     entry, so an expiry never sends every concurrent request to the database at once. An
-    entry not there at all is computed by the lock's winner too; the others wait for it (up
-    to ``COLD_WAIT_SECONDS``)."""
+    entry not there at all (or of an older generation) is computed by the lock's winner too;
+    the others wait for it (up to ``COLD_WAIT_SECONDS``). Round trips: a hit 1 (the
+    generation and the entry together), a miss 3 (that, the lock, then the entry written and
+    the lock released together)."""
     client = _client()
     if client is None:
         return compute()
@@ -73,10 +70,11 @@ def remember(name: str, parts: dict[str, Any], compute: Callable[[], Any]) -> An
         digest = hashlib.sha1(  # noqa: S324 - a cache key, not a secret
             json.dumps(parts, sort_keys=True, default=str).encode()
         ).hexdigest()
-        key = f"qh:cache:{name}:{_generation(client)}:{digest}"
-        raw = client.get(key)
-        if raw is not None:
-            entry = json.loads(raw)
+        key = f"qh:cache:{name}:{digest}"
+        raw_generation, raw = client.mget(GENERATION_KEY, key)
+        generation = int(raw_generation or 0)
+        entry = _current(raw, generation)
+        if entry is not None:
             if entry["fresh_until"] > time.time():
                 return entry["value"]
             if not client.set(f"{key}:refresh", 1, nx=True, ex=max(5, ttl)):
@@ -84,9 +82,9 @@ def remember(name: str, parts: dict[str, Any], compute: Callable[[], Any]) -> An
         elif not client.set(f"{key}:refresh", 1, nx=True, ex=max(5, ttl)):
             # Not cached yet and another request is computing it (a cold start, or just
             # after a change): wait for its result rather than run the same query too.
-            raw = _wait_for(client, key)
-            if raw is not None:
-                return json.loads(raw)["value"]
+            entry = _wait_for(client, key, generation)
+            if entry is not None:
+                return entry["value"]
     except Exception as exc:  # the cache is an optimisation only
         log.warning("cache_unavailable", error=str(exc))
         return compute()
@@ -96,12 +94,23 @@ def remember(name: str, parts: dict[str, Any], compute: Callable[[], Any]) -> An
         _release(client, f"{key}:refresh")
         raise
     try:
-        entry = {"value": value, "fresh_until": time.time() + ttl}
-        client.set(key, json.dumps(entry), ex=2 * ttl)
-        client.delete(f"{key}:refresh")
+        entry = {"value": value, "fresh_until": time.time() + ttl, "generation": generation}
+        with client.pipeline(transaction=False) as pipe:  # one round trip
+            pipe.set(key, json.dumps(entry), ex=2 * ttl)
+            pipe.delete(f"{key}:refresh")
+            pipe.execute()
     except Exception as exc:
         log.warning("cache_unavailable", error=str(exc))
     return value
+
+
+def _current(raw: bytes | None, generation: int) -> dict | None:
+    """The entry ``raw`` if it was computed in this ``generation``: an entry from before the
+    last catalogue change is as good as absent."""
+    if raw is None:
+        return None
+    entry = json.loads(raw)
+    return entry if entry.get("generation") == generation else None
 
 
 def _release(client, lock: str) -> None:
@@ -111,14 +120,14 @@ def _release(client, lock: str) -> None:
         log.warning("cache_unavailable", error=str(exc))
 
 
-def _wait_for(client, key: str) -> bytes | None:
+def _wait_for(client, key: str, generation: int) -> dict | None:
     """The entry another request is computing, polled for up to ``COLD_WAIT_SECONDS``."""
     deadline = time.monotonic() + COLD_WAIT_SECONDS
     while time.monotonic() < deadline:
         time.sleep(0.02)
-        raw = client.get(key)
-        if raw is not None:
-            return raw
+        entry = _current(client.get(key), generation)
+        if entry is not None:
+            return entry
     return None  # too slow (or the other request failed): compute it here
 
 
@@ -181,7 +190,6 @@ def shared_page(name: str, parts: dict[str, Any], render: Callable[[], Any]) -> 
 def invalidate() -> None:
     client = _client()
     if client is not None:
-        g.pop("qh_cache_generation", None)
         try:
             client.incr(GENERATION_KEY)
         except Exception as exc:

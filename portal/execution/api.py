@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -28,6 +28,7 @@ from portal.execution.schemas import (
     JobSchema,
     JobTagsSchema,
     ResultSchema,
+    job_item,
 )
 from portal.execution.submission import cancel_job, set_tags, submit_job, wait_for
 from portal.extensions import db
@@ -114,9 +115,10 @@ class JobList(MethodView):
             page=args["page"],
             per_page=args["per_page"],
         )
-        for job in result.items:
-            _present(job, listed=True)
-        return envelope(result)
+        # Dumped here (the same JSON as JobPageSchema: tests/unit/execution/test_job_item.py),
+        # and handed back as a response, which the decorator passes on as it is.
+        items = [job_item(_present(job, listed=True)) for job in result.items]
+        return jsonify(envelope(result, items=items))
 
     @api_auth(scope="jobs", subscription_key=True)
     @jobs_blp.arguments(JobCreateSchema)
@@ -223,7 +225,7 @@ class JobDetail(MethodView):
     @_doc(jobs_blp, 401, 404)
     def get(self, job_id):
         """One of your jobs, with its queue position while queued"""
-        return _present(get_job(g.actor, job_id, with_result=True))
+        return jsonify(job_item(_present(get_job(g.actor, job_id, with_result=True))))
 
     @api_auth(scope="jobs", subscription_key=True)
     @jobs_blp.response(200, JobSchema)

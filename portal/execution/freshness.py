@@ -5,14 +5,16 @@ answered 304 without rendering it again."""
 from __future__ import annotations
 
 import functools
+import uuid
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from flask import session
 from flask_login import current_user
 
 from portal.execution import policy
-from portal.execution.models import Job
+from portal.execution.models import Job, JobStatus
 from portal.extensions import db
 
 
@@ -27,9 +29,43 @@ def _viewer() -> tuple:
     return (str(current_user.id), preferences.get("timezone"), session.get("csrf_token"))
 
 
-def job_status_etag(job: Job, position: int | None, wait: float | None) -> str:
-    """The status fragment of ``job``: its row (every change moves ``updated_at``), its place
-    in the queue and the wait estimate as shown (whole seconds)."""
+@functools.cache
+def _status_query():
+    """A job's ETag inputs and its place in the queue (queued jobs queued before it, + 1,
+    while it is queued; as ``queue.queue_position``) in one Core statement: no ORM object."""
+    ahead = sa.orm.aliased(Job)
+    position = (
+        sa.select(sa.func.count() + 1)
+        .select_from(ahead)
+        .where(ahead.status == JobStatus.QUEUED, ahead.queued_at < Job.queued_at)
+        .scalar_subquery()
+    )
+    return sa.select(
+        Job.id, Job.user_id, Job.subscription_key_id, Job.status, Job.updated_at, Job.device_id,
+        sa.case((Job.status == JobStatus.QUEUED, position), else_=None).label("position"),
+    ).where(Job.id == sa.bindparam("id"))  # fmt: skip
+
+
+def job_status_version(actor: Any, job_id: str) -> Any:
+    """What the status poll of ``job_id`` needs for its ETag (a row: id, user_id,
+    subscription_key_id, status, updated_at, device_id, position). A job ``actor`` may not
+    see, or a malformed id, is NotFound, as ``jobs.get_job``."""
+    from portal.core.errors import NotFound
+
+    try:
+        key = uuid.UUID(str(job_id))
+    except ValueError:
+        raise NotFound("No such job.") from None
+    row = db.session.execute(_status_query(), {"id": key}).one_or_none()
+    if row is None or not policy.may_see_job(actor, row):
+        raise NotFound("No such job.", details={"job_id": str(job_id)})
+    return row
+
+
+def job_status_etag(job: Any, position: int | None, wait: float | None) -> str:
+    """The status fragment of ``job`` (the job or its ``job_status_version``): its row (every
+    change moves ``updated_at``), its place in the queue and the wait estimate as shown
+    (whole seconds)."""
     from portal.core.conditional import weak_etag
 
     shown_wait = None if wait is None else round(wait)

@@ -50,9 +50,30 @@ RECENT_RUNS = 20  # completed jobs whose run times make the wait estimate
 WORKER_SEEN_SECONDS = 60
 
 
+def _reused(name: str, key, compute):
+    """``compute()``, reused by this process for ``WAIT_ESTIMATE_CACHE_SECONDS``: the wait
+    estimate's inputs are the same for every job page and poll, and a few seconds old is
+    as good as new for "about N s"."""
+    ttl = float(current_app.config.get("WAIT_ESTIMATE_CACHE_SECONDS") or 0)
+    if ttl <= 0:
+        return compute()
+    memo = current_app.extensions.setdefault("qh_wait_inputs", {})
+    now = time.monotonic()
+    hit = memo.get((name, key))
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = compute()
+    memo[(name, key)] = (now + ttl, value)
+    return value
+
+
 def recent_run_seconds(device: str | None) -> float | None:
     """The median run time (started → finished) of the last RECENT_RUNS completed jobs on
     ``device`` (any device when it has none yet), or None with no history at all."""
+    return _reused("recent_runs", device, lambda: _median_run_seconds(device))
+
+
+def _median_run_seconds(device: str | None) -> float | None:
     for where in ([Job.device_id == device], []) if device else ([],):
         recent = (
             sa.select((sa.extract("epoch", Job.finished_at - Job.started_at)).label("seconds"))
@@ -76,6 +97,10 @@ def recent_run_seconds(device: str | None) -> float | None:
 
 def workers_seen() -> int:
     """Workers that beat within the last minute (``portal.core.heartbeats``); 1 when unknown."""
+    return _reused("workers_seen", None, _workers_seen)
+
+
+def _workers_seen() -> int:
     try:
         seen = redis_connection().zcount(BEAT_KEY, time.time() - WORKER_SEEN_SECONDS, "+inf")
     except Exception:  # Redis down: the estimate assumes one worker

@@ -308,17 +308,21 @@ def estimate():
 @jobs_bp.get("/<job_id>")
 @page_auth()
 def detail(job_id):
-    job = get_job(current_user, job_id, with_result=True)
     if htmx:  # the status poll: 304 while the job and its place in the queue are unchanged
-        from portal.execution.freshness import job_status_etag
+        from portal.execution.freshness import job_status_etag, job_status_version
 
-        queue = _queue_figures(job)
-        etag = job_status_etag(job, *queue)
+        # The ETag's inputs first (one light statement); the job itself only for a 200.
+        version = job_status_version(current_user, job_id)
+        position = version.position
+        queue = (position, wait_estimate(version, position) if position else None)
+        etag = job_status_etag(version, *queue)
         unchanged = conditional.not_modified(etag)
         if unchanged is not None:
             return unchanged
+        job = get_job(current_user, job_id, with_result=True)
         fragment = render_template("execution/_job_status.html", **_detail_context(job, queue))
         return conditional.tag(Response(fragment), etag)
+    job = get_job(current_user, job_id, with_result=True)
     return render_template("execution/job.html", **_detail_context(job))
 
 

@@ -324,3 +324,34 @@ def test_ten_registry_pages_come_from_one_query(app, caching, redis_flushed, sta
     app.config["LISTING_CACHE_SECONDS"] = 0  # the same pages, computed each time
     assert [a.name for p in range(1, 13) for a in registry.browse(page=p, per_page=2,
             sort="name").items] == names  # fmt: skip
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """Redis round trips sent from here on (a pipeline is one)."""
+    import redis.connection
+
+    sent = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(command)
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    return sent
+
+
+def test_a_hit_costs_one_round_trip_and_a_miss_three(caching, redis_flushed, round_trips):
+    cache._client().ping()  # the connection's own handshake aside
+    round_trips.clear()
+    assert cache.remember("x", {"p": 1}, lambda: "computed") == "computed"
+    assert len(round_trips) == 3  # generation + entry, the lock, entry written + lock freed
+    assert not redis_flushed.keys("qh:cache:x:*:refresh")
+    round_trips.clear()
+    assert cache.remember("x", {"p": 1}, lambda: "again") == "computed"
+    assert len(round_trips) == 1  # the generation and the entry, in one MGET
+
+    cache.invalidate()  # an entry of an older generation is as good as absent
+    assert cache.remember("x", {"p": 1}, lambda: "new") == "new"
+    assert cache.remember("x", {"p": 1}, lambda: "newer") == "new"

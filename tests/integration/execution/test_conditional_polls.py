@@ -137,3 +137,28 @@ def test_job_list_page_with_a_flashed_message_is_always_rendered(client, login_a
     shown = _revalidate(client, "/jobs", etag, {})
     assert shown.status_code == 200 and b"flash" in shown.data
     assert "ETag" not in shown.headers
+
+
+def test_a_status_poll_304_reads_the_job_in_one_light_statement(
+    client, login_as, statements, app, monkeypatch
+):
+    monkeypatch.setitem(app.config, "WAIT_ESTIMATE_CACHE_SECONDS", 5)
+    JobFactory(status=JobStatus.COMPLETED, started_at=utcnow() - timedelta(seconds=9),
+               finished_at=utcnow() - timedelta(seconds=5))  # fmt: skip
+    job = JobFactory(queued_at=utcnow())
+    db.session.commit()
+    login_as(job.user)
+    path = f"/jobs/{job.id}"
+    first = client.get(path, headers=HX)
+    assert b"position 1 in the queue" in first.data and b"about 4" in first.data
+
+    statements.clear()
+    again = _revalidate(client, path, first.headers["ETag"], HX)
+    assert again.status_code == 304
+    reads = [s for s in statements if s.startswith("SELECT")]
+    # The signed-in user (with the browser session row), then the job's ETag inputs with its
+    # place in the queue: not the job's whole row nor its result; the median run time behind
+    # the wait estimate is this process's from the first poll.
+    assert len(reads) == 2, reads
+    assert "job_results" not in reads[1] and "program_source" not in reads[1]
+    assert "percentile_cont" not in " ".join(reads)
