@@ -37,6 +37,15 @@ class Page:
         return self.page > 1
 
 
+def page_number(value: Any) -> int:
+    """A page number from a page's URL: anything that is not a whole number is page 1, and
+    it is bounded as ``bounded`` bounds it (the API refuses such values with a 422 instead)."""
+    try:
+        return min(MAX_PAGE, max(1, int(value or 1)))
+    except (TypeError, ValueError):
+        return 1
+
+
 def bounded(page: Any, per_page: Any, default_per_page: int = 20) -> tuple[int, int]:
     """``page`` and ``per_page`` clamped to what the database can serve."""
     page = min(MAX_PAGE, max(1, int(page or 1)))

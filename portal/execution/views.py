@@ -12,6 +12,7 @@ from markupsafe import Markup
 from portal.accounts.auth import page_auth
 from portal.core import conditional, memo
 from portal.core.errors import PortalError
+from portal.core.paging import page_number
 from portal.core.web import FORM_ERROR_STATUS
 from portal.execution import policy, svg
 from portal.execution.calibration import calibration_of
@@ -47,13 +48,6 @@ cx q[0], q[1];
 cx q[1], q[2];
 measure q -> c;
 """
-
-
-def _int(value, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
 
 
 def _date(value):
@@ -111,7 +105,7 @@ def _query_args(filters: dict) -> dict:
 @page_auth()
 def index():
     filters = _filters()
-    page = max(1, _int(request.args.get("page"), 1))
+    page = page_number(request.args.get("page"))
     etag = None
     if htmx:  # the rows' live poll: 304 while none of the user's jobs has changed
         from portal.execution.freshness import job_rows_etag

@@ -28,7 +28,7 @@ from portal.billing.payments import LocalTestProvider, provider
 from portal.billing.webhooks import process_event
 from portal.core import cache
 from portal.core.errors import NotFound, PortalError, ValidationFailed
-from portal.core.paging import MAX_PAGE, Page
+from portal.core.paging import Page, page_number
 from portal.core.web import flash_refusal
 from portal.extensions import db, htmx
 from portal.marketplace import keys, listings, policy, reviews, runs
@@ -54,13 +54,6 @@ PLAN_LABELS = {
     "ANNUAL": "Annual",
     "PAY_AS_YOU_GO": "Pay as you go",
 }
-
-
-def _int(name: str, default: int = 1) -> int:
-    try:
-        return max(1, min(int(request.args.get(name, default)), MAX_PAGE))
-    except ValueError:
-        return default
 
 
 def _redirect(url: str):
@@ -130,7 +123,7 @@ def _browse():
         "min_rating": request.args.get("min_rating", ""),
         "sort": request.args.get("sort", "popularity"),
     }
-    page_no = _int("page")
+    page_no = page_number(request.args.get("page"))
 
     def results(result, error=None):
         return render_template("marketplace/_results.html", result=result, args=args, error=error)
@@ -171,7 +164,8 @@ def _listing_context(listing, review_form=None):
     user = _viewer()
     app = listing.app
     version = app.latest_version
-    page_of_reviews = reviews.list_reviews(listing, _int("reviews_page"), 10)
+    reviews_page = page_number(request.args.get("reviews_page"))
+    page_of_reviews = reviews.list_reviews(listing, reviews_page, 10)
     return {
         "listing": listing,
         "app": app,
@@ -378,7 +372,8 @@ def publish(app_id):
 @bp.get("/subscriptions")
 @page_auth()
 def subscriptions():
-    result = subs.list_subscriptions(current_user, page=_int("page"), per_page=20)
+    page = page_number(request.args.get("page"))
+    result = subs.list_subscriptions(current_user, page=page, per_page=20)
     return render_template(
         "marketplace/subscriptions.html",
         result=result,

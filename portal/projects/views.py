@@ -26,7 +26,7 @@ from portal.apps import policy as apps_policy
 from portal.apps.models import AppType, AppVisibility, LicenseType
 from portal.core.errors import PortalError
 from portal.core.forms import load_form
-from portal.core.paging import MAX_PAGE
+from portal.core.paging import page_number
 from portal.core.web import FORM_ERROR_STATUS, flash_refusal
 from portal.extensions import db, htmx
 from portal.projects import services
@@ -41,20 +41,13 @@ def _project(project_id) -> object:
     return services.get_project(current_user, project_id)
 
 
-def _page_number() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", 1)), MAX_PAGE))
-    except ValueError:
-        return 1
-
-
 # -- list, create, settings, delete ----------------------------------------------------------
 
 
 @bp.get("/")
 @page_auth()
 def index():
-    page = _page_number()
+    page = page_number(request.args.get("page"))
     result = services.list_projects(current_user, page=page, per_page=PER_PAGE)
     return render_template(
         "projects/index.html",
