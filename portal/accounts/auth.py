@@ -27,11 +27,12 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.orm import joinedload
 
+from portal.accounts.credentials import API_KEY, BEARER, SESSION, SUBSCRIPTION_KEY
 from portal.accounts.models import ApiKeyStatus, Role, User, UserApiKey
 from portal.core.db import utcnow
 from portal.core.errors import Forbidden, RateLimited, Unauthorized
+from portal.core.extensions import db, login_manager
 from portal.core.security import hash_token, token_matches
-from portal.extensions import db, login_manager
 
 # What each API key scope allows. A bearer token (a signed-in person) may do everything.
 SCOPES = {
@@ -40,9 +41,9 @@ SCOPES = {
     "full": {"read", "jobs", "full"},
 }
 DEFAULT_KEY_RATE_LIMIT = "120/minute"
-# Marketplace subscription keys are ``qhs_…`` (``portal.marketplace.keys``), personal API
-# keys ``qh_…``: the prefix says which authenticator takes an X-API-Key.
-SUBSCRIPTION_KEY_KIND = "qhs"
+# Personal API keys are ``qh_…``; other kinds of X-API-Key register their prefix
+# (``register_key_kind``: the marketplace's subscription keys): the prefix says which
+# authenticator takes a key.
 KEY_TOUCH_EVERY = timedelta(minutes=1)
 # The Flask session key naming the user_sessions row of this browser sign-in.
 WEB_SESSION_KEY = "qh_sid"
@@ -252,7 +253,7 @@ class Actor:
     (``portal/<domain>/policy.py``) decides from an actor."""
 
     user: User
-    kind: str  # one of CREDENTIAL_KINDS
+    kind: str  # one of portal.accounts.credentials.CREDENTIAL_KINDS
     scopes: frozenset[str]
     credential: Any = None  # the UserApiKey or SubscriptionKey row; None for sessions/JWTs
 
@@ -273,8 +274,6 @@ class Actor:
         return scope in self.scopes
 
 
-SESSION, BEARER, API_KEY, SUBSCRIPTION_KEY = "session", "bearer", "api_key", "subscription_key"
-CREDENTIAL_KINDS = (SESSION, BEARER, API_KEY, SUBSCRIPTION_KEY)
 # A person signed in (browser session or JWT) holds every scope.
 PERSON_SCOPES = frozenset(SCOPES["full"])
 # A subscription key holds only its own scope: it runs its app and reads or cancels the jobs
@@ -318,21 +317,40 @@ def _session_actor() -> Actor | None:
     return None
 
 
-@authenticator("subscription_key")
-def _subscription_key_actor() -> Actor | None:
-    raw_key = request.headers.get("X-API-Key", "").strip()
-    if not raw_key.startswith(SUBSCRIPTION_KEY_KIND + "_"):  # a marketplace key (runs one app)
-        return None
-    from portal.marketplace.keys import authenticate_subscription_key
+# Key kinds other than personal API keys: prefix -> (authenticate(raw key) -> (user, key),
+# credential kind, scopes). A domain above accounts registers its kind at app creation.
+KeyAuthenticator = Callable[[str], "tuple[User, Any]"]
+KEY_KINDS: dict[str, tuple[KeyAuthenticator, str, frozenset[str]]] = {}
 
-    user, key = authenticate_subscription_key(raw_key)
-    return Actor(user, SUBSCRIPTION_KEY, frozenset({SUBSCRIPTION_SCOPE}), key)
+
+def register_key_kind(
+    prefix: str, authenticate: KeyAuthenticator, *, kind: str, scopes: frozenset[str]
+) -> None:
+    """X-API-Keys ``<prefix>_…`` are authenticated by ``authenticate`` (401 when invalid)
+    and act as credential ``kind`` with ``scopes`` (idempotent)."""
+    KEY_KINDS[prefix] = (authenticate, kind, scopes)
+
+
+def _registered_kind(raw_key: str):
+    prefix, underscore, _rest = raw_key.partition("_")
+    return KEY_KINDS.get(prefix) if underscore else None
+
+
+@authenticator("subscription_key")
+def _registered_key_actor() -> Actor | None:
+    raw_key = request.headers.get("X-API-Key", "").strip()
+    registered = _registered_kind(raw_key)
+    if registered is None:
+        return None
+    authenticate, kind, scopes = registered
+    user, key = authenticate(raw_key)
+    return Actor(user, kind, scopes, key)
 
 
 @authenticator("api_key")
 def _api_key_actor() -> Actor | None:
     raw_key = request.headers.get("X-API-Key", "").strip()
-    if not raw_key or raw_key.startswith(SUBSCRIPTION_KEY_KIND + "_"):
+    if not raw_key or _registered_kind(raw_key) is not None:
         return None
     user, key = authenticate_api_key(raw_key)
     return Actor(user, API_KEY, expand_scopes(key.scopes), key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from portal.accounts.services import API_KEY_SCOPES, EMAIL_EVENTS, MAX_SHOTS
-from portal.api.paging import PageArgs
+from portal.core.apipaging import PageArgs
 from portal.core.inputs import Int
 
 UUID_EXAMPLE = "3f1c1e4e-9c1a-4a51-9a59-4f8d2f0a7b21"

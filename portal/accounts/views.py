@@ -15,8 +15,8 @@ from portal.accounts.auth import WEB_SESSION_KEY, limit_attempts, mail_link_base
 from portal.accounts.models import Role
 from portal.accounts.tokens import revoke_session
 from portal.core.errors import PortalError, ValidationFailed
+from portal.core.extensions import htmx
 from portal.core.web import FORM_ERROR_STATUS
-from portal.extensions import htmx
 
 bp = Blueprint("accounts", __name__)
 

@@ -19,8 +19,8 @@ from portal.apps.models import AppVersion, QuantumApp
 from portal.billing.models import BillingItem, UserBill
 from portal.core import heartbeats
 from portal.core.db import utcnow
+from portal.core.extensions import db
 from portal.execution.models import Job, JobStatus
-from portal.extensions import db
 from portal.marketplace.models import Subscription
 
 log = structlog.get_logger("portal.admin")

@@ -25,7 +25,7 @@ from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from portal.core.db import utcnow
-from portal.extensions import db
+from portal.core.extensions import db
 
 log = structlog.get_logger(__name__)
 
@@ -80,7 +80,7 @@ def count_view(app_id: uuid.UUID) -> None:
     """One view of an app's page (web or API). Unbuffered, the increment joins the
     request's transaction (the caller commits)."""
     if not _buffer(VIEWS, str(app_id)):
-        from portal.analytics import metrics
+        from portal.apps import metrics
 
         metrics.increment(app_id, "views")
 
@@ -95,8 +95,8 @@ def count_api_request(user_id: uuid.UUID, endpoint: str) -> None:
 
 
 def _apply(session: Session, key: str, counts: dict[str, int]) -> None:
-    from portal.analytics import metrics
     from portal.analytics.usage import add_requests
+    from portal.apps import metrics
 
     if key == VIEWS:
         metrics.add_views({uuid.UUID(f): n for f, n in counts.items()}, session)

@@ -15,13 +15,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.analytics.models import AppMetrics, UsageAnalytics
-from portal.apps.models import AppVersion, QuantumApp
+from portal.analytics.models import UsageAnalytics
+from portal.apps.models import AppMetrics, AppVersion, QuantumApp
 from portal.billing.models import BillingItem, UserBill
 from portal.core.db import utcnow
 from portal.core.errors import ValidationFailed
+from portal.core.extensions import db
 from portal.execution.models import Job, JobResult, JobStatus
-from portal.extensions import db
 from portal.marketplace.models import Subscription
 
 DEFAULT_DAYS = 30
@@ -342,3 +342,21 @@ def admin_dashboard(period: DateRange) -> dict[str, Any]:
         "job_states": states,
         "queue": queue_depth(),
     }
+
+
+# usage_analytics endpoints that mean "this user downloaded the app" (review eligibility).
+DOWNLOAD_ENDPOINTS = ("apps.download", "registry.download")
+
+
+def downloaded(user_id, app_id) -> bool:
+    """Did this user download the app (``portal.marketplace.reviews.can_review``)?"""
+    row = db.session.execute(
+        sa.select(UsageAnalytics.id)
+        .where(
+            UsageAnalytics.user_id == user_id,
+            UsageAnalytics.quantum_app_id == app_id,
+            UsageAnalytics.endpoint.in_(DOWNLOAD_ENDPOINTS),
+        )
+        .limit(1)
+    ).first()
+    return row is not None

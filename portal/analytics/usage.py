@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from portal.analytics.models import UsageAnalytics
 from portal.core.db import utcnow
-from portal.extensions import db
+from portal.core.extensions import db
 
 
 def _lock_key(*parts: object) -> int:

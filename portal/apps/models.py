@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.db import JSONType, StringArray, Timestamped, UTCDateTime, enum_column
-from portal.extensions import db
+from portal.core.extensions import db
 
 
 class AppType(enum.Enum):
@@ -223,3 +223,17 @@ class AppLike(Timestamped, db.Model):
     quantum_app_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("quantum_apps.id", ondelete="CASCADE"), index=True
     )
+
+
+class AppMetrics(Timestamped, db.Model):
+    __tablename__ = "app_metrics"
+
+    quantum_app_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("quantum_apps.id", ondelete="CASCADE"), unique=True
+    )
+    views: Mapped[int] = mapped_column(default=0)
+    downloads: Mapped[int] = mapped_column(default=0)
+    registry_likes: Mapped[int] = mapped_column(default=0)
+    marketplace_likes: Mapped[int] = mapped_column(default=0)
+    number_of_subscriptions: Mapped[int] = mapped_column(default=0)
+    average_rating: Mapped[float] = mapped_column(default=0.0)

@@ -86,7 +86,7 @@ def _check_path(name: str) -> None:
 
 def _program_figures(source: str) -> tuple[dict, dict, int, dict]:
     """(input schema, output schema, qubits, resource estimate) of an entry program."""
-    from portal.execution.programs import input_schema, parse_program, resource_figures
+    from portal.core.programs import input_schema, parse_program, resource_figures
 
     schema = input_schema(source)
     placeholders = {
@@ -119,7 +119,7 @@ def _sdk(value: Any) -> SDKType:
 
 
 def _parse_each_program(files: dict[str, str]) -> list[dict[str, Any]]:
-    from portal.execution.programs import ProgramError, input_schema, parse_program
+    from portal.core.programs import ProgramError, input_schema, parse_program
 
     checks = []
     for path, source in sorted(files.items()):

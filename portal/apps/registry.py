@@ -22,8 +22,8 @@ from portal.apps.services import (
 )
 from portal.core import cache
 from portal.core.errors import NotFound, ValidationFailed
+from portal.core.extensions import db
 from portal.core.paging import PAGING, bounded, cached_count
-from portal.extensions import db
 
 SORTS = ("downloads", "newest", "rating", "name")
 

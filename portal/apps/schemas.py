@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from portal.api.paging import PageArgs, PageMeta
 from portal.apps.models import AppType, AppVisibility, LicenseType, SDKType, VersionStatus
+from portal.core.apipaging import PageArgs, PageMeta
 from portal.core.inputs import Int
 
 SORTS = ["downloads", "newest", "rating", "name", "relevance"]

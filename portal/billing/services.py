@@ -27,6 +27,8 @@ again except for their payment status, which follows the provider's invoice even
 
 from __future__ import annotations
 
+import secrets
+import time
 import uuid
 from calendar import monthrange
 from dataclasses import dataclass, field
@@ -44,9 +46,16 @@ from portal.billing import policy
 from portal.billing.models import BillingItem, UserBill
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, PaymentRequired, ValidationFailed
+from portal.core.extensions import db
+from portal.core.payments import (
+    LocalTestProvider,
+    StripeProvider,
+    apply_local_event,
+    minor_units,
+    provider,
+)
 from portal.core.uow import unit_of_work
 from portal.execution.models import Job, JobStatus
-from portal.extensions import db
 from portal.marketplace.models import Subscription, SubscriptionStatus, SubscriptionType
 
 log = structlog.get_logger("portal.billing")
@@ -470,7 +479,7 @@ def issue_invoice(bill: UserBill) -> None:
     """Ask the provider to collect what the closed bill still owes. Stripe: an invoice with
     ``metadata.bill_id`` (its events come back through the webhook). Local test provider:
     nothing to do here; the bill page offers "Pay (test)", which sends the same event."""
-    from portal.billing.payments import StripeProvider, minor_units, provider
+    from portal.core.payments import minor_units, provider
 
     payments = provider()
     if not isinstance(payments, StripeProvider):
@@ -518,12 +527,6 @@ def issue_invoice(bill: UserBill) -> None:
 
 def pay_locally(user: User, bill_id: Any) -> UserBill:
     """The local test provider's "Pay (test)": the same ``invoice.paid`` event Stripe sends."""
-    import secrets
-    import time
-
-    from portal.billing.payments import LocalTestProvider, minor_units, provider
-    from portal.billing.webhooks import process_event
-
     bill = get_bill(user, bill_id)
     if not isinstance(provider(), LocalTestProvider):
         raise NotFound("Bills are paid through Stripe here; follow the invoice link.")
@@ -546,7 +549,7 @@ def pay_locally(user: User, bill_id: Any) -> UserBill:
             }
         },
     }
-    process_event(event, "local")
+    apply_local_event(event)  # portal.billing.webhooks.process_event, as for Stripe's
     return bill
 
 

@@ -22,12 +22,12 @@ from flask import request
 from flask_smorest import Blueprint
 from sqlalchemy.dialects.postgresql import insert
 
-from portal.api import accepts
 from portal.billing import services as billing_services
 from portal.billing.models import PaymentEvent
-from portal.billing.payments import BadSignature, provider
+from portal.core.apidocs import accepts
 from portal.core.db import utcnow
-from portal.extensions import db
+from portal.core.extensions import db
+from portal.core.payments import BadSignature, provider
 from portal.marketplace import payments as marketplace_payments
 
 log = structlog.get_logger("portal.webhooks")

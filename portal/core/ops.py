@@ -20,7 +20,7 @@ from prometheus_client import (
 )
 
 from portal.core import uow
-from portal.extensions import db
+from portal.core.extensions import db
 
 bp = Blueprint("ops", __name__)
 

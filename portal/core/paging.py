@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 
 # A page number from a URL can be any size, and an OFFSET beyond bigint is a database error,
 # not an empty page: both bounds are enforced here and in the API's argument schema.

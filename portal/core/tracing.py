@@ -46,7 +46,7 @@ def init_app(app: Flask, span_processor=None) -> None:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
 
-    from portal.extensions import db
+    from portal.core.extensions import db
 
     if not _configured:
         provider = TracerProvider(

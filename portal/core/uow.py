@@ -27,7 +27,7 @@ _HOOKS = "qh_after_commit"
 
 
 def _session():
-    from portal.extensions import db
+    from portal.core.extensions import db
 
     return db.session()
 

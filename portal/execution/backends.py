@@ -265,7 +265,7 @@ def _prepare_program(
             return _Prepared(
                 hit.circuit, hit.transpiled, True, hit.measured_all, hit.method, hit.config
             ), 0.0
-    from portal.execution.programs import parse_program, resource_figures
+    from portal.core.programs import parse_program, resource_figures
 
     started = time.perf_counter()
     circuit = parse_program(source, fmt, inputs)
@@ -423,7 +423,7 @@ def warm_up() -> None:
     from qiskit.primitives.containers.estimator_pub import EstimatorPub  # noqa: F401
     from qiskit.primitives.containers.sampler_pub import SamplerPub  # noqa: F401
 
-    from portal.execution.programs import parse_program
+    from portal.core.programs import parse_program
 
     backend = backend_for("warm-up", {"method": "automatic"})
     circuit = QuantumCircuit(1, 1)

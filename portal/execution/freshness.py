@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from flask import session
 from flask_login import current_user
 
+from portal.core.extensions import db
 from portal.execution import policy
 from portal.execution.models import Job
-from portal.extensions import db
 
 
 def _viewer() -> tuple:

@@ -96,7 +96,7 @@ def parse_parametric(source: Any, index: int | None = None):
     """The circuit of a PUB's OpenQASM program, its ``input float``/``angle`` declarations
     as free ``Parameter`` objects (ProgramError with line and column otherwise). Cached per
     source; the cached circuit is never mutated (callers copy)."""
-    from portal.execution import programs
+    from portal.core import programs
 
     if not isinstance(source, str):
         _refuse("the program must be OpenQASM source text.", index=index)
@@ -422,7 +422,7 @@ def submission(
 ) -> Submission:
     """Validate a primitive job for ``hardware``: every PUB fits the device (qubits, gates,
     memory: ``pricing.check_fits``) and the job its limits; the priced shots."""
-    from portal.execution.programs import resource_figures
+    from portal.core.programs import resource_figures
 
     parsed = parse_pubs(
         primitive,
@@ -568,8 +568,8 @@ def _nested(array, leaf) -> Any:
 
 def _prepared(pub: Pub, config: dict[str, Any], budget: int | None):
     """(circuit to run, the entry's config with its method, method) for one PUB."""
+    from portal.core.programs import resource_figures
     from portal.execution import backends
-    from portal.execution.programs import resource_figures
 
     circuit = pub.circuit.copy()
     method = backends.choose_method(config, resource_figures(circuit), budget or 2**40)
@@ -825,8 +825,8 @@ def quote_program(
     """Price and transpile preview of one program on ``device`` (what the estimate endpoint
     answers for a circuit; the IDE shows it next to the Run button). ValidationFailed for a
     bad device, shots, program or a circuit that does not fit."""
+    from portal.core.programs import parse_program, resource_figures
     from portal.execution.backends import program_hash
-    from portal.execution.programs import parse_program, resource_figures
 
     hardware = get_hardware(device)
     shots = check_shots(hardware, shots)

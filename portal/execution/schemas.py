@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from portal.api.paging import PageArgs
+from portal.core.apipaging import PageArgs
 from portal.core.inputs import Int
 from portal.core.paging import MAX_PER_PAGE
 from portal.execution.models import HardwareStatus, HardwareTechnology, JobRunMode, JobStatus

@@ -13,6 +13,7 @@ from markupsafe import Markup
 from portal.accounts.auth import page_auth
 from portal.core import conditional
 from portal.core.errors import PortalError
+from portal.core.extensions import htmx
 from portal.core.web import FORM_ERROR_STATUS
 from portal.execution import policy, svg
 from portal.execution.calibration import calibration_of
@@ -33,7 +34,6 @@ from portal.execution.models import JobStatus
 from portal.execution.pricing import check_fits, check_shots, estimate_cost
 from portal.execution.queue import queue_position, wait_estimate
 from portal.execution.submission import cancel_job, cancel_jobs, parse_tags, set_tags, submit_job
-from portal.extensions import htmx
 
 jobs_bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 hardware_bp = Blueprint("hardware", __name__, url_prefix="/devices")
@@ -287,7 +287,7 @@ def _parse_inputs(raw: str):
 @page_auth()
 def estimate():
     """The price (and program check) shown live on the submit form."""
-    from portal.execution.programs import parse_program, resource_figures
+    from portal.core.programs import parse_program, resource_figures
 
     context: dict = {"cost": None, "figures": None, "problem": None}
     try:
@@ -373,7 +373,7 @@ def _elapsed(job) -> int | None:
 
 @lru_cache(maxsize=256)  # a pure function of the program; job pages show the same ones often
 def _drawing_of(source: str, program_format: str | None, inputs: str) -> str | None:
-    from portal.execution.programs import parse_program
+    from portal.core.programs import parse_program
 
     try:
         circuit = parse_program(source, program_format, json.loads(inputs))
@@ -393,8 +393,8 @@ def _transpiled_of(source: str, fmt: str | None, inputs: str, device: str, confi
     """The circuit as it ran on a device-like entry (transpiled for its coupling map and basis
     gates, as the worker does; no simulation), or None where it runs as written or is too big
     to read."""
+    from portal.core.programs import parse_program
     from portal.execution import backends
-    from portal.execution.programs import parse_program
 
     settings = json.loads(config)
     if not backends.is_device_like(settings):

@@ -9,8 +9,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth, optional_actor
-from portal.api.docs import error_responses
-from portal.api.paging import PageArgs
+from portal.core.apidocs import error_responses
+from portal.core.apipaging import PageArgs
 from portal.core.paging import Page
 from portal.execution.models import JobRunMode
 from portal.marketplace import keys, listings, reviews, runs, subscriptions
@@ -158,7 +158,7 @@ def trial(listing_id):
 def subscribe(data, listing_id):
     """Start a paid plan: answers the checkout URL; the subscription turns ACTIVE when the
     payment provider confirms the payment"""
-    from portal.billing.payments import provider
+    from portal.core.payments import provider
 
     listing = listings.get_listing(listing_id, g.api_user)
     base = request.host_url.rstrip("/")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import ApiKeyStatus
 from portal.core.db import Money, StringArray, Timestamped, UTCDateTime, enum_column
-from portal.extensions import db
+from portal.core.extensions import db
 
 
 class MarketplaceListingStatus(enum.Enum):

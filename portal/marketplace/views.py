@@ -24,13 +24,12 @@ from marshmallow import EXCLUDE, Schema, ValidationError
 from portal.accounts.auth import page_auth
 from portal.accounts.models import Role
 from portal.apps.models import AppType
-from portal.billing.payments import LocalTestProvider, provider
-from portal.billing.webhooks import process_event
 from portal.core import cache
 from portal.core.errors import NotFound, PortalError, ValidationFailed
+from portal.core.extensions import db, htmx
 from portal.core.paging import MAX_PAGE, Page
+from portal.core.payments import LocalTestProvider, apply_local_event, provider
 from portal.core.web import flash_refusal
-from portal.extensions import db, htmx
 from portal.marketplace import keys, listings, policy, reviews, runs
 from portal.marketplace import subscriptions as subs
 from portal.marketplace.models import (
@@ -507,7 +506,7 @@ def checkout(session_id):
                 customer_id=sub.stripe_customer_id,
                 recurring=sub.subscription_type.name in ("MONTHLY", "ANNUAL"),
             )
-            process_event(event, "local")
+            apply_local_event(event)  # billing applies it (portal.billing.webhooks)
             flash("Payment received (test). Your subscription is active.", "success")
         return redirect(url_for("marketplace.subscription", sub_id=sub.id, checkout="done"))
     return render_template(

@@ -20,7 +20,7 @@ from flask import current_app, has_app_context
 
 from portal.core.db import utcnow
 from portal.core.errors import NotFound
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.notifications.models import Notification, NotificationType
 
 log = structlog.get_logger("portal.notifications")

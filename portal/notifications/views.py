@@ -8,7 +8,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from portal.accounts.auth import page_auth
-from portal.extensions import htmx
+from portal.core.extensions import htmx
 from portal.notifications import services
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")

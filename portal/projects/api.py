@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth
-from portal.api.paging import PageArgs
+from portal.core.apipaging import PageArgs
 from portal.projects import services
 from portal.projects.schemas import (
     AnalyseSchema,

@@ -189,7 +189,7 @@ def run_check(key: str, source: str, fmt: str | None, inputs, shots: int) -> dic
     from rq.timeouts import JobTimeoutException
 
     from portal.core.errors import ValidationFailed
-    from portal.execution.programs import parse_program
+    from portal.core.programs import parse_program
 
     budget = memory_budget_mb()
     try:

@@ -7,7 +7,7 @@ Rules:
 - File paths are relative, of safe characters, with an allowed extension; no ``..``, no
   hidden files, no absolute paths.
 - Sizes are bounded per file, per project and in file count, with messages that say the limit.
-- Programs are OpenQASM only, read by ``portal.execution.programs``; nothing a user writes is
+- Programs are OpenQASM only, read by ``portal.core.programs``; nothing a user writes is
   executed except as a circuit (simulations run on Qiskit Aer).
 """
 
@@ -25,8 +25,8 @@ from sqlalchemy.orm import selectinload
 from portal.accounts.models import User
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from portal.core.extensions import db
 from portal.core.inputs import DESCRIPTION_CHARS, bounded_text
-from portal.extensions import db
 from portal.projects import policy
 from portal.projects.models import Project, ProjectFile
 from portal.projects.starters import DEFAULT_STARTER, STARTERS
@@ -419,7 +419,7 @@ def analyse(source: str, inputs: dict[str, Any] | None = None) -> Analysis:
     Program errors are returned, never raised. QASM 3 ``input`` values come from ``inputs``
     when given (e.g. inputs.json), else neutral placeholders so the structure can be checked.
     """
-    from portal.execution.programs import (
+    from portal.core.programs import (
         ProgramError,
         detect_format,
         input_schema,
@@ -505,7 +505,7 @@ def run_program(
 def _program_inputs(project: Project, source: str) -> tuple[str, dict[str, Any] | None]:
     """The program's format and, for OpenQASM 3, the project's saved inputs it declares:
     what the editor's Run and its quote both send."""
-    from portal.execution.programs import detect_format, input_schema
+    from portal.core.programs import detect_format, input_schema
 
     fmt = detect_format(source)
     inputs = None
@@ -620,7 +620,7 @@ def build(
     validation is reported, not raised: the IDE and the release show the reasons. While the
     simulation runs, the build's status is ``checking`` and it has no package yet: build
     again (the IDE polls) to read the worker's result."""
-    from portal.execution.programs import detect_format
+    from portal.core.programs import detect_format
 
     version = _validate_version(version)
     entry = validate_path(entry) if entry else default_entry(project)

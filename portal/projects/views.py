@@ -25,10 +25,10 @@ from portal.accounts.auth import page_auth
 from portal.apps import policy as apps_policy
 from portal.apps.models import AppType, AppVisibility, LicenseType
 from portal.core.errors import PortalError
+from portal.core.extensions import db, htmx
 from portal.core.forms import load_form
 from portal.core.paging import MAX_PAGE
 from portal.core.web import FORM_ERROR_STATUS, flash_refusal
-from portal.extensions import db, htmx
 from portal.projects import services
 from portal.projects.schemas import ProjectCreateSchema, ProjectUpdateSchema
 from portal.projects.starters import DEFAULT_STARTER, STARTERS
@@ -320,7 +320,7 @@ def _run_fragment(project, job):
     drawing = None
     # Drawn only where the policy lets this user read the program (not another's app).
     if job.status.is_terminal and job.program_source and may_see_program(current_user, job):
-        from portal.execution.programs import parse_program
+        from portal.core.programs import parse_program
 
         try:
             circuit = parse_program(job.program_source, job.program_format, job.inputs)

@@ -7,7 +7,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.accounts.auth import page_auth
-from portal.extensions import htmx
+from portal.core.extensions import htmx
 from portal.webhooks import services
 
 bp = Blueprint("webhooks", __name__)

@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from portal.api.paging import envelope
+from portal.core.apipaging import envelope
 from portal.core.memo import BoundedCache, bounded
 
 

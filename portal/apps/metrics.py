@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from portal.analytics.models import AppMetrics
+from portal.apps.models import AppMetrics
 from portal.core.db import utcnow
-from portal.extensions import db
+from portal.core.extensions import db
 
 COUNTERS = {"views": "views", "downloads": "downloads", "likes": "registry_likes"}
 
