@@ -29,6 +29,9 @@ from sqlalchemy.orm import joinedload
 
 from portal.accounts.credentials import API_KEY, BEARER, SESSION, SUBSCRIPTION_KEY
 from portal.accounts.models import ApiKeyStatus, Role, User, UserApiKey
+from portal.accounts.policy import check_credential
+from portal.accounts.services import live_web_session, touch_web_session
+from portal.accounts.tokens import active_session, decode
 from portal.core.db import utcnow
 from portal.core.errors import Forbidden, RateLimited, Unauthorized
 from portal.core.extensions import db, login_manager
@@ -57,8 +60,6 @@ login_manager.login_message_category = "info"
 def load_user(user_id: str) -> User | None:
     """The signed-in user, only while their browser session row is still active: revoking
     the row (settings page, password change, deactivation) signs that browser out."""
-    from portal.accounts.services import live_web_session, touch_web_session
-
     try:
         user_key = uuid.UUID(user_id)
     except ValueError:
@@ -232,8 +233,6 @@ def authenticate_api_key(raw_key: str) -> tuple[User, UserApiKey]:
 
 
 def authenticate_bearer(token: str) -> User:
-    from portal.accounts.tokens import active_session, decode
-
     claims = decode(token, "access")
     session = active_session(claims)
     g.api_session_id = session.id  # what POST /auth/logout revokes
@@ -413,7 +412,6 @@ def api_auth(
     ``subscription_key=True`` (run its app, its jobs). Sets ``g.api_user`` and ``g.api_key``;
     the OpenAPI document gets ``x-required-scope``. ``anonymous=True``: a call without any
     credentials runs with ``g.api_user = None``."""
-    from portal.accounts.policy import check_credential
 
     def decorate(view):
         @wraps(view)

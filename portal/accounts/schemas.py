@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from portal.accounts.services import API_KEY_SCOPES, EMAIL_EVENTS, MAX_SHOTS
+from portal.accounts.services import API_KEY_SCOPES, EMAIL_EVENTS, MAX_SHOTS, preferences_for
 from portal.core.apipaging import PageArgs
 from portal.core.inputs import Int
 
@@ -91,8 +91,6 @@ class UserSchema(Schema):
     preferences = fields.Method("_preferences", metadata={"example": {"timezone": "UTC"}})
 
     def _preferences(self, user):
-        from portal.accounts.services import preferences_for
-
         return preferences_for(user)
 
 

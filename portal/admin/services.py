@@ -18,6 +18,7 @@ from portal.accounts.models import User
 from portal.apps.models import AppVersion, QuantumApp
 from portal.billing.models import BillingItem, UserBill
 from portal.core import heartbeats
+from portal.core import queue as redis_queue
 from portal.core.db import utcnow
 from portal.core.extensions import db
 from portal.execution.models import Job, JobStatus
@@ -135,9 +136,7 @@ def queue_health(actor: User, redis=None) -> QueueHealth:
     age = (utcnow() - oldest).total_seconds() if oldest else None
     depth, workers = None, []
     try:
-        from portal.core.queue import job_queue
-
-        queue = job_queue()
+        queue = redis_queue.job_queue()
         redis = redis or queue.connection
         depth = queue.count
         now = time.time()

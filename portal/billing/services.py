@@ -57,6 +57,8 @@ from portal.core.payments import (
 from portal.core.uow import unit_of_work
 from portal.execution.models import Job, JobStatus
 from portal.marketplace.models import Subscription, SubscriptionStatus, SubscriptionType
+from portal.notifications.models import Notification, NotificationType
+from portal.notifications.services import notify
 
 log = structlog.get_logger("portal.billing")
 
@@ -479,8 +481,6 @@ def issue_invoice(bill: UserBill) -> None:
     """Ask the provider to collect what the closed bill still owes. Stripe: an invoice with
     ``metadata.bill_id`` (its events come back through the webhook). Local test provider:
     nothing to do here; the bill page offers "Pay (test)", which sends the same event."""
-    from portal.core.payments import minor_units, provider
-
     payments = provider()
     if not isinstance(payments, StripeProvider):
         return
@@ -577,9 +577,6 @@ def on_invoice_paid(invoice: dict[str, Any], created: datetime) -> None:
 def on_invoice_payment_failed(invoice: dict[str, Any], created: datetime) -> None:
     """``invoice.payment_failed`` for a bill: mark it FAILED (a late failure never undoes a
     payment) and tell the user."""
-    from portal.notifications.models import NotificationType
-    from portal.notifications.services import notify
-
     bill = _bill_of_invoice(invoice)
     if bill is None or bill.payment_status == PAID:
         return
@@ -665,8 +662,6 @@ def month_spend(user_id: uuid.UUID, now: datetime | None = None) -> Decimal:
 
 
 def _warned_this_month(user_id: uuid.UUID, now: datetime | None) -> bool:
-    from portal.notifications.models import Notification, NotificationType
-
     start, _ = period_bounds(now)
     return (
         db.session.execute(
@@ -709,9 +704,6 @@ def check_budget(user: User, estimated_cost: Decimal, now: datetime | None = Non
         )
     reaches_warning = budget > 0 and spent + estimated >= budget * BUDGET_WARN_RATIO
     if reaches_warning and not _warned_this_month(user.id, now):
-        from portal.notifications.models import NotificationType
-        from portal.notifications.services import notify
-
         notify(
             user.id,
             "Budget warning",

@@ -29,6 +29,8 @@ from markupsafe import Markup
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from portal.core.queue import redis_connection
+
 log = structlog.get_logger(__name__)
 
 GENERATION_KEY = "qh:cache:listings:gen"
@@ -45,8 +47,6 @@ def _client():
         return None
     if int(current_app.config.get("LISTING_CACHE_SECONDS") or 0) <= 0:
         return None
-    from portal.core.queue import redis_connection
-
     return redis_connection()
 
 

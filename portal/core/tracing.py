@@ -14,6 +14,8 @@ from flask import Flask
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
+from portal.core.extensions import db
+
 _configured = False
 
 
@@ -45,8 +47,6 @@ def init_app(app: Flask, span_processor=None) -> None:
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-
-    from portal.core.extensions import db
 
     if not _configured:
         provider = TracerProvider(

@@ -2,6 +2,8 @@
 
 from flask import Blueprint, render_template
 
+from portal.core.mail import outbox
+
 bp = Blueprint("core", __name__)
 
 
@@ -14,8 +16,6 @@ def home():
 def dev_outbox():
     """Mail the portal would have sent, for development without SMTP (404 in production)."""
     from flask import abort, current_app
-
-    from portal.core.mail import outbox
 
     if not current_app.config.get("DEV_OUTBOX_ENABLED") or current_app.config.get("SMTP_HOST"):
         abort(404)

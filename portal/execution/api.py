@@ -12,9 +12,9 @@ from flask_smorest import Blueprint
 from portal.accounts.auth import api_auth
 from portal.apps.models import AppVersion
 from portal.core.apidocs import error_responses
-from portal.core.errors import NotFound
+from portal.core.errors import Conflict, NotFound
 from portal.core.extensions import db
-from portal.execution import policy
+from portal.execution import policy, primitives
 from portal.execution.hardware import get_hardware, list_hardware
 from portal.execution.jobs import app_label, day_range, get_job, list_jobs, result_document
 from portal.execution.models import JobRunMode
@@ -192,8 +192,6 @@ def _primitive_args(data) -> dict:
 @_doc(jobs_blp, 401, 404, 422)
 def estimate(data):
     """Price a run before submitting it (and check the program if one is given)"""
-    from portal.execution import primitives
-
     hardware = get_hardware(data["device"])
     if data.get("primitive"):  # sampler / estimator PUBs: priced as submitted
         return primitives.estimate(hardware, data)
@@ -247,8 +245,6 @@ class JobDetail(MethodView):
 @_doc(jobs_blp, 401, 404)
 def result(job_id):
     """Counts, execution time, transpiled depth/size and metadata of a finished job"""
-    from portal.core.errors import Conflict
-
     job = get_job(g.actor, job_id)
     if job.result is None:
         raise Conflict(

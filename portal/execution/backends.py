@@ -29,9 +29,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from portal.core.programs import parse_program, resource_figures
 from portal.execution.memory import (
     density_matrix_bytes,
     max_qubits,
+    memory_budget_mb,
     size_text,
     statevector_bytes,
 )
@@ -191,7 +193,6 @@ def _budget_mb() -> int | None:
 
     if not has_app_context():
         return None
-    from portal.execution.memory import memory_budget_mb
 
     return memory_budget_mb()
 
@@ -265,7 +266,6 @@ def _prepare_program(
             return _Prepared(
                 hit.circuit, hit.transpiled, True, hit.measured_all, hit.method, hit.config
             ), 0.0
-    from portal.core.programs import parse_program, resource_figures
 
     started = time.perf_counter()
     circuit = parse_program(source, fmt, inputs)
@@ -422,8 +422,6 @@ def warm_up() -> None:
     from qiskit.primitives.containers.bindings_array import BindingsArray  # noqa: F401
     from qiskit.primitives.containers.estimator_pub import EstimatorPub  # noqa: F401
     from qiskit.primitives.containers.sampler_pub import SamplerPub  # noqa: F401
-
-    from portal.core.programs import parse_program
 
     backend = backend_for("warm-up", {"method": "automatic"})
     circuit = QuantumCircuit(1, 1)

@@ -11,9 +11,12 @@ import sqlalchemy as sa
 from flask import session
 from flask_login import current_user
 
+from portal.core.conditional import weak_etag
 from portal.core.extensions import db
 from portal.execution import policy
+from portal.execution.jobs import job_apps
 from portal.execution.models import Job
+from portal.notifications.services import unread_count
 
 
 def _viewer() -> tuple:
@@ -30,8 +33,6 @@ def _viewer() -> tuple:
 def job_status_etag(job: Job, position: int | None, wait: float | None) -> str:
     """The status fragment of ``job``: its row (every change moves ``updated_at``), its place
     in the queue and the wait estimate as shown (whole seconds)."""
-    from portal.core.conditional import weak_etag
-
     shown_wait = None if wait is None else round(wait)
     return weak_etag("job-status", _viewer(), str(job.id), job.updated_at, job.status.value,
                      position, shown_wait)  # fmt: skip
@@ -51,8 +52,6 @@ def jobs_version(actor: Any) -> tuple[int, Any]:
 
 def job_rows_etag(actor: Any, full_path: str) -> str:
     """The job rows fragment at ``full_path`` (page and filters)."""
-    from portal.core.conditional import weak_etag
-
     return weak_etag("job-rows", _viewer(), full_path, jobs_version(actor))
 
 
@@ -62,10 +61,6 @@ def job_list_page_etag(actor: Any, full_path: str) -> tuple[str, list]:
     layout's viewer-dependent parts: the name and roles in the navigation and the unread
     notifications badge. A page with flashed messages is never conditional (the caller
     checks). Returns (etag, the app choices)."""
-    from portal.core.conditional import weak_etag
-    from portal.execution.jobs import job_apps
-    from portal.notifications.services import unread_count
-
     apps = job_apps(actor)
     user = current_user
     parts = ("jobs-page", _viewer(), user.username, tuple(user.roles or ()), unread_count(user),

@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 from portal.core.apipaging import PageArgs
 from portal.core.inputs import Int
 from portal.core.paging import MAX_PER_PAGE
+from portal.execution.calibration import calibration_document
 from portal.execution.models import HardwareStatus, HardwareTechnology, JobRunMode, JobStatus
 
 GHZ_EXAMPLE = (
@@ -54,8 +55,6 @@ class HardwareSchema(Schema):
 
 
 def _calibration(hardware):
-    from portal.execution.calibration import calibration_document
-
     return calibration_document(hardware)
 
 

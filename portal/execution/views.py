@@ -12,11 +12,14 @@ from markupsafe import Markup
 
 from portal.accounts.auth import page_auth
 from portal.core import conditional
-from portal.core.errors import PortalError
+from portal.core.db import utcnow
+from portal.core.errors import PortalError, ValidationFailed
 from portal.core.extensions import htmx
-from portal.core.web import FORM_ERROR_STATUS
-from portal.execution import policy, svg
+from portal.core.programs import parse_program, resource_figures
+from portal.core.web import FORM_ERROR_STATUS, flash_refusal
+from portal.execution import backends, policy, svg
 from portal.execution.calibration import calibration_of
+from portal.execution.freshness import job_list_page_etag, job_rows_etag, job_status_etag
 from portal.execution.hardware import get_hardware, list_hardware, online_devices, run_defaults
 from portal.execution.jobs import (
     app_label,
@@ -115,15 +118,11 @@ def index():
     page = max(1, _int(request.args.get("page"), 1))
     etag = None
     if htmx:  # the rows' live poll: 304 while none of the user's jobs has changed
-        from portal.execution.freshness import job_rows_etag
-
         etag = job_rows_etag(current_user, request.full_path)
         unchanged = conditional.not_modified(etag)
         if unchanged is not None:
             return unchanged
     elif "_flashes" not in session:  # the full page: 304 too, unless it shows a message
-        from portal.execution.freshness import job_list_page_etag
-
         etag, apps = job_list_page_etag(current_user, request.full_path)
         unchanged = conditional.not_modified(etag)
         if unchanged is not None:
@@ -172,8 +171,6 @@ def cancel_many():
     """Bulk cancel: the ticked jobs of the list (each with cancel_job's rules)."""
     from flask import flash
 
-    from portal.core.web import flash_refusal
-
     try:
         done = cancel_jobs(current_user, request.form.getlist("ids"))
     except PortalError as exc:
@@ -209,8 +206,6 @@ def tags(job_id):
         status = FORM_ERROR_STATUS if refusal else 200
         return render_template("execution/_job_tags.html", **context), status
     if refusal is not None:
-        from portal.core.web import flash_refusal
-
         flash_refusal(refusal)
     return redirect(url_for("jobs.detail", job_id=job.id))
 
@@ -255,8 +250,6 @@ def new():
 
 
 def _shots(raw):
-    from portal.core.errors import ValidationFailed
-
     try:
         return int(str(raw).strip())
     except ValueError:
@@ -264,8 +257,6 @@ def _shots(raw):
 
 
 def _parse_inputs(raw: str):
-    from portal.core.errors import ValidationFailed
-
     if not raw or not raw.strip():
         return None
     try:
@@ -287,8 +278,6 @@ def _parse_inputs(raw: str):
 @page_auth()
 def estimate():
     """The price (and program check) shown live on the submit form."""
-    from portal.core.programs import parse_program, resource_figures
-
     context: dict = {"cost": None, "figures": None, "problem": None}
     try:
         hardware = get_hardware(request.form.get("device", ""))
@@ -310,8 +299,6 @@ def estimate():
 def detail(job_id):
     job = get_job(current_user, job_id, with_result=True)
     if htmx:  # the status poll: 304 while the job and its place in the queue are unchanged
-        from portal.execution.freshness import job_status_etag
-
         queue = _queue_figures(job)
         etag = job_status_etag(job, *queue)
         unchanged = conditional.not_modified(etag)
@@ -364,8 +351,6 @@ def _detail_context(job, queue: tuple[int | None, float | None] | None = None) -
 
 def _elapsed(job) -> int | None:
     """Whole seconds a running job has run (the page's ticking starts from it)."""
-    from portal.core.db import utcnow
-
     if job.status is not JobStatus.RUNNING or job.started_at is None:
         return None
     return max(0, int((utcnow() - job.started_at).total_seconds()))
@@ -373,8 +358,6 @@ def _elapsed(job) -> int | None:
 
 @lru_cache(maxsize=256)  # a pure function of the program; job pages show the same ones often
 def _drawing_of(source: str, program_format: str | None, inputs: str) -> str | None:
-    from portal.core.programs import parse_program
-
     try:
         circuit = parse_program(source, program_format, json.loads(inputs))
     except PortalError:
@@ -393,9 +376,6 @@ def _transpiled_of(source: str, fmt: str | None, inputs: str, device: str, confi
     """The circuit as it ran on a device-like entry (transpiled for its coupling map and basis
     gates, as the worker does; no simulation), or None where it runs as written or is too big
     to read."""
-    from portal.core.programs import parse_program
-    from portal.execution import backends
-
     settings = json.loads(config)
     if not backends.is_device_like(settings):
         return None

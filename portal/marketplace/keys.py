@@ -28,6 +28,7 @@ from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
 from portal.core.inputs import INT_MAX, whole_number
 from portal.core.security import new_token
+from portal.marketplace.listings import as_uuid
 from portal.marketplace.models import Subscription, SubscriptionKey, SubscriptionStatus
 
 # Subscription keys are ``qhs_…`` (personal API keys ``qh_…``): accounts picks the
@@ -103,8 +104,6 @@ def list_keys(sub: Subscription) -> list[SubscriptionKey]:
 
 
 def get_key(sub: Subscription, key_id: Any) -> SubscriptionKey:
-    from portal.marketplace.listings import as_uuid
-
     key = db.session.get(SubscriptionKey, as_uuid(key_id, "key"))
     if key is None or key.subscription_id != sub.id:
         raise NotFound("This subscription has no key with that id.")

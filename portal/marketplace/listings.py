@@ -22,6 +22,7 @@ from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import User
 from portal.apps import metrics
+from portal.apps import services as apps_services
 from portal.apps.models import (
     AppMetrics,
     AppType,
@@ -112,8 +113,6 @@ def publish_listing(
     preview_enabled: bool = False,
 ) -> MarketplaceListing:
     """Put an app on the Marketplace, or update and re-activate its listing."""
-    from portal.apps import services as apps_services
-
     app = apps_services.get_app_for_change(app_id, user)
     if app.visibility is AppVisibility.PRIVATE:
         raise ValidationFailed(

@@ -26,6 +26,8 @@ from portal.marketplace.models import (
     Subscription,
     SubscriptionStatus,
 )
+from portal.notifications.models import NotificationType
+from portal.notifications.services import notify
 
 # Whether a user downloaded an app, (user id, app id) -> bool: analytics, which counts the
 # downloads, registers its answer at app creation (``register_download_record``).
@@ -128,8 +130,6 @@ def add_review(user: User, listing: MarketplaceListing, *, rating: Any, title=No
     except sa.exc.IntegrityError:
         raise Conflict("You already reviewed this app; edit your review instead.") from None
     refresh_rating(app.id)
-    from portal.notifications.models import NotificationType
-    from portal.notifications.services import notify
 
     notify(
         app.developer_id,

@@ -31,6 +31,8 @@ from portal.marketplace.models import (
     SubscriptionStatus,
     SubscriptionType,
 )
+from portal.notifications.models import NotificationType
+from portal.notifications.services import notify
 
 log = structlog.get_logger("portal.marketplace")
 
@@ -95,9 +97,6 @@ def _check_open(listing: MarketplaceListing, user: User, plan: SubscriptionType)
 def notify_subscriber(
     user_id: uuid.UUID, title: str, message: str, link: str | None = None
 ) -> None:
-    from portal.notifications.models import NotificationType
-    from portal.notifications.services import notify
-
     notify(user_id, title, message, type=NotificationType.SUBSCRIPTION, link=link)
 
 

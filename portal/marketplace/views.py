@@ -23,6 +23,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError
 
 from portal.accounts.auth import page_auth
 from portal.accounts.models import Role
+from portal.apps import services as apps_services
 from portal.apps.models import AppType
 from portal.core import cache
 from portal.core.errors import NotFound, PortalError, ValidationFailed
@@ -34,6 +35,7 @@ from portal.marketplace import keys, listings, policy, reviews, runs
 from portal.marketplace import subscriptions as subs
 from portal.marketplace.models import (
     MarketplaceListingStatus,
+    Subscription,
     SubscriptionStatus,
     SubscriptionType,
 )
@@ -191,8 +193,6 @@ def _listing_context(listing, review_form=None):
 
 
 def _had_trial(user, listing) -> bool:
-    from portal.marketplace.models import Subscription, SubscriptionType
-
     return (
         db.session.query(Subscription.id)
         .filter_by(
@@ -305,8 +305,6 @@ def delete_review(listing_id):
 @bp.route("/publish/<app_id>", methods=["GET", "POST"])
 @page_auth(roles=(Role.PROVIDER, Role.ADMIN))
 def publish(app_id):
-    from portal.apps import services as apps_services
-
     app = apps_services.get_app_for_change(app_id, current_user)
     current = listings.listing_for_app(app.id)
     form = {

@@ -32,6 +32,9 @@ from typing import Any
 import structlog
 from flask import current_app
 
+from portal.core import queue as redis_queue
+from portal.core.errors import ValidationFailed
+from portal.core.programs import parse_program
 from portal.execution.memory import (  # noqa: F401 - the build check's bound, re-exported
     BYTES_PER_AMPLITUDE,
     max_qubits,
@@ -86,9 +89,7 @@ def check_key(source: str, fmt: str | None, inputs: dict[str, Any] | None, shots
 
 
 def _redis():
-    from portal.core.queue import redis_connection
-
-    return redis_connection()
+    return redis_queue.redis_connection()
 
 
 def stored_result(key: str) -> dict[str, Any] | None:
@@ -129,9 +130,7 @@ def _in_queue(key: str) -> bool:
 
 
 def _enqueue(key: str, source: str, fmt: str | None, inputs, shots: int) -> None:
-    from portal.core.queue import job_queue
-
-    queue = job_queue()
+    queue = redis_queue.job_queue()
     rq_job = queue.create_job(
         CHECK_FUNCTION,
         args=(key, source, fmt, inputs, shots),
@@ -187,9 +186,6 @@ def run_check(key: str, source: str, fmt: str | None, inputs, shots: int) -> dic
     """The worker body of a build check: simulate the program once on Aer with a few shots,
     within the memory budget and RQ's timeout, and store what happened under ``key``."""
     from rq.timeouts import JobTimeoutException
-
-    from portal.core.errors import ValidationFailed
-    from portal.core.programs import parse_program
 
     budget = memory_budget_mb()
     try:

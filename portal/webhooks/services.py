@@ -25,11 +25,14 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects.postgresql import insert
 
+from portal.core import queue as redis_queue
 from portal.core import uow
 from portal.core.db import utcnow
 from portal.core.errors import NotFound
 from portal.core.extensions import db
 from portal.core.urls import check_destination
+from portal.execution.jobs import get_job
+from portal.execution.models import Job
 from portal.webhooks import policy, signing
 from portal.webhooks.models import WebhookDelivery, WebhookSecret
 
@@ -106,9 +109,7 @@ def enqueue(delivery_id: uuid.UUID) -> None:
     """Ask a worker to send a committed pending delivery now; on failure the reconciler tick
     sends it (it is due already)."""
     try:
-        from portal.core.queue import job_queue
-
-        job_queue().enqueue(
+        redis_queue.job_queue().enqueue(
             "workers.jobs.deliver_webhook",
             str(delivery_id),
             job_id=f"qh-webhook-{delivery_id}",
@@ -170,8 +171,6 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
 def deliver(delivery_id: uuid.UUID | str, *, now: datetime | None = None) -> WebhookDelivery | None:
     """Send one pending attempt (a worker step: commits). None when it is not pending (sent
     already, or another worker holds it)."""
-    from portal.execution.models import Job
-
     row = db.session.execute(
         sa.select(WebhookDelivery)
         .where(WebhookDelivery.id == uuid.UUID(str(delivery_id)))
@@ -249,8 +248,6 @@ def deliver_due(now: datetime | None = None) -> int:
 
 
 def _job(actor, job_id):
-    from portal.execution.jobs import get_job
-
     job = get_job(actor, job_id)
     if not policy.may_see_deliveries(actor, job):
         raise NotFound("No such job.", details={"job_id": str(job_id)})

@@ -8,8 +8,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
-from portal.analytics import counters, metrics
+from portal.analytics import counters
 from portal.analytics.models import UsageAnalytics
+from portal.apps import metrics
 from portal.apps.models import AppMetrics, QuantumApp
 from portal.core.extensions import db
 from tests.factories.accounts import UserFactory, make_api_key
