@@ -13,7 +13,7 @@ from flask import Flask, has_app_context
 import portal.models  # noqa: F401 - every mapper, so relationships resolve
 from portal.core import tracing
 from portal.core.extensions import db
-from portal.execution.runner import run_job
+from portal.execution import runner
 from portal.projects.checks import run_check
 from portal.webhooks.services import deliver
 
@@ -68,7 +68,7 @@ def _traced_run(job_id: str, trace: dict | None):
     token = tracing.extract_context(trace) if trace else None
     try:
         with tracing.tracer().start_as_current_span("job.run", attributes={"job.id": job_id}):
-            status = run_job(job_id, worker=True)
+            status = runner.run_job(job_id, worker=True)
         return status.value if status else None
     finally:
         db.session.remove()

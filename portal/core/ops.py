@@ -19,11 +19,10 @@ from prometheus_client import (
     generate_latest,
 )
 
-from portal.core import uow
+from portal.core import tracing, uow
 from portal.core.extensions import db
 from portal.core.heartbeats import seconds_since_alive
 from portal.core.queue import redis_connection
-from portal.core.tracing import add_trace_ids, redact_current_span
 
 bp = Blueprint("ops", __name__)
 
@@ -61,7 +60,7 @@ def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
     """structlog for the portal's own lines and the standard library's (werkzeug, rq)."""
     shared = [
         structlog.contextvars.merge_contextvars,
-        add_trace_ids,
+        tracing.add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -118,7 +117,7 @@ def _after_request(response: Response) -> Response:
         # The request span (started by the Flask instrumentation after our own hooks) is
         # still open here: overwrite its URL attributes without the mail-link token.
 
-        redact_current_span(_loggable_path())
+        tracing.redact_current_span(_loggable_path())
     request_id = getattr(g, "request_id", None)
     if request_id:
         response.headers["X-Request-ID"] = request_id
