@@ -38,6 +38,8 @@ import time
 from contextlib import suppress
 from traceback import format_exc
 
+import sqlalchemy as sa
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import StopRequested
 from rq.job import JobStatus
 from rq.timeouts import JobTimeoutException
@@ -56,8 +58,6 @@ GRACE_SIGNAL = signal.SIGUSR1
 
 
 def _db_unreachable(exc: BaseException) -> bool:
-    import sqlalchemy as sa
-
     return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or (
         isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
     )
@@ -76,8 +76,6 @@ class PortalWorker(SimpleWorker):
         return min(backoff * 2, MAX_BACKOFF)
 
     def _bootstrap(self, logging_level) -> None:
-        from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
-
         backoff = 0.5
         while True:
             try:

@@ -11,7 +11,9 @@ decided by the domain policies (``portal/<domain>/policy.py``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +22,8 @@ from functools import wraps
 from typing import Any
 
 import sqlalchemy as sa
-from flask import g, request, session
+import structlog
+from flask import after_this_request, current_app, g, request, session
 from flask_login import current_user
 from limits import parse as parse_limit
 from limits.storage import storage_from_string
@@ -82,8 +85,6 @@ def _rate_storage():
     """This app's ``limits`` storage (Redis), built once per app from RATELIMIT_STORAGE_URI
     (``REDIS_URL`` unless set). Limits are counted only where a view asks
     (``check_rate_limit``): no per-request extension runs on every page."""
-    from flask import current_app
-
     storage = current_app.extensions.get("qh_rate_storage")
     if storage is None:
         storage = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
@@ -99,11 +100,6 @@ RATE_STORAGE_RETRY_SECONDS = 5.0
 def _hit(item, identifiers: tuple[str, ...]):
     """Count one hit: in Redis, or in this process while Redis is unreachable (never a 500).
     Returns (allowed, the storage that counted it)."""
-    import time
-
-    import structlog
-    from flask import current_app
-
     fallback = current_app.extensions.setdefault("qh_rate_fallback", {"down_until": 0.0})
     if time.monotonic() >= fallback["down_until"]:
         storage = _rate_storage()
@@ -122,8 +118,6 @@ def _hit(item, identifiers: tuple[str, ...]):
 
 def _refund(storage, item, identifiers: tuple[str, ...]) -> None:
     """Take back the newest hit (an attempt refused because a dependency was down)."""
-    import contextlib
-
     key = item.key_for(*identifiers)
     with contextlib.suppress(Exception):
         if hasattr(storage, "events"):  # the in-process storage
@@ -157,7 +151,6 @@ def check_rate_limit(
             details={"limit": rate or DEFAULT_KEY_RATE_LIMIT, "retry_after": retry},
         )
     if refund_on_503:
-        from flask import after_this_request
 
         @after_this_request
         def refund_if_unavailable(response):
@@ -479,8 +472,6 @@ def limit_attempts(action: str, ip: str | None, account: str | None) -> None:
     """Count a sign-in or reset attempt by address and by account; 429 past the limits.
     Uses the ``limits`` storage (Redis). Limits can be changed with ``RATELIMIT_SIGN_IN`` /
     ``RATELIMIT_RESET`` = (per address, per account)."""
-    from flask import current_app
-
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return
     per_ip, per_account = current_app.config.get(
@@ -509,8 +500,6 @@ def limit_attempts(action: str, ip: str | None, account: str | None) -> None:
 def mail_link_base() -> str:
     """Where links in e-mails point. Production uses the configured QH_BASE_URL, never the
     request's Host header (a forged Host would send reset links to an attacker's site)."""
-    from flask import current_app
-
     if current_app.config["ENV_NAME"] == "production":
         return current_app.config["BASE_URL"]
     return request.host_url

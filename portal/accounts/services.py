@@ -5,6 +5,7 @@ view or API route that called commits)."""
 from __future__ import annotations
 
 import functools
+import json
 import re
 import uuid
 from collections.abc import Callable, Iterable
@@ -805,8 +806,6 @@ def iban_is_valid(iban: str) -> bool:
 
 def set_payout_details(user: User, *, account_holder: str, iban: str, payout_email: str) -> dict:
     """Store where a provider is paid. Kept encrypted at rest (users.payout_details)."""
-    import json
-
     if not user.has_role(Role.PROVIDER):
         raise Forbidden("Only providers have payout details; become a provider first.")
     errors: dict[str, list[str]] = {}
@@ -831,8 +830,6 @@ def set_payout_details(user: User, *, account_holder: str, iban: str, payout_ema
 
 def payout_summary(user: User) -> dict | None:
     """What pages show of the payout account: the IBAN masked to its last four characters."""
-    import json
-
     if not user.payout_details:
         return None
     details = json.loads(user.payout_details)

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import session
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from portal.core.conditional import weak_etag
 from portal.core.extensions import db
@@ -23,8 +24,6 @@ def _viewer() -> tuple:
     """Who looks, and what of theirs a fragment shows: their time zone (every date) and
     their session's CSRF token (in the fragments' forms)."""
     if "csrf_token" not in session:  # the fragment's form would mint it: mint it first
-        from flask_wtf.csrf import generate_csrf
-
         generate_csrf()
     preferences = getattr(current_user, "preferences", None) or {}
     return (str(current_user.id), preferences.get("timezone"), session.get("csrf_token"))

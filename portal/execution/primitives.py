@@ -151,6 +151,7 @@ class Pub:
 
 def _bindings(circuit, values: Any, index: int):
     """JSON parameter values → a ``BindingsArray`` (validated against the circuit)."""
+    # Deferred: numpy (with Qiskit) is imported on first use.
     import numpy as np
     from qiskit.primitives.containers.bindings_array import BindingsArray
 
@@ -250,6 +251,7 @@ def parse_pubs(
     """Validate a primitive job's PUBs (before anything is written): each program parses,
     its parameter values bind and broadcast, observables match its qubits, shots fit the
     device, precision is in range, and the job's limits hold."""
+    # Deferred: Qiskit is heavy, imported on first use.
     from qiskit.primitives.containers.estimator_pub import EstimatorPub
     from qiskit.primitives.containers.sampler_pub import SamplerPub
 
@@ -336,6 +338,7 @@ def parse_pubs(
 def _groups(paulis: frozenset[str]) -> int:
     """Qubit-wise commuting groups of Pauli strings (BackendEstimatorV2's measurement
     circuits a binding)."""
+    # Deferred: Qiskit is heavy, imported on first use.
     from qiskit.quantum_info import PauliList
 
     return len(PauliList(sorted(paulis)).group_commuting(qubit_wise=True))
@@ -343,6 +346,7 @@ def _groups(paulis: frozenset[str]) -> int:
 
 def estimator_shots(pub: Pub) -> tuple[int, int]:
     """(circuits, shots each) BackendEstimatorV2 runs for an estimator PUB."""
+    # Deferred: numpy (with Qiskit) is imported on first use.
     import numpy as np
 
     qp = pub.qiskit
@@ -620,6 +624,7 @@ def _value(whole: int, positions: list[int]) -> int:
 
 
 def _sampler_pub(pub, hardware_name, config, memory, seed, budget) -> tuple[dict, dict, float]:
+    # Deferred: numpy (with Qiskit) is imported on first use.
     import numpy as np
 
     circuit, config, method = _prepared(pub, config, budget)
@@ -678,6 +683,7 @@ def _sampler_pub(pub, hardware_name, config, memory, seed, budget) -> tuple[dict
 
 
 def _estimator_pub(pub, hardware_name, config, seed, budget) -> tuple[dict, float]:
+    # Deferred: numpy (with Qiskit) is imported on first use.
     import numpy as np
 
     circuit, config, method = _prepared(pub, config, budget)

@@ -4,9 +4,11 @@ Thin: parse the form, call services, commit, dispatch, render."""
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import date
 from functools import lru_cache
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -61,8 +63,6 @@ def _int(value, default: int) -> int:
 
 
 def _date(value):
-    from datetime import date
-
     try:
         return date.fromisoformat(value) if value else None
     except ValueError:
@@ -70,8 +70,6 @@ def _date(value):
 
 
 def _uuid(value):
-    import uuid
-
     try:
         return uuid.UUID(value) if value else None
     except ValueError:
@@ -169,8 +167,6 @@ def index():
 @page_auth()
 def cancel_many():
     """Bulk cancel: the ticked jobs of the list (each with cancel_job's rules)."""
-    from flask import flash
-
     try:
         done = cancel_jobs(current_user, request.form.getlist("ids"))
     except PortalError as exc:

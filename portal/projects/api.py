@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 from urllib.parse import urlencode
 
 from flask import current_app, g, send_file
@@ -227,8 +228,6 @@ class Package(MethodView):
 
 
 def _zip_response(result):
-    import io
-
     return send_file(
         io.BytesIO(result.package),
         mimetype="application/zip",

@@ -31,6 +31,9 @@ from typing import Any
 
 import structlog
 from flask import current_app
+from rq.exceptions import NoSuchJobError
+from rq.job import Job as RQJob
+from rq.timeouts import JobTimeoutException
 
 from portal.core import queue as redis_queue
 from portal.core.errors import ValidationFailed
@@ -107,9 +110,6 @@ def _timeout() -> int:
 
 def _in_queue(key: str) -> bool:
     """Whether the check's RQ job is waiting or running (and not past its timeout)."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job as RQJob
-
     try:
         rq_job = RQJob.fetch(rq_id(key), connection=_redis())
     except NoSuchJobError:
@@ -185,8 +185,6 @@ def wait(key: str, seconds: float) -> dict[str, Any] | None:
 def run_check(key: str, source: str, fmt: str | None, inputs, shots: int) -> dict[str, Any]:
     """The worker body of a build check: simulate the program once on Aer with a few shots,
     within the memory budget and RQ's timeout, and store what happened under ``key``."""
-    from rq.timeouts import JobTimeoutException
-
     budget = memory_budget_mb()
     try:
         circuit = parse_program(source, fmt, inputs)
@@ -214,9 +212,9 @@ def run_check(key: str, source: str, fmt: str | None, inputs, shots: int) -> dic
 
 
 def _simulate(circuit, shots: int, budget_mb: int) -> dict[str, Any]:
+    # Deferred: Qiskit is heavy, imported on first use.
     from qiskit import transpile
     from qiskit_aer import AerSimulator
-    from rq.timeouts import JobTimeoutException
 
     try:
         backend = AerSimulator(max_memory_mb=budget_mb)

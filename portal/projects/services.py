@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import User
@@ -829,8 +830,6 @@ def release(
 
 def _wait_seconds() -> float:
     """How long a release or download waits for the build's check on a worker."""
-    from flask import current_app
-
     return float(current_app.config.get("BUILD_WAIT_SECONDS", 0))
 
 

@@ -336,8 +336,6 @@ def _run_fragment(project, job):
 
 
 def _has_endpoint(endpoint: str) -> bool:
-    from flask import current_app
-
     return endpoint in current_app.view_functions
 
 

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects.postgresql import insert
@@ -151,8 +152,6 @@ def payload(job, row: WebhookDelivery) -> bytes:
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-    import requests
-
     parts = urlsplit(url)
     check_destination(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
     with requests.Session() as http:
