@@ -10,7 +10,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.db import JSONType, StringArray, Timestamped, UTCDateTime, enum_column
+from portal.core import cache
+from portal.core.db import (
+    JSONType,
+    StringArray,
+    Timestamped,
+    UTCDateTime,
+    enum_column,
+    unmapped_columns,
+)
 from portal.core.extensions import db
 
 
@@ -237,3 +245,9 @@ class AppMetrics(Timestamped, db.Model):
     marketplace_likes: Mapped[int] = mapped_column(default=0)
     number_of_subscriptions: Mapped[int] = mapped_column(default=0)
     average_rating: Mapped[float] = mapped_column(default=0.0)
+
+
+# Listings change with the apps, their versions, tags and documents (portal.core.cache).
+cache.watch(QuantumApp, AppVersion, Tag, Documentation)
+# Full-text search columns the database maintains (migrations), not mapped here.
+unmapped_columns(QuantumApp.__tablename__, "search_vector", "search_keywords")

@@ -36,10 +36,14 @@ log = structlog.get_logger(__name__)
 GENERATION_KEY = "qh:cache:listings:gen"
 # How long a request waits for an entry that another request is computing.
 COLD_WAIT_SECONDS = 3.0
-# Tables whose changes alter what a listing shows or in which order.
-WATCHED = frozenset(
-    {"quantum_apps", "app_versions", "tags", "documentation", "marketplace_listings", "reviews"}
-)
+# Tables whose changes alter what a listing shows or in which order: each domain names its
+# own with ``watch`` where its models are defined (apps, marketplace).
+WATCHED: set[str] = set()
+
+
+def watch(*models) -> None:
+    """A change to any of these models' rows makes the cached listings stale."""
+    WATCHED.update(model.__tablename__ for model in models)
 
 
 def _client():
