@@ -15,10 +15,10 @@ from portal.admin import services as admin_services
 from portal.analytics.charts import bar_chart
 from portal.core import uow
 from portal.core.errors import NotFound, PortalError
+from portal.core.extensions import htmx
 from portal.core.paging import page_number
 from portal.core.web import FORM_ERROR_STATUS
 from portal.execution.models import JobStatus
-from portal.extensions import htmx
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 20

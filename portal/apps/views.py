@@ -20,8 +20,7 @@ from markupsafe import Markup
 
 from portal.accounts.auth import page_auth
 from portal.accounts.models import Role
-from portal.analytics import metrics
-from portal.apps import registry, services
+from portal.apps import metrics, registry, services
 from portal.apps.markdown import render_markdown
 from portal.apps.models import AppType, AppVisibility, LicenseType, SDKType, VersionStatus
 from portal.apps.packages import MAX_PACKAGE_BYTES
@@ -33,10 +32,10 @@ from portal.apps.schemas import (
 )
 from portal.core import cache
 from portal.core.errors import NotFound, PortalError
+from portal.core.extensions import htmx
 from portal.core.forms import load_form
 from portal.core.paging import page_number
 from portal.core.web import FORM_ERROR_STATUS, flash_refusal, user_timezone
-from portal.extensions import htmx
 
 bp = Blueprint("apps", __name__, url_prefix="/apps")
 registry_bp = Blueprint("registry", __name__, url_prefix="/registry")

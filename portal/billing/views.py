@@ -10,9 +10,9 @@ from flask_login import current_user
 
 from portal.accounts.auth import page_auth
 from portal.billing import pdf, services
-from portal.billing.payments import LocalTestProvider, provider
 from portal.core.errors import PortalError
 from portal.core.paging import page_number
+from portal.core.payments import LocalTestProvider, provider
 from portal.core.web import flash_refusal
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")

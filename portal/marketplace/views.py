@@ -23,18 +23,19 @@ from marshmallow import EXCLUDE, Schema, ValidationError
 
 from portal.accounts.auth import page_auth
 from portal.accounts.models import Role
+from portal.apps import services as apps_services
 from portal.apps.models import AppType
-from portal.billing.payments import LocalTestProvider, provider
-from portal.billing.webhooks import process_event
 from portal.core import cache
 from portal.core.errors import NotFound, PortalError, ValidationFailed
+from portal.core.extensions import db, htmx
 from portal.core.paging import Page, page_number
+from portal.core.payments import LocalTestProvider, apply_local_event, provider
 from portal.core.web import flash_refusal
-from portal.extensions import db, htmx
 from portal.marketplace import keys, listings, policy, reviews, runs
 from portal.marketplace import subscriptions as subs
 from portal.marketplace.models import (
     MarketplaceListingStatus,
+    Subscription,
     SubscriptionStatus,
     SubscriptionType,
 )
@@ -186,8 +187,6 @@ def _listing_context(listing, review_form=None):
 
 
 def _had_trial(user, listing) -> bool:
-    from portal.marketplace.models import Subscription, SubscriptionType
-
     return (
         db.session.query(Subscription.id)
         .filter_by(
@@ -300,8 +299,6 @@ def delete_review(listing_id):
 @bp.route("/publish/<app_id>", methods=["GET", "POST"])
 @page_auth(roles=(Role.PROVIDER, Role.ADMIN))
 def publish(app_id):
-    from portal.apps import services as apps_services
-
     app = apps_services.get_app_for_change(app_id, current_user)
     current = listings.listing_for_app(app.id)
     form = {
@@ -502,7 +499,7 @@ def checkout(session_id):
                 customer_id=sub.stripe_customer_id,
                 recurring=sub.subscription_type.name in ("MONTHLY", "ANNUAL"),
             )
-            process_event(event, "local")
+            apply_local_event(event)  # billing applies it (portal.billing.webhooks)
             flash("Payment received (test). Your subscription is active.", "success")
         return redirect(url_for("marketplace.subscription", sub_id=sub.id, checkout="done"))
     return render_template(

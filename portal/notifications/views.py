@@ -8,8 +8,8 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from portal.accounts.auth import page_auth
+from portal.core.extensions import htmx
 from portal.core.paging import page_number
-from portal.extensions import htmx
 from portal.notifications import services
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")

@@ -1,6 +1,6 @@
 """The one page envelope and paging a list already in memory."""
 
-from portal.api.paging import envelope
+from portal.core.apipaging import envelope
 from portal.core.paging import MAX_PER_PAGE, Page, of_list
 
 
