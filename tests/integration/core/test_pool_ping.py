@@ -28,7 +28,13 @@ def engine(monkeypatch):
 
 def terminate(pid: int) -> None:
     """End that backend (as a PostgreSQL restart would) and wait until it is gone."""
-    admin = sa.create_engine(normalise_database_url(database_url()), poolclass=sa.pool.NullPool)
+    # Autocommit: pg_stat_activity is read once per transaction, so inside one transaction
+    # a backend seen alive at the first look would stay "alive" however long it has gone.
+    admin = sa.create_engine(
+        normalise_database_url(database_url()),
+        poolclass=sa.pool.NullPool,
+        isolation_level="AUTOCOMMIT",
+    )
     try:
         with admin.connect() as conn:
             assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
