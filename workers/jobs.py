@@ -2,12 +2,20 @@
 simulation check, ``workers.jobs.check(...)`` (``portal.projects.checks``).
 
 Under ``flask --app wsgi worker`` the app context already exists. Under a bare
-``rq worker`` (with QH_* settings in the environment) an app is created once per process.
+``rq worker`` (with QH_* settings in the environment) the WSGI entry point's app is built
+once per process.
 """
 
 from __future__ import annotations
 
 from flask import Flask, has_app_context
+
+import portal.models  # noqa: F401 - every mapper, so relationships resolve
+from portal.core import tracing
+from portal.core.extensions import db
+from portal.execution import runner
+from portal.projects.checks import run_check
+from portal.webhooks.services import deliver
 
 _app: Flask | None = None
 
@@ -15,17 +23,16 @@ _app: Flask | None = None
 def _app_for_process() -> Flask:
     global _app
     if _app is None:
-        from portal import create_app
+        # Deferred: only a bare ``rq worker`` needs it, and it builds the whole application.
+        from wsgi import app
 
-        _app = create_app()
+        _app = app
     return _app
 
 
 def run(job_id: str, trace: dict | None = None):
     """Run one portal job to a terminal state; returns the final status name. ``trace`` is
     the enqueuing request's trace context: the job's span continues that trace."""
-    import portal.models  # noqa: F401 - every mapper, so relationships resolve
-
     if has_app_context():
         return _traced_run(job_id, trace)
     with _app_for_process().app_context():
@@ -35,8 +42,6 @@ def run(job_id: str, trace: dict | None = None):
 def check(key: str, source: str, fmt: str | None, inputs: dict | None, shots: int):
     """Simulate a build's program once (``portal.projects.checks.run_check``); the result is
     stored in Redis under ``key`` for the web process that polls it."""
-    from portal.projects.checks import run_check
-
     if has_app_context():
         return run_check(key, source, fmt, inputs, shots)["passed"]
     with _app_for_process().app_context():
@@ -45,9 +50,6 @@ def check(key: str, source: str, fmt: str | None, inputs: dict | None, shots: in
 
 def deliver_webhook(delivery_id: str):
     """Send one pending webhook attempt (``portal.webhooks.services.deliver``)."""
-    import portal.models  # noqa: F401 - every mapper, so relationships resolve
-    from portal.extensions import db
-    from portal.webhooks.services import deliver
 
     def send():
         try:
@@ -63,14 +65,10 @@ def deliver_webhook(delivery_id: str):
 
 
 def _traced_run(job_id: str, trace: dict | None):
-    from portal.core import tracing
-    from portal.execution.runner import run_job
-    from portal.extensions import db
-
     token = tracing.extract_context(trace) if trace else None
     try:
         with tracing.tracer().start_as_current_span("job.run", attributes={"job.id": job_id}):
-            status = run_job(job_id, worker=True)
+            status = runner.run_job(job_id, worker=True)
         return status.value if status else None
     finally:
         db.session.remove()

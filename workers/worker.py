@@ -38,10 +38,16 @@ import time
 from contextlib import suppress
 from traceback import format_exc
 
+import sqlalchemy as sa
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import StopRequested
 from rq.job import JobStatus
 from rq.timeouts import JobTimeoutException
 from rq.worker import SimpleWorker, WorkerStatus
+
+from portal.core import heartbeats
+from portal.execution.runner import HandBack, interruptible, worker_identity
+from workers import jobs
 
 PORTAL_FUNCTION = "workers.jobs.run"
 HEARTBEAT_EVERY = 5.0
@@ -52,8 +58,6 @@ GRACE_SIGNAL = signal.SIGUSR1
 
 
 def _db_unreachable(exc: BaseException) -> bool:
-    import sqlalchemy as sa
-
     return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or (
         isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
     )
@@ -72,8 +76,6 @@ class PortalWorker(SimpleWorker):
         return min(backoff * 2, MAX_BACKOFF)
 
     def _bootstrap(self, logging_level) -> None:
-        from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
-
         backoff = 0.5
         while True:
             try:
@@ -137,23 +139,20 @@ class PortalWorker(SimpleWorker):
             self.log.warning("Worker %s: stopping on request", self.name)
             with suppress(Exception):
                 self.teardown()
-            from portal.core.heartbeats import forget
 
-            forget(self.connection, self.identity)
+            heartbeats.forget(self.connection, self.identity)
         return worked
 
     # -- heartbeats -----------------------------------------------------------------------
 
     @property
     def identity(self) -> str:
-        from portal.execution.runner import worker_identity
 
         return worker_identity()
 
     def beat(self, alive_for: float = 0.0) -> None:
-        from portal.core.heartbeats import beat
 
-        beat(self.connection, self.identity, alive_for)
+        heartbeats.beat(self.connection, self.identity, alive_for)
 
     def heartbeat(self, timeout=None, pipeline=None):
         if timeout is None and pipeline is None:
@@ -195,7 +194,6 @@ class PortalWorker(SimpleWorker):
             super().set_shutdown_requested_date()
 
     def _grace_over(self, signum, frame):
-        from portal.execution.runner import HandBack, interruptible
 
         if self.get_state() == WorkerStatus.BUSY and interruptible():
             raise HandBack()
@@ -223,9 +221,6 @@ class PortalWorker(SimpleWorker):
     def execute_job(self, job, queue):
         if job.func_name != PORTAL_FUNCTION:
             return super().execute_job(job, queue)
-        from portal.core.heartbeats import add_beat
-        from portal.execution.runner import HandBack
-        from workers.jobs import run
 
         timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
         previous, self._state = self.get_state(), WorkerStatus.BUSY  # in memory only
@@ -234,7 +229,7 @@ class PortalWorker(SimpleWorker):
         try:
             try:
                 with self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id):
-                    run(*job.args, **job.kwargs)
+                    jobs.run(*job.args, **job.kwargs)
             except HandBack:
                 outcome = "handed back"
                 self._stop_requested = True
@@ -262,7 +257,7 @@ class PortalWorker(SimpleWorker):
             def beating(commands):  # the after-job beat rides on the clean-up's round trip
                 def both(pipe):
                     commands(pipe)
-                    add_beat(pipe, self.identity)
+                    heartbeats.add_beat(pipe, self.identity)
 
                 return both
 

@@ -31,8 +31,8 @@ from portal.accounts.schemas import (
     UserUpdateSchema,
 )
 from portal.accounts.tokens import issue_tokens, refresh_tokens, revoke_session
-from portal.api.docs import error_responses
-from portal.api.paging import PageArgs, envelope
+from portal.core.apidocs import error_responses
+from portal.core.apipaging import PageArgs, envelope
 from portal.core.errors import Forbidden, ValidationFailed
 from portal.core.paging import of_list
 

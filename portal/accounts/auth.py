@@ -11,7 +11,9 @@ decided by the domain policies (``portal/<domain>/policy.py``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,18 +22,23 @@ from functools import wraps
 from typing import Any
 
 import sqlalchemy as sa
-from flask import g, request, session
+import structlog
+from flask import after_this_request, current_app, g, request, session
 from flask_login import current_user
 from limits import parse as parse_limit
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.orm import joinedload
 
+from portal.accounts.credentials import API_KEY, BEARER, SESSION, SUBSCRIPTION_KEY
 from portal.accounts.models import ApiKeyStatus, Role, User, UserApiKey
+from portal.accounts.policy import check_credential
+from portal.accounts.services import live_web_session, touch_web_session
+from portal.accounts.tokens import active_session, decode
 from portal.core.db import utcnow
 from portal.core.errors import Forbidden, RateLimited, Unauthorized
+from portal.core.extensions import db, login_manager
 from portal.core.security import hash_token, token_matches
-from portal.extensions import db, login_manager
 
 # What each API key scope allows. A bearer token (a signed-in person) may do everything.
 SCOPES = {
@@ -40,9 +47,9 @@ SCOPES = {
     "full": {"read", "jobs", "full"},
 }
 DEFAULT_KEY_RATE_LIMIT = "120/minute"
-# Marketplace subscription keys are ``qhs_…`` (``portal.marketplace.keys``), personal API
-# keys ``qh_…``: the prefix says which authenticator takes an X-API-Key.
-SUBSCRIPTION_KEY_KIND = "qhs"
+# Personal API keys are ``qh_…``; other kinds of X-API-Key register their prefix
+# (``register_key_kind``: the marketplace's subscription keys): the prefix says which
+# authenticator takes a key.
 KEY_TOUCH_EVERY = timedelta(minutes=1)
 # The Flask session key naming the user_sessions row of this browser sign-in.
 WEB_SESSION_KEY = "qh_sid"
@@ -56,8 +63,6 @@ login_manager.login_message_category = "info"
 def load_user(user_id: str) -> User | None:
     """The signed-in user, only while their browser session row is still active: revoking
     the row (settings page, password change, deactivation) signs that browser out."""
-    from portal.accounts.services import live_web_session, touch_web_session
-
     try:
         user_key = uuid.UUID(user_id)
     except ValueError:
@@ -77,8 +82,6 @@ def _rate_storage():
     """This app's ``limits`` storage (Redis), built once per app from RATELIMIT_STORAGE_URI
     (``REDIS_URL`` unless set). Limits are counted only where a view asks
     (``check_rate_limit``): no per-request extension runs on every page."""
-    from flask import current_app
-
     storage = current_app.extensions.get("qh_rate_storage")
     if storage is None:
         storage = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
@@ -94,11 +97,6 @@ RATE_STORAGE_RETRY_SECONDS = 5.0
 def _hit(item, identifiers: tuple[str, ...]):
     """Count one hit: in Redis, or in this process while Redis is unreachable (never a 500).
     Returns (allowed, the storage that counted it)."""
-    import time
-
-    import structlog
-    from flask import current_app
-
     fallback = current_app.extensions.setdefault("qh_rate_fallback", {"down_until": 0.0})
     if time.monotonic() >= fallback["down_until"]:
         storage = _rate_storage()
@@ -117,8 +115,6 @@ def _hit(item, identifiers: tuple[str, ...]):
 
 def _refund(storage, item, identifiers: tuple[str, ...]) -> None:
     """Take back the newest hit (an attempt refused because a dependency was down)."""
-    import contextlib
-
     key = item.key_for(*identifiers)
     with contextlib.suppress(Exception):
         if hasattr(storage, "events"):  # the in-process storage
@@ -152,7 +148,6 @@ def check_rate_limit(
             details={"limit": rate or DEFAULT_KEY_RATE_LIMIT, "retry_after": retry},
         )
     if refund_on_503:
-        from flask import after_this_request
 
         @after_this_request
         def refund_if_unavailable(response):
@@ -228,8 +223,6 @@ def authenticate_api_key(raw_key: str) -> tuple[User, UserApiKey]:
 
 
 def authenticate_bearer(token: str) -> User:
-    from portal.accounts.tokens import active_session, decode
-
     claims = decode(token, "access")
     session = active_session(claims)
     g.api_session_id = session.id  # what POST /auth/logout revokes
@@ -249,7 +242,7 @@ class Actor:
     (``portal/<domain>/policy.py``) decides from an actor."""
 
     user: User
-    kind: str  # one of CREDENTIAL_KINDS
+    kind: str  # one of portal.accounts.credentials.CREDENTIAL_KINDS
     scopes: frozenset[str]
     credential: Any = None  # the UserApiKey or SubscriptionKey row; None for sessions/JWTs
 
@@ -270,8 +263,6 @@ class Actor:
         return scope in self.scopes
 
 
-SESSION, BEARER, API_KEY, SUBSCRIPTION_KEY = "session", "bearer", "api_key", "subscription_key"
-CREDENTIAL_KINDS = (SESSION, BEARER, API_KEY, SUBSCRIPTION_KEY)
 # A person signed in (browser session or JWT) holds every scope.
 PERSON_SCOPES = frozenset(SCOPES["full"])
 # A subscription key holds only its own scope: it runs its app and reads or cancels the jobs
@@ -315,21 +306,40 @@ def _session_actor() -> Actor | None:
     return None
 
 
-@authenticator("subscription_key")
-def _subscription_key_actor() -> Actor | None:
-    raw_key = request.headers.get("X-API-Key", "").strip()
-    if not raw_key.startswith(SUBSCRIPTION_KEY_KIND + "_"):  # a marketplace key (runs one app)
-        return None
-    from portal.marketplace.keys import authenticate_subscription_key
+# Key kinds other than personal API keys: prefix -> (authenticate(raw key) -> (user, key),
+# credential kind, scopes). A domain above accounts registers its kind at app creation.
+KeyAuthenticator = Callable[[str], "tuple[User, Any]"]
+KEY_KINDS: dict[str, tuple[KeyAuthenticator, str, frozenset[str]]] = {}
 
-    user, key = authenticate_subscription_key(raw_key)
-    return Actor(user, SUBSCRIPTION_KEY, frozenset({SUBSCRIPTION_SCOPE}), key)
+
+def register_key_kind(
+    prefix: str, authenticate: KeyAuthenticator, *, kind: str, scopes: frozenset[str]
+) -> None:
+    """X-API-Keys ``<prefix>_…`` are authenticated by ``authenticate`` (401 when invalid)
+    and act as credential ``kind`` with ``scopes`` (idempotent)."""
+    KEY_KINDS[prefix] = (authenticate, kind, scopes)
+
+
+def _registered_kind(raw_key: str):
+    prefix, underscore, _rest = raw_key.partition("_")
+    return KEY_KINDS.get(prefix) if underscore else None
+
+
+@authenticator("subscription_key")
+def _registered_key_actor() -> Actor | None:
+    raw_key = request.headers.get("X-API-Key", "").strip()
+    registered = _registered_kind(raw_key)
+    if registered is None:
+        return None
+    authenticate, kind, scopes = registered
+    user, key = authenticate(raw_key)
+    return Actor(user, kind, scopes, key)
 
 
 @authenticator("api_key")
 def _api_key_actor() -> Actor | None:
     raw_key = request.headers.get("X-API-Key", "").strip()
-    if not raw_key or raw_key.startswith(SUBSCRIPTION_KEY_KIND + "_"):
+    if not raw_key or _registered_kind(raw_key) is not None:
         return None
     user, key = authenticate_api_key(raw_key)
     return Actor(user, API_KEY, expand_scopes(key.scopes), key)
@@ -392,7 +402,6 @@ def api_auth(
     ``subscription_key=True`` (run its app, its jobs). Sets ``g.api_user`` and ``g.api_key``;
     the OpenAPI document gets ``x-required-scope``. ``anonymous=True``: a call without any
     credentials runs with ``g.api_user = None``."""
-    from portal.accounts.policy import check_credential
 
     def decorate(view):
         @wraps(view)
@@ -460,8 +469,6 @@ def limit_attempts(action: str, ip: str | None, account: str | None) -> None:
     """Count a sign-in or reset attempt by address and by account; 429 past the limits.
     Uses the ``limits`` storage (Redis). Limits can be changed with ``RATELIMIT_SIGN_IN`` /
     ``RATELIMIT_RESET`` = (per address, per account)."""
-    from flask import current_app
-
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return
     per_ip, per_account = current_app.config.get(
@@ -490,8 +497,6 @@ def limit_attempts(action: str, ip: str | None, account: str | None) -> None:
 def mail_link_base() -> str:
     """Where links in e-mails point. Production uses the configured QH_BASE_URL, never the
     request's Host header (a forged Host would send reset links to an attacker's site)."""
-    from flask import current_app
-
     if current_app.config["ENV_NAME"] == "production":
         return current_app.config["BASE_URL"]
     return request.host_url

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.crypto import EncryptedText
 from portal.core.db import JSONType, Money, StringArray, Timestamped, UTCDateTime, enum_column
-from portal.extensions import db
+from portal.core.extensions import db
 
 
 class Role(enum.StrEnum):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from portal.accounts.credentials import SUBSCRIPTION_KEY
 from portal.core.errors import Forbidden
 
 if TYPE_CHECKING:
@@ -27,8 +28,6 @@ def check_credential(actor: Actor, scope: str, *, subscription_key: bool = False
 
     A subscription key reaches only the operations marked for it (run its app, its jobs);
     what it may touch there is the execution and marketplace policies' call."""
-    from portal.accounts.auth import SUBSCRIPTION_KEY
-
     if actor.kind == SUBSCRIPTION_KEY:
         if not subscription_key:
             raise Forbidden(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from portal.accounts.services import API_KEY_SCOPES, EMAIL_EVENTS, MAX_SHOTS
-from portal.api.paging import PageArgs, PageMeta
+from portal.accounts.services import API_KEY_SCOPES, EMAIL_EVENTS, MAX_SHOTS, preferences_for
+from portal.core.apipaging import PageArgs, PageMeta
 from portal.core.inputs import Int
 
 UUID_EXAMPLE = "3f1c1e4e-9c1a-4a51-9a59-4f8d2f0a7b21"
@@ -91,8 +91,6 @@ class UserSchema(Schema):
     preferences = fields.Method("_preferences", metadata={"example": {"timezone": "UTC"}})
 
     def _preferences(self, user):
-        from portal.accounts.services import preferences_for
-
         return preferences_for(user)
 
 

@@ -5,8 +5,10 @@ view or API route that called commits)."""
 from __future__ import annotations
 
 import functools
+import json
 import re
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,11 +27,11 @@ from portal.accounts.tokens import revoke_session
 from portal.config import WEB_SESSION_DAYS
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from portal.core.extensions import db
 from portal.core.inputs import URL_CHARS, whole_number
 from portal.core.mail import send_mail
 from portal.core.paging import Page, paginate
 from portal.core.security import hash_token, new_token
-from portal.extensions import db
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,49}$")
 VERIFY_MAX_AGE = 3 * 24 * 3600  # a verification link works for three days
@@ -529,18 +531,20 @@ def update_profile(user: User, **fields: Any) -> UserProfile:
     return profile
 
 
-def device_names() -> list[str]:
-    """Devices a default may name: the catalogue and every hardware row that is not retired."""
-    from portal.execution.catalogue import SIMULATORS
-    from portal.execution.models import Hardware, HardwareStatus
+# Where the devices a default may name come from: the execution domain registers its
+# catalogue at app creation (``register_devices``), so accounts need not know it.
+DEVICE_SOURCES: list[Callable[[], Iterable[str]]] = []
 
-    names = {spec["name"] for spec in SIMULATORS}
-    names |= set(
-        db.session.execute(
-            db.select(Hardware.name).where(Hardware.status != HardwareStatus.RETIRED)
-        ).scalars()
-    )
-    return sorted(names)
+
+def register_devices(source: Callable[[], Iterable[str]]) -> None:
+    """Add ``source`` (returns device names) to what a default device may name (idempotent)."""
+    if source not in DEVICE_SOURCES:
+        DEVICE_SOURCES.append(source)
+
+
+def device_names() -> list[str]:
+    """Devices a default may name (every registered source's)."""
+    return sorted({name for source in DEVICE_SOURCES for name in source()})
 
 
 def preferences_for(user: User | None) -> dict[str, Any]:
@@ -820,8 +824,6 @@ def iban_is_valid(iban: str) -> bool:
 
 def set_payout_details(user: User, *, account_holder: str, iban: str, payout_email: str) -> dict:
     """Store where a provider is paid. Kept encrypted at rest (users.payout_details)."""
-    import json
-
     if not user.has_role(Role.PROVIDER):
         raise Forbidden("Only providers have payout details; become a provider first.")
     errors: dict[str, list[str]] = {}
@@ -846,8 +848,6 @@ def set_payout_details(user: User, *, account_holder: str, iban: str, payout_ema
 
 def payout_summary(user: User) -> dict | None:
     """What pages show of the payout account: the IBAN masked to its last four characters."""
-    import json
-
     if not user.payout_details:
         return None
     details = json.loads(user.payout_details)

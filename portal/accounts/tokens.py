@@ -17,8 +17,8 @@ from flask import current_app
 from portal.accounts.models import User, UserSession
 from portal.core.db import utcnow
 from portal.core.errors import Unauthorized
+from portal.core.extensions import db
 from portal.core.security import hash_token
-from portal.extensions import db
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "sid", "typ"]

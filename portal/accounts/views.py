@@ -13,10 +13,11 @@ from flask_login import current_user, login_user, logout_user
 from portal.accounts import services
 from portal.accounts.auth import WEB_SESSION_KEY, limit_attempts, mail_link_base, page_auth
 from portal.accounts.models import Role
+from portal.accounts.passwords import verify_password
 from portal.accounts.tokens import revoke_session
 from portal.core.errors import PortalError, ValidationFailed
+from portal.core.extensions import htmx
 from portal.core.web import FORM_ERROR_STATUS
-from portal.extensions import htmx
 
 bp = Blueprint("accounts", __name__)
 
@@ -311,8 +312,6 @@ def revoke_user_session(session_id):
 @page_auth()
 def delete_account():
     if request.method == "POST":
-        from portal.accounts.passwords import verify_password
-
         if request.form.get("confirm") != current_user.username or not verify_password(
             request.form.get("password", ""), current_user.hashed_password
         ):

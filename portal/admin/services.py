@@ -18,10 +18,11 @@ from portal.accounts.models import User
 from portal.apps.models import AppVersion, QuantumApp
 from portal.billing.models import BillingItem, UserBill
 from portal.core import heartbeats
+from portal.core import queue as redis_queue
 from portal.core.db import utcnow
+from portal.core.extensions import db
 from portal.core.paging import Page, paginate
 from portal.execution.models import Job, JobStatus
-from portal.extensions import db
 from portal.marketplace.models import Subscription
 
 log = structlog.get_logger("portal.admin")
@@ -132,9 +133,7 @@ def queue_health(actor: User, redis=None) -> QueueHealth:
     age = (utcnow() - oldest).total_seconds() if oldest else None
     depth, workers = None, []
     try:
-        from portal.core.queue import job_queue
-
-        queue = job_queue()
+        queue = redis_queue.job_queue()
         redis = redis or queue.connection
         depth = queue.count
         now = time.time()

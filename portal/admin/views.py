@@ -15,9 +15,10 @@ from portal.admin import services as admin_services
 from portal.analytics.charts import bar_chart
 from portal.core import uow
 from portal.core.errors import NotFound, PortalError
+from portal.core.extensions import htmx
+from portal.core.paging import page_number
 from portal.core.web import FORM_ERROR_STATUS
 from portal.execution.models import JobStatus
-from portal.extensions import htmx
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 20
@@ -28,13 +29,6 @@ def _user(user_id):
     if user is None:
         raise NotFound("No such user.")
     return user
-
-
-def _page_number() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
 
 
 @bp.get("/")
@@ -48,7 +42,7 @@ def home():
 @page_auth(roles=(Role.ADMIN,))
 def jobs():
     filters = admin_services.job_filters(request.args)
-    page = _page_number()
+    page = page_number(request.args.get("page"))
     result = admin_services.list_jobs(current_user, filters, page, PER_PAGE)
     return render_template(
         "admin/jobs.html",
@@ -83,7 +77,7 @@ def queue():
 @page_auth(roles=(Role.ADMIN,))
 def users():
     query = request.args.get("q", "").strip()
-    page = _page_number()
+    page = page_number(request.args.get("page"))
     result = services.search_users(query, page, PER_PAGE)
     context = {"users": result.items, "total": result.total, "page": result.page,
                "pages": result.pages, "q": query,

@@ -24,8 +24,11 @@ import structlog
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
+from portal.analytics.usage import add_requests, record_usage
+from portal.apps import metrics
 from portal.core.db import utcnow
-from portal.extensions import db
+from portal.core.extensions import db
+from portal.core.queue import redis_connection
 
 log = structlog.get_logger(__name__)
 
@@ -41,8 +44,6 @@ def _interval() -> int:
 def _client():
     if not has_app_context() or _interval() <= 0:
         return None
-    from portal.core.queue import redis_connection
-
     return redis_connection()
 
 
@@ -80,8 +81,6 @@ def count_view(app_id: uuid.UUID) -> None:
     """One view of an app's page (web or API). Unbuffered, the increment joins the
     request's transaction (the caller commits)."""
     if not _buffer(VIEWS, str(app_id)):
-        from portal.analytics import metrics
-
         metrics.increment(app_id, "views")
 
 
@@ -89,15 +88,10 @@ def count_api_request(user_id: uuid.UUID, endpoint: str) -> None:
     """One API request made with a key. Unbuffered, the count joins the request's
     transaction (the caller commits)."""
     if not _buffer(USAGE, f"{user_id}|{utcnow().date().isoformat()}|{endpoint[:255]}"):
-        from portal.analytics.usage import record_usage
-
         record_usage(user_id, endpoint)
 
 
 def _apply(session: Session, key: str, counts: dict[str, int]) -> None:
-    from portal.analytics import metrics
-    from portal.analytics.usage import add_requests
-
     if key == VIEWS:
         metrics.add_views({uuid.UUID(f): n for f, n in counts.items()}, session)
         return

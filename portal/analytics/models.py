@@ -1,4 +1,4 @@
-"""Per-app metrics and per-day usage."""
+"""Per-day usage (the per-app counters are ``portal.apps.models.AppMetrics``)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.db import Timestamped
-from portal.extensions import db
-
-
-class AppMetrics(Timestamped, db.Model):
-    __tablename__ = "app_metrics"
-
-    quantum_app_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("quantum_apps.id", ondelete="CASCADE"), unique=True
-    )
-    views: Mapped[int] = mapped_column(default=0)
-    downloads: Mapped[int] = mapped_column(default=0)
-    registry_likes: Mapped[int] = mapped_column(default=0)
-    marketplace_likes: Mapped[int] = mapped_column(default=0)
-    number_of_subscriptions: Mapped[int] = mapped_column(default=0)
-    average_rating: Mapped[float] = mapped_column(default=0.0)
+from portal.core.extensions import db
 
 
 class UsageAnalytics(Timestamped, db.Model):

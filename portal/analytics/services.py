@@ -15,13 +15,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.analytics.models import AppMetrics, UsageAnalytics
-from portal.apps.models import AppVersion, QuantumApp
+from portal.accounts.models import User
+from portal.analytics.models import UsageAnalytics
+from portal.apps.models import AppMetrics, AppVersion, QuantumApp
 from portal.billing.models import BillingItem, UserBill
+from portal.core import queue as redis_queue
 from portal.core.db import utcnow
 from portal.core.errors import ValidationFailed
+from portal.core.extensions import db
 from portal.execution.models import Job, JobResult, JobStatus
-from portal.extensions import db
 from portal.marketplace.models import Subscription
 
 DEFAULT_DAYS = 30
@@ -312,17 +314,13 @@ def queue_depth() -> dict[str, int | None]:
     ).scalar_one()
     redis_depth = None
     try:
-        from portal.core.queue import job_queue
-
-        redis_depth = job_queue().count
+        redis_depth = redis_queue.job_queue().count
     except Exception:  # Redis down: the figure is unknown, the page still renders
         redis_depth = None
     return {"queued": queued, "redis": redis_depth}
 
 
 def admin_dashboard(period: DateRange) -> dict[str, Any]:
-    from portal.accounts.models import User
-
     users_total = db.session.execute(sa.select(sa.func.count()).select_from(User)).scalar_one()
     new_users = _per_day(User.created_at, sa.func.count(User.id), period)
     by_state = dict(
@@ -342,3 +340,21 @@ def admin_dashboard(period: DateRange) -> dict[str, Any]:
         "job_states": states,
         "queue": queue_depth(),
     }
+
+
+# usage_analytics endpoints that mean "this user downloaded the app" (review eligibility).
+DOWNLOAD_ENDPOINTS = ("apps.download", "registry.download")
+
+
+def downloaded(user_id, app_id) -> bool:
+    """Did this user download the app (``portal.marketplace.reviews.can_review``)?"""
+    row = db.session.execute(
+        sa.select(UsageAnalytics.id)
+        .where(
+            UsageAnalytics.user_id == user_id,
+            UsageAnalytics.quantum_app_id == app_id,
+            UsageAnalytics.endpoint.in_(DOWNLOAD_ENDPOINTS),
+        )
+        .limit(1)
+    ).first()
+    return row is not None

@@ -18,9 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from portal.accounts.models import User
 from portal.analytics.models import UsageAnalytics
 from portal.core.db import utcnow
-from portal.extensions import db
+from portal.core.extensions import db
 
 KEY = ["user_id", "quantum_app_id", "endpoint", "date"]
 
@@ -90,8 +91,6 @@ def add_requests(counts: dict[tuple[uuid.UUID, str, date], int], session: Sessio
     """Many (user, endpoint, day) request counts without an app — the buffered API-key
     requests — in one ``INSERT .. SELECT .. ON CONFLICT DO UPDATE``, in key order (so two
     writers lock shared rows in the same order); a deleted user's counts drop out."""
-    from portal.accounts.models import User
-
     now = utcnow()
     merged: dict[tuple[uuid.UUID, str, date], int] = {}
     for (user_id, endpoint, day), n in counts.items():  # one row per key: ON CONFLICT

@@ -11,6 +11,8 @@ from portal.accounts.auth import page_auth
 from portal.accounts.models import Role
 from portal.analytics import services
 from portal.analytics.charts import bar_chart
+from portal.analytics.counters import count_api_request
+from portal.billing.services import current_bill
 from portal.core.errors import PortalError
 from portal.core.uow import unit_of_work
 
@@ -35,8 +37,6 @@ def _render(template: str, **context):
 @page_auth()
 def index():
     """The consumer's dashboard: spend, jobs, usage per subscription."""
-    from portal.billing.services import current_bill
-
     period, error = _range()
     current_bill(current_user)  # this month's charges are counted before they are shown
     data = services.consumer_dashboard(current_user, period)
@@ -68,7 +68,6 @@ def count_api_key_request(response):
     user = g.get("api_user")
     if key is None or user is None or response.status_code >= 500:
         return response
-    from portal.analytics.counters import count_api_request
 
     rule = request.url_rule.rule if request.url_rule else request.path
     try:

@@ -1,5 +1,5 @@
-"""The versioned JSON API at /api/v1: one flask-smorest Api, per-domain blueprints
-registered here, one error envelope (``portal.core.errors``), and the docs page."""
+"""The versioned JSON API at /api/v1: one flask-smorest Api serving the domains' blueprints
+(``portal.app`` lists them), one error envelope (``portal.core.errors``), and the docs page."""
 
 from __future__ import annotations
 
@@ -8,22 +8,13 @@ import json
 import marshmallow as ma
 from flask import Flask, current_app, render_template, request
 
+from portal.api import meta
 from portal.core.errors import PortalError
-from portal.extensions import api, csrf
+from portal.core.extensions import api, csrf
 
 PREFIX = "/api/v1"
 # JSON bodies only, except routes that declare otherwise (package uploads, webhooks).
 BODY_METHODS = {"POST", "PUT", "PATCH"}
-
-
-def accepts(*mimetypes: str):
-    """Let a route take bodies other than JSON (e.g. ``multipart/form-data``)."""
-
-    def decorate(view):
-        view.accepted_mimetypes = mimetypes
-        return view
-
-    return decorate
 
 
 class UnsupportedMediaType(PortalError):
@@ -73,9 +64,8 @@ def docs_page():
     return render_template("api/docs.html", spec_url=PREFIX + "/openapi.json")
 
 
-def init_app(app: Flask) -> None:
-    from portal.api import meta
-
+def init_app(app: Flask, blueprints) -> None:
+    """Serve the domains' API ``blueprints`` (the factory lists them) under /api/v1."""
     api.init_app(app)
     api.ma_plugin.converter.add_attribute_function(decimal_as_string)
     api.spec.components.security_scheme(
@@ -84,36 +74,10 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme(
         "apiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"}
     )
-    for blueprint in (meta.blp, *domain_blueprints()):
+    for blueprint in (meta.blp, *blueprints):
         api.register_blueprint(blueprint, url_prefix=PREFIX + blueprint.url_prefix)
         # The API authenticates with tokens and keys, never the session cookie, so
         # cross-site forgery does not apply to it.
         csrf.exempt(blueprint)
     app.before_request(check_body)
     app.add_url_rule(PREFIX + "/docs", "api_docs", docs_page)
-
-
-def domain_blueprints() -> list:
-    """Each domain's API blueprint, in the order they appear in the docs."""
-    from portal.accounts.api import blueprints as accounts_blueprints
-    from portal.apps.api import blp as apps_api
-    from portal.apps.api import registry_blp as registry_api
-    from portal.billing.api import blp as bills_api
-    from portal.billing.webhooks import blp as payments_webhook_api
-    from portal.execution.api import hardware_blp, jobs_blp
-    from portal.marketplace.api import blueprints as marketplace_blueprints
-    from portal.projects.api import blp as projects_api
-    from portal.webhooks.api import blueprints as webhooks_blueprints
-
-    return [
-        *accounts_blueprints,
-        apps_api,
-        registry_api,
-        hardware_blp,
-        jobs_blp,
-        *webhooks_blueprints,
-        projects_api,
-        *marketplace_blueprints,
-        payments_webhook_api,
-        bills_api,
-    ]

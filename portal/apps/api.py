@@ -10,10 +10,7 @@ from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth
 from portal.accounts.models import Role
-from portal.analytics import metrics
-from portal.api import accepts
-from portal.api.paging import envelope
-from portal.apps import registry, services
+from portal.apps import metrics, registry, services
 from portal.apps.schemas import (
     AppCreateSchema,
     AppListArgs,
@@ -34,6 +31,8 @@ from portal.apps.schemas import (
     app_item,
 )
 from portal.core import cache
+from portal.core.apidocs import accepts
+from portal.core.apipaging import envelope
 from portal.core.errors import NotFound, ValidationFailed
 from portal.core.forms import load_form
 from portal.core.paging import Page

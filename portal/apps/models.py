@@ -10,8 +10,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.db import JSONType, StringArray, Timestamped, UTCDateTime, enum_column
-from portal.extensions import db
+from portal.core import cache
+from portal.core.db import (
+    JSONType,
+    StringArray,
+    Timestamped,
+    UTCDateTime,
+    enum_column,
+    unmapped_columns,
+)
+from portal.core.extensions import db
 
 
 class AppType(enum.Enum):
@@ -223,3 +231,23 @@ class AppLike(Timestamped, db.Model):
     quantum_app_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("quantum_apps.id", ondelete="CASCADE"), index=True
     )
+
+
+class AppMetrics(Timestamped, db.Model):
+    __tablename__ = "app_metrics"
+
+    quantum_app_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("quantum_apps.id", ondelete="CASCADE"), unique=True
+    )
+    views: Mapped[int] = mapped_column(default=0)
+    downloads: Mapped[int] = mapped_column(default=0)
+    registry_likes: Mapped[int] = mapped_column(default=0)
+    marketplace_likes: Mapped[int] = mapped_column(default=0)
+    number_of_subscriptions: Mapped[int] = mapped_column(default=0)
+    average_rating: Mapped[float] = mapped_column(default=0.0)
+
+
+# Listings change with the apps, their versions, tags and documents (portal.core.cache).
+cache.watch(QuantumApp, AppVersion, Tag, Documentation)
+# Full-text search columns the database maintains (migrations), not mapped here.
+unmapped_columns(QuantumApp.__tablename__, "search_vector", "search_keywords")

@@ -30,6 +30,7 @@ from typing import Any
 from portal.apps import semver
 from portal.apps.models import SDKType
 from portal.core.errors import ValidationFailed
+from portal.core.programs import ProgramError, input_schema, parse_program, resource_figures
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -86,8 +87,6 @@ def _check_path(name: str) -> None:
 
 def _program_figures(source: str) -> tuple[dict, dict, int, dict]:
     """(input schema, output schema, qubits, resource estimate) of an entry program."""
-    from portal.execution.programs import input_schema, parse_program, resource_figures
-
     schema = input_schema(source)
     placeholders = {
         name: False if spec["type"] == "boolean" else 0
@@ -119,8 +118,6 @@ def _sdk(value: Any) -> SDKType:
 
 
 def _parse_each_program(files: dict[str, str]) -> list[dict[str, Any]]:
-    from portal.execution.programs import ProgramError, input_schema, parse_program
-
     checks = []
     for path, source in sorted(files.items()):
         if not path.endswith(".qasm"):

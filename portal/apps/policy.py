@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from portal.accounts.models import Role
 from portal.apps.models import AppVersion, AppVisibility, QuantumApp, VersionStatus
 
 RELEASED = (VersionStatus.PUBLISHED, VersionStatus.DEPRECATED)
@@ -22,8 +23,6 @@ RELEASED = (VersionStatus.PUBLISHED, VersionStatus.DEPRECATED)
 
 def may_create_apps(user: Any) -> bool:
     """Creating (releasing) apps: a PROVIDER or an admin."""
-    from portal.accounts.models import Role
-
     return user is not None and (user.has_role(Role.PROVIDER) or user.is_admin)
 
 

@@ -19,11 +19,12 @@ from portal.apps.services import (
     _apply_sort,
     _uuid,
     search_filter,
+    sorted_versions,
 )
 from portal.core import cache
 from portal.core.errors import NotFound, ValidationFailed
+from portal.core.extensions import db
 from portal.core.paging import PAGING, bounded, cached_count
-from portal.extensions import db
 
 SORTS = ("downloads", "newest", "rating", "name")
 
@@ -189,8 +190,6 @@ def get_registry_app(app_id: Any, *, for_page: bool = False) -> QuantumApp:
 
 def visible_versions(app: QuantumApp) -> list[AppVersion]:
     """Released versions, newest first (drafts stay private to the developer)."""
-    from portal.apps.services import sorted_versions
-
     return [v for v in sorted_versions(app) if v.status is not VersionStatus.DRAFT]
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from portal.api.paging import PageArgs, PageMeta
 from portal.apps.models import AppType, AppVisibility, LicenseType, SDKType, VersionStatus
+from portal.apps.registry import visible_versions
+from portal.core.apipaging import PageArgs, PageMeta
 from portal.core.inputs import Int
 
 SORTS = ["downloads", "newest", "rating", "name", "relevance"]
@@ -220,8 +221,6 @@ class RegistryAppSchema(AppSchema):
     )  # fmt: skip
 
     def _versions(self, app):
-        from portal.apps.registry import visible_versions
-
         return VersionSchema(many=True).dump(visible_versions(app))
 
 

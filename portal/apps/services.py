@@ -17,11 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import User
-from portal.analytics import metrics
-from portal.analytics.models import AppMetrics
-from portal.apps import policy, semver
+from portal.apps import events, metrics, policy, semver
 from portal.apps.models import (
     AppLike,
+    AppMetrics,
     AppType,
     AppVersion,
     AppVisibility,
@@ -36,8 +35,8 @@ from portal.apps.packages import PackageInfo, build_package, validate_package
 from portal.core import inputs
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from portal.core.extensions import db
 from portal.core.paging import Page, paginate
-from portal.extensions import db
 
 MAX_TAGS = 10
 EDITABLE_FIELDS = {
@@ -632,10 +631,9 @@ def download(
 
 
 def record_view(app_id: Any) -> None:
-    """One view of a Registry app's page (buffered; see portal/analytics/counters.py)."""
-    from portal.analytics.counters import count_view
-
-    count_view(_uuid(app_id))
+    """One view of a Registry app's page (counted, buffered, by analytics: see
+    portal/analytics/counters.py)."""
+    events.app_viewed.send(_uuid(app_id))
 
 
 def has_liked(app: QuantumApp, user: User | None) -> bool:

@@ -20,8 +20,7 @@ from markupsafe import Markup
 
 from portal.accounts.auth import page_auth
 from portal.accounts.models import Role
-from portal.analytics import metrics
-from portal.apps import registry, services
+from portal.apps import metrics, registry, services
 from portal.apps.markdown import render_markdown
 from portal.apps.models import AppType, AppVisibility, LicenseType, SDKType, VersionStatus
 from portal.apps.packages import MAX_PACKAGE_BYTES
@@ -33,9 +32,10 @@ from portal.apps.schemas import (
 )
 from portal.core import cache
 from portal.core.errors import NotFound, PortalError
+from portal.core.extensions import htmx
 from portal.core.forms import load_form
+from portal.core.paging import page_number
 from portal.core.web import FORM_ERROR_STATUS, flash_refusal, user_timezone
-from portal.extensions import htmx
 
 bp = Blueprint("apps", __name__, url_prefix="/apps")
 registry_bp = Blueprint("registry", __name__, url_prefix="/registry")
@@ -85,7 +85,7 @@ def _form_error(template: str, exc: PortalError, **context):
 @page_auth(roles=PROVIDERS)
 def mine():
     page = services.list_apps(
-        current_user, mine=True, page=request.args.get("page", 1, type=int), per_page=20
+        current_user, mine=True, page=page_number(request.args.get("page")), per_page=20
     )
     return render_template("apps/mine.html", page=page)
 
@@ -293,7 +293,7 @@ def browse():
 
 def _browse():
     filters = {k: request.args.get(k, "").strip() for k in FILTERS}
-    page_no = request.args.get("page", 1, type=int)
+    page_no = page_number(request.args.get("page"))
     query = {k: v for k, v in filters.items() if v}
     signed_in = current_user.is_authenticated  # the empty Registry invites them to publish
 

@@ -9,9 +9,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth
-from portal.api.paging import envelope
 from portal.billing import pdf, services
 from portal.billing.schemas import BillListArgs, BillPageSchema, BillSchema
+from portal.core.apipaging import envelope
 
 blp = Blueprint("bills_api", __name__, url_prefix="/bills", description="Bills and invoices")
 

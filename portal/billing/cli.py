@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from portal.billing import services
 from portal.core.errors import PortalError
 from portal.core.uow import unit_of_work
 
@@ -15,8 +16,6 @@ billing_cli = AppGroup("billing", help="Bills and billing periods.")
 @click.option("--period", default=None, help="Month to close, YYYY-MM (default: last month).")
 def close_period_command(period: str | None) -> None:
     """Close every bill of a finished month (idempotent: closing twice changes nothing)."""
-    from portal.billing import services
-
     try:
         with unit_of_work():
             bounds = services.parse_period(period)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.db import Money, Timestamped, UTCDateTime
-from portal.extensions import db
+from portal.core.extensions import db
 
 
 class UserBill(Timestamped, db.Model):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from portal.api.paging import PageArgs, PageMeta
 from portal.billing import services
+from portal.core.apipaging import PageArgs, PageMeta
 
 
 class BillListArgs(PageArgs):

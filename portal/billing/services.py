@@ -27,6 +27,8 @@ again except for their payment status, which follows the provider's invoice even
 
 from __future__ import annotations
 
+import secrets
+import time
 import uuid
 from calendar import monthrange
 from dataclasses import dataclass, field
@@ -44,11 +46,20 @@ from portal.billing import policy
 from portal.billing.models import BillingItem, UserBill
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, PaymentRequired, ValidationFailed
+from portal.core.extensions import db
 from portal.core.paging import Page, paginate
+from portal.core.payments import (
+    LocalTestProvider,
+    StripeProvider,
+    apply_local_event,
+    minor_units,
+    provider,
+)
 from portal.core.uow import unit_of_work
 from portal.execution.models import Job, JobStatus
-from portal.extensions import db
 from portal.marketplace.models import Subscription, SubscriptionStatus, SubscriptionType
+from portal.notifications.models import Notification, NotificationType
+from portal.notifications.services import notify
 
 log = structlog.get_logger("portal.billing")
 
@@ -461,8 +472,6 @@ def issue_invoice(bill: UserBill) -> None:
     """Ask the provider to collect what the closed bill still owes. Stripe: an invoice with
     ``metadata.bill_id`` (its events come back through the webhook). Local test provider:
     nothing to do here; the bill page offers "Pay (test)", which sends the same event."""
-    from portal.billing.payments import StripeProvider, minor_units, provider
-
     payments = provider()
     if not isinstance(payments, StripeProvider):
         return
@@ -509,12 +518,6 @@ def issue_invoice(bill: UserBill) -> None:
 
 def pay_locally(user: User, bill_id: Any) -> UserBill:
     """The local test provider's "Pay (test)": the same ``invoice.paid`` event Stripe sends."""
-    import secrets
-    import time
-
-    from portal.billing.payments import LocalTestProvider, minor_units, provider
-    from portal.billing.webhooks import process_event
-
     bill = get_bill(user, bill_id)
     if not isinstance(provider(), LocalTestProvider):
         raise NotFound("Bills are paid through Stripe here; follow the invoice link.")
@@ -537,7 +540,7 @@ def pay_locally(user: User, bill_id: Any) -> UserBill:
             }
         },
     }
-    process_event(event, "local")
+    apply_local_event(event)  # portal.billing.webhooks.process_event, as for Stripe's
     return bill
 
 
@@ -565,9 +568,6 @@ def on_invoice_paid(invoice: dict[str, Any], created: datetime) -> None:
 def on_invoice_payment_failed(invoice: dict[str, Any], created: datetime) -> None:
     """``invoice.payment_failed`` for a bill: mark it FAILED (a late failure never undoes a
     payment) and tell the user."""
-    from portal.notifications.models import NotificationType
-    from portal.notifications.services import notify
-
     bill = _bill_of_invoice(invoice)
     if bill is None or bill.payment_status == PAID:
         return
@@ -653,8 +653,6 @@ def month_spend(user_id: uuid.UUID, now: datetime | None = None) -> Decimal:
 
 
 def _warned_this_month(user_id: uuid.UUID, now: datetime | None) -> bool:
-    from portal.notifications.models import Notification, NotificationType
-
     start, _ = period_bounds(now)
     return (
         db.session.execute(
@@ -697,9 +695,6 @@ def check_budget(user: User, estimated_cost: Decimal, now: datetime | None = Non
         )
     reaches_warning = budget > 0 and spent + estimated >= budget * BUDGET_WARN_RATIO
     if reaches_warning and not _warned_this_month(user.id, now):
-        from portal.notifications.models import NotificationType
-        from portal.notifications.services import notify
-
         notify(
             user.id,
             "Budget warning",

@@ -10,25 +10,19 @@ from flask_login import current_user
 
 from portal.accounts.auth import page_auth
 from portal.billing import pdf, services
-from portal.billing.payments import LocalTestProvider, provider
 from portal.core.errors import PortalError
+from portal.core.paging import page_number
+from portal.core.payments import LocalTestProvider, provider
 from portal.core.web import flash_refusal
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")
 PER_PAGE = 12
 
 
-def _page() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
-
-
 @bp.get("")
 @page_auth()
 def index():
-    page = _page()
+    page = page_number(request.args.get("page"))
     result = services.list_bills(current_user, page, PER_PAGE)
     current = services.current_bill(current_user)
     spent = services.month_spend(current_user.id)

@@ -22,12 +22,13 @@ from flask import request
 from flask_smorest import Blueprint
 from sqlalchemy.dialects.postgresql import insert
 
-from portal.api import accepts
 from portal.billing import services as billing_services
 from portal.billing.models import PaymentEvent
-from portal.billing.payments import BadSignature, provider
+from portal.core.apidocs import accepts
 from portal.core.db import utcnow
-from portal.extensions import db
+from portal.core.extensions import db
+from portal.core.ops import WEBHOOK_EVENTS
+from portal.core.payments import BadSignature, provider
 from portal.marketplace import payments as marketplace_payments
 
 log = structlog.get_logger("portal.webhooks")
@@ -100,8 +101,6 @@ def process_event(event: dict[str, Any], provider_name: str = "stripe") -> bool:
 @blp.alt_response(404, description="Stripe is not configured (local test provider in use)")
 def stripe_webhook():
     """Stripe webhook: verifies the Stripe-Signature (HMAC-SHA256, 5-minute tolerance)"""
-    from portal.core.ops import WEBHOOK_EVENTS
-
     payload = request.get_data(cache=True)
     try:
         event = provider().verify_webhook(payload, request.headers.get("Stripe-Signature"))

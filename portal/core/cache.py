@@ -31,15 +31,21 @@ from markupsafe import Markup
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from portal.core.queue import redis_connection
+
 log = structlog.get_logger(__name__)
 
 GENERATION_KEY = "qh:cache:listings:gen"
 # How long a request waits for an entry that another request is computing.
 COLD_WAIT_SECONDS = 3.0
-# Tables whose changes alter what a listing shows or in which order.
-WATCHED = frozenset(
-    {"quantum_apps", "app_versions", "tags", "documentation", "marketplace_listings", "reviews"}
-)
+# Tables whose changes alter what a listing shows or in which order: each domain names its
+# own with ``watch`` where its models are defined (apps, marketplace).
+WATCHED: set[str] = set()
+
+
+def watch(*models) -> None:
+    """A change to any of these models' rows makes the cached listings stale."""
+    WATCHED.update(model.__tablename__ for model in models)
 
 
 def _client():
@@ -47,8 +53,6 @@ def _client():
         return None
     if int(current_app.config.get("LISTING_CACHE_SECONDS") or 0) <= 0:
         return None
-    from portal.core.queue import redis_connection
-
     return redis_connection()
 
 

@@ -108,8 +108,14 @@ class Timestamped:
         return f"<{type(self).__name__} {self.id} {label}>".replace(" >", ">")
 
 
-# Columns the database maintains itself and the models do not map.
-UNMAPPED_COLUMNS = {("quantum_apps", "search_vector"), ("quantum_apps", "search_keywords")}
+# Columns the database maintains itself and the models do not map: each domain names its own
+# with ``unmapped_columns`` where its models are defined (apps: the search columns).
+UNMAPPED_COLUMNS: set[tuple[str, str]] = set()
+
+
+def unmapped_columns(table: str, *columns: str) -> None:
+    """Autogenerate leaves these database-maintained columns of ``table`` alone."""
+    UNMAPPED_COLUMNS.update((table, column) for column in columns)
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

@@ -19,8 +19,10 @@ from prometheus_client import (
     generate_latest,
 )
 
-from portal.core import uow
-from portal.extensions import db
+from portal.core import tracing, uow
+from portal.core.extensions import db
+from portal.core.heartbeats import seconds_since_alive
+from portal.core.queue import redis_connection
 
 bp = Blueprint("ops", __name__)
 
@@ -56,11 +58,9 @@ log = structlog.get_logger("portal")
 
 def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
     """structlog for the portal's own lines and the standard library's (werkzeug, rq)."""
-    from portal.core.tracing import add_trace_ids
-
     shared = [
         structlog.contextvars.merge_contextvars,
-        add_trace_ids,
+        tracing.add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -116,9 +116,8 @@ def _after_request(response: Response) -> Response:
     if (request.view_args or {}).get("token"):
         # The request span (started by the Flask instrumentation after our own hooks) is
         # still open here: overwrite its URL attributes without the mail-link token.
-        from portal.core.tracing import redact_current_span
 
-        redact_current_span(_loggable_path())
+        tracing.redact_current_span(_loggable_path())
     request_id = getattr(g, "request_id", None)
     if request_id:
         response.headers["X-Request-ID"] = request_id
@@ -158,8 +157,6 @@ def readiness_problems() -> list[str]:
     except Exception as exc:  # any driver error means not ready
         uow.rollback()
         problems.append(f"database unreachable: {type(exc).__name__}")
-    from portal.core.queue import redis_connection
-
     try:
         redis_connection().ping()
     except Exception as exc:
@@ -175,7 +172,6 @@ def _worker_problems(redis) -> list[str]:
     within = current_app.config.get("READYZ_WORKER_SECONDS") or 0
     if within <= 0:
         return []
-    from portal.core.heartbeats import seconds_since_alive
 
     try:
         since = seconds_since_alive(redis)

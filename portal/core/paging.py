@@ -7,7 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core import cache
+from portal.core.extensions import db
 
 # A page number from a URL can be any size, and an OFFSET beyond bigint is a database error,
 # not an empty page: both bounds are enforced here and in the API's argument schema.
@@ -37,6 +38,15 @@ class Page:
         return self.page > 1
 
 
+def page_number(value: Any) -> int:
+    """A page number from a page's URL: anything that is not a whole number is page 1, and
+    it is bounded as ``bounded`` bounds it (the API refuses such values with a 422 instead)."""
+    try:
+        return min(MAX_PAGE, max(1, int(value or 1)))
+    except (TypeError, ValueError):
+        return 1
+
+
 def bounded(page: Any, per_page: Any, default_per_page: int = 20) -> tuple[int, int]:
     """``page`` and ``per_page`` clamped to what the database can serve."""
     page = min(MAX_PAGE, max(1, int(page or 1)))
@@ -60,8 +70,6 @@ PAGING = ("sort", "page", "per_page")
 def cached_count(name: str, parts: dict[str, Any], statement) -> int:
     """``count(statement)`` cached per search and filters (``parts`` without ``PAGING``), so
     every page and order of a listing shares one count (see portal/core/cache.py)."""
-    from portal.core import cache
-
     filters = {k: v for k, v in parts.items() if k not in PAGING}
     return cache.remember(f"{name}-total", filters, lambda: count(statement))
 

@@ -14,6 +14,8 @@ from flask import Flask
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
+from portal.core.extensions import db
+
 _configured = False
 
 
@@ -27,6 +29,7 @@ def add_trace_ids(logger, method_name, event_dict):
 
 
 def build_span_processor(endpoint: str):
+    # Deferred: OpenTelemetry's exporter and instrumentation load only with tracing on.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
@@ -40,13 +43,12 @@ def init_app(app: Flask, span_processor=None) -> None:
     endpoint = app.config.get("OTEL_ENDPOINT")
     if not endpoint and span_processor is None:
         return
+    # Deferred: OpenTelemetry's exporter and instrumentation load only with tracing on.
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-
-    from portal.extensions import db
 
     if not _configured:
         provider = TracerProvider(

@@ -21,14 +21,14 @@ from flask import Flask, Response, g
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from portal.core.extensions import db
+
 log = structlog.get_logger("portal.uow")
 
 _HOOKS = "qh_after_commit"
 
 
 def _session():
-    from portal.extensions import db
-
     return db.session()
 
 

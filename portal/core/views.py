@@ -1,6 +1,8 @@
 """The home page and the pages that belong to no domain."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, current_app, render_template
+
+from portal.core.mail import outbox
 
 bp = Blueprint("core", __name__)
 
@@ -13,10 +15,6 @@ def home():
 @bp.get("/dev/outbox")
 def dev_outbox():
     """Mail the portal would have sent, for development without SMTP (404 in production)."""
-    from flask import abort, current_app
-
-    from portal.core.mail import outbox
-
     if not current_app.config.get("DEV_OUTBOX_ENABLED") or current_app.config.get("SMTP_HOST"):
         abort(404)
     return render_template("core/outbox.html", messages=list(reversed(outbox())))

@@ -11,6 +11,7 @@ from flask import Flask, Response, current_app, flash, has_request_context, requ
 from flask_login import current_user
 
 from portal.core import uow
+from portal.core.cache import template_csrf_token
 
 # A form re-rendered with its errors answers this status, so its unit of work is rolled back;
 # htmx is configured (base.html) to swap it like a success.
@@ -165,7 +166,6 @@ def security_headers(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     app.after_request(security_headers)
     app.jinja_env.filters["datetime"] = format_datetime
-    from portal.core.cache import template_csrf_token
 
     app.jinja_env.globals.update(
         nav_items=nav_items,

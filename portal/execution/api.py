@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import current_app, g, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth
-from portal.api.docs import error_responses
-from portal.api.paging import envelope
-from portal.core.errors import NotFound
-from portal.execution import policy
+from portal.apps.models import AppVersion
+from portal.core.apidocs import error_responses
+from portal.core.apipaging import envelope
+from portal.core.errors import Conflict, NotFound
+from portal.core.extensions import db
+from portal.execution import policy, primitives
 from portal.execution.hardware import get_hardware, list_hardware
 from portal.execution.jobs import app_label, day_range, get_job, list_jobs, result_document
 from portal.execution.models import JobRunMode
@@ -31,7 +36,16 @@ from portal.execution.schemas import (
     job_item,
 )
 from portal.execution.submission import cancel_job, set_tags, submit_job, wait_for
-from portal.extensions import db
+
+# How a key that runs one app submits a job: (user, key, the request's fields) -> Job. The
+# marketplace registers its subscription keys' (``portal.marketplace.runs.run_from_api``) at
+# app creation, so execution need not know the marketplace.
+KEY_SUBMITTERS: list[Callable[[Any, Any, dict], Any]] = []
+
+
+def register_key_submitter(submit: Callable[[Any, Any, dict], Any]) -> None:
+    KEY_SUBMITTERS[:] = [submit]
+
 
 hardware_blp = Blueprint(
     "hardware_api", __name__, url_prefix="/hardware", description="The device catalogue"
@@ -131,27 +145,13 @@ class JobList(MethodView):
         QH_BLOCKING_WAIT_SECONDS for the result and answers with the job in whatever state
         it reached."""
         if g.actor.subscription_key is not None:  # a marketplace key runs its app only
-            from portal.marketplace.runs import run_app
-
-            job = run_app(
-                g.api_user,
-                key=g.actor.subscription_key,
-                inputs=data.get("inputs"),
-                device=data.get("device"),
-                shots=data.get("shots"),
-                run_mode=data.get("run_mode", JobRunMode.ASYNC),
-                tags=data.get("tags"),
-                notification_email=data.get("notification_email"),
-                job_fields=data,  # a program, app version, webhook or primitive is refused
-            )
+            job = KEY_SUBMITTERS[0](g.api_user, g.actor.subscription_key, data)
             if job.run_mode is JobRunMode.BLOCKING:
                 wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])
             return _present(job)
         program = data.get("program") or {}
         app_version = None
         if data.get("app_version_id"):
-            from portal.apps.models import AppVersion
-
             app_version = db.session.get(AppVersion, data["app_version_id"])
             if app_version is None:  # (a version the caller may not run: the same 404)
                 raise NotFound("No such app version.", details={"app_version_id": "unknown"})
@@ -196,8 +196,6 @@ def _primitive_args(data) -> dict:
 @_doc(jobs_blp, 401, 404, 422)
 def estimate(data):
     """Price a run before submitting it (and check the program if one is given)"""
-    from portal.execution import primitives
-
     hardware = get_hardware(data["device"])
     if data.get("primitive"):  # sampler / estimator PUBs: priced as submitted
         return primitives.estimate(hardware, data)
@@ -251,8 +249,6 @@ class JobDetail(MethodView):
 @_doc(jobs_blp, 401, 404)
 def result(job_id):
     """Counts, execution time, transpiled depth/size and metadata of a finished job"""
-    from portal.core.errors import Conflict
-
     job = get_job(g.actor, job_id)
     if job.result is None:
         raise Conflict(

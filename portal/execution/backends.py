@@ -26,12 +26,17 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from typing import Any
 
+from flask import has_app_context
+
 from portal.core.memo import BoundedCache
+from portal.core.programs import parse_program, resource_figures
 from portal.execution.memory import (
     density_matrix_bytes,
     max_qubits,
+    memory_budget_mb,
     size_text,
     statevector_bytes,
 )
@@ -68,6 +73,7 @@ def _config_key(name: str, config: dict[str, Any]) -> str:
 def _noise_model(config: dict[str, Any]):
     """A noise model from calibration figures: depolarising gate errors, thermal relaxation
     during each gate, and readout errors."""
+    # Deferred: Qiskit Aer is heavy, imported on first use.
     from qiskit_aer.noise import (
         NoiseModel,
         ReadoutError,
@@ -103,10 +109,12 @@ def backend_for(name: str, config: dict[str, Any] | None) -> Any:
         backend = _backends.get(key)
     if backend is not None:
         return backend
+    # Deferred: Qiskit Aer is heavy, imported on first use.
     from qiskit_aer import AerSimulator
 
     method = config.get("method", "automatic")
     if config.get("generic"):
+        # Deferred: Qiskit is heavy, imported on first use.
         from qiskit.providers.fake_provider import GenericBackendV2
 
         generic = GenericBackendV2(
@@ -114,6 +122,7 @@ def backend_for(name: str, config: dict[str, Any] | None) -> Any:
         )
         backend = AerSimulator.from_backend(generic, method=method)
     elif config.get("device"):
+        # Deferred: Qiskit is heavy, imported on first use.
         from qiskit.transpiler import CouplingMap
 
         backend = AerSimulator(
@@ -187,11 +196,8 @@ def memory_refusal(method: str, qubits: int, budget_mb: int) -> str | None:
 
 
 def _budget_mb() -> int | None:
-    from flask import has_app_context
-
     if not has_app_context():
         return None
-    from portal.execution.memory import memory_budget_mb
 
     return memory_budget_mb()
 
@@ -226,6 +232,7 @@ def prepare(circuit, hardware_name: str, config: dict[str, Any] | None, key: str
     cached = _transpiled.get(cache_key)
     if cached is not None:
         return cached, True
+    # Deferred: Qiskit is heavy, imported on first use.
     from qiskit import transpile
 
     compiled = transpile(circuit, backend=backend, optimization_level=1, seed_transpiler=7)
@@ -258,7 +265,6 @@ def _prepare_program(
         return _Prepared(
             hit.circuit, hit.transpiled, True, hit.measured_all, hit.method, hit.config
         ), 0.0
-    from portal.execution.programs import parse_program, resource_figures
 
     started = time.perf_counter()
     circuit = parse_program(source, fmt, inputs)
@@ -408,12 +414,11 @@ def warm_up() -> None:
     """Import Qiskit, Aer, the OpenQASM 3 parser and the primitives' containers, and run one
     tiny circuit and one tiny sweep, so the first job of either kind pays nothing (cold, the
     first sweep cost about 1.5 s of imports and parser set-up in the worker)."""
+    # Deferred: Qiskit is heavy, imported on first use.
     from qiskit.circuit import Parameter, QuantumCircuit
     from qiskit.primitives.containers.bindings_array import BindingsArray  # noqa: F401
     from qiskit.primitives.containers.estimator_pub import EstimatorPub  # noqa: F401
     from qiskit.primitives.containers.sampler_pub import SamplerPub  # noqa: F401
-
-    from portal.execution.programs import parse_program
 
     backend = backend_for("warm-up", {"method": "automatic"})
     circuit = QuantumCircuit(1, 1)
@@ -430,8 +435,6 @@ def warm_up() -> None:
 
 @functools.cache
 def _aer_version() -> str:
-    from importlib.metadata import version
-
     return version("qiskit-aer")
 
 

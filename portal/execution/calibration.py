@@ -84,6 +84,7 @@ def _from_noise(config: dict[str, Any], qubits: int, edges) -> Calibration:
 
 @memo.bounded(16)
 def _generic(num_qubits: int, seed: int) -> Calibration:
+    # Deferred: Qiskit is heavy, imported on first use.
     from qiskit.providers.fake_provider import GenericBackendV2
 
     target = GenericBackendV2(num_qubits, seed=seed).target

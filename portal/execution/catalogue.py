@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from portal.core.extensions import db
 from portal.execution.models import (
     Hardware,
     HardwarePlatform,
     HardwareStatus,
     HardwareTechnology,
 )
-from portal.extensions import db
 
 AER_GATES = ["h", "x", "y", "z", "s", "sdg", "t", "tdg", "sx", "rx", "ry", "rz", "u", "cx",
              "cz", "swap", "ccx", "measure", "reset", "barrier"]  # fmt: skip
@@ -232,3 +232,15 @@ def ensure_catalogue() -> list[Hardware]:
         entries.append(hardware)
     db.session.flush()
     return entries
+
+
+def device_names() -> list[str]:
+    """Devices a default may name: the catalogue and every hardware row that is not retired
+    (``portal.accounts.services.register_devices``)."""
+    names = {spec["name"] for spec in SIMULATORS}
+    names |= set(
+        db.session.execute(
+            db.select(Hardware.name).where(Hardware.status != HardwareStatus.RETIRED)
+        ).scalars()
+    )
+    return sorted(names)

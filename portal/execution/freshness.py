@@ -12,18 +12,21 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 from flask import session
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
+from portal.core.conditional import weak_etag
+from portal.core.errors import NotFound
+from portal.core.extensions import db
 from portal.execution import policy
+from portal.execution.jobs import job_apps
 from portal.execution.models import Job, JobStatus
-from portal.extensions import db
+from portal.notifications.services import unread_count
 
 
 def _viewer() -> tuple:
     """Who looks, and what of theirs a fragment shows: their time zone (every date) and
     their session's CSRF token (in the fragments' forms)."""
     if "csrf_token" not in session:  # the fragment's form would mint it: mint it first
-        from flask_wtf.csrf import generate_csrf
-
         generate_csrf()
     preferences = getattr(current_user, "preferences", None) or {}
     return (str(current_user.id), preferences.get("timezone"), session.get("csrf_token"))
@@ -50,8 +53,6 @@ def job_status_version(actor: Any, job_id: str) -> Any:
     """What the status poll of ``job_id`` needs for its ETag (a row: id, user_id,
     subscription_key_id, status, updated_at, device_id, position). A job ``actor`` may not
     see, or a malformed id, is NotFound, as ``jobs.get_job``."""
-    from portal.core.errors import NotFound
-
     try:
         key = uuid.UUID(str(job_id))
     except ValueError:
@@ -66,8 +67,6 @@ def job_status_etag(job: Any, position: int | None, wait: float | None) -> str:
     """The status fragment of ``job`` (the job or its ``job_status_version``): its row (every
     change moves ``updated_at``), its place in the queue and the wait estimate as shown
     (whole seconds)."""
-    from portal.core.conditional import weak_etag
-
     shown_wait = None if wait is None else round(wait)
     return weak_etag("job-status", _viewer(), str(job.id), job.updated_at, job.status.value,
                      position, shown_wait)  # fmt: skip
@@ -87,8 +86,6 @@ def jobs_version(actor: Any) -> tuple[int, Any]:
 
 def job_rows_etag(actor: Any, full_path: str) -> str:
     """The job rows fragment at ``full_path`` (page and filters)."""
-    from portal.core.conditional import weak_etag
-
     return weak_etag("job-rows", _viewer(), full_path, jobs_version(actor))
 
 
@@ -98,10 +95,6 @@ def job_list_page_etag(actor: Any, full_path: str) -> tuple[str, list]:
     layout's viewer-dependent parts: the name and roles in the navigation and the unread
     notifications badge. A page with flashed messages is never conditional (the caller
     checks). Returns (etag, the app choices)."""
-    from portal.core.conditional import weak_etag
-    from portal.execution.jobs import job_apps
-    from portal.notifications.services import unread_count
-
     apps = job_apps(actor)
     user = current_user
     parts = ("jobs-page", _viewer(), user.username, tuple(user.roles or ()), unread_count(user),

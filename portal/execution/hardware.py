@@ -11,9 +11,9 @@ import uuid
 
 from portal.accounts.services import DEFAULT_PREFERENCES, preferences_for
 from portal.core.errors import NotFound
+from portal.core.extensions import db
 from portal.core.paging import Page, paginate
 from portal.execution.models import Hardware, HardwareStatus, HardwareTechnology
-from portal.extensions import db
 
 
 def list_hardware(

@@ -19,11 +19,11 @@ from sqlalchemy.orm import defer, joinedload
 
 from portal.apps.models import AppVersion, QuantumApp
 from portal.core.errors import NotFound
+from portal.core.extensions import db
 from portal.core.paging import Page, paginate
 from portal.execution import policy
 from portal.execution.models import Job, JobStatus
 from portal.execution.primitives import result_fields
-from portal.extensions import db
 
 
 @functools.cache

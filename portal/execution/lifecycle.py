@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import uuid
 
-from portal.analytics.usage import record_usage
 from portal.apps.models import AppVersion
 from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.execution import events
 from portal.execution.models import Hardware, Job, JobResult, JobStatus
 from portal.execution.pricing import actual_cost, run_fee
-from portal.extensions import db
-from portal.notifications.models import NotificationType
-from portal.notifications.services import notify
-from portal.webhooks.services import job_finished
 
 
 def finish(job: Job, status: JobStatus, reason: str | None = None) -> None:
@@ -25,8 +22,7 @@ def finish(job: Job, status: JobStatus, reason: str | None = None) -> None:
     job.finished_at = utcnow()
     if reason:
         job.failure_reason = reason
-    if job.webhook_url:  # the first delivery, in the same transaction as the final state
-        job_finished(job)
+    events.job_finished.send(job)  # the webhook's first delivery, in the same transaction
 
 
 def complete(job: Job, hardware: Hardware, outcome, wall: float) -> None:
@@ -59,19 +55,13 @@ def complete(job: Job, hardware: Hardware, outcome, wall: float) -> None:
         actual_cost(hardware, job.shots, outcome.execution_seconds), job.subscription_id
     )
     app_id = _app_id_of(job)
-    notify(  # flushes the job and its result too
-        job.user_id,
-        "Job completed",
-        f"{job.name} finished on {hardware.name} ({job.shots} shots).",
-        type=NotificationType.JOB,
-        link=f"/jobs/{job.id}",
-    )
+    events.job_completed.send(job, hardware=hardware)  # the owner notified (flushes the job)
     # Last before the commit: the usage counter is one row per user and day, locked until
     # the commit, so every other write is done before it and two workers finishing the same
     # user's jobs wait on each other for as short as possible.
-    record_usage(
-        job.user_id,
-        "jobs" if app_id is None else "apps.run",
+    events.usage_counted.send(
+        job,
+        endpoint="jobs" if app_id is None else "apps.run",
         quantum_app_id=app_id,
         compute_seconds=outcome.execution_seconds,
     )
@@ -89,10 +79,4 @@ def fail(job: Job, reason: str) -> None:
     finish(job, JobStatus.FAILED, reason)
     if job.result is None:
         job.result = JobResult(status="FAILED", error=reason)
-    notify(
-        job.user_id,
-        "Job failed",
-        f"{job.name or 'Your job'} failed: {reason}",
-        type=NotificationType.JOB,
-        link=f"/jobs/{job.id}",
-    )
+    events.job_failed.send(job, reason=reason)  # the owner notified

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.db import JSONType, Money, StringArray, Timestamped, UTCDateTime, enum_column
-from portal.extensions import db
+from portal.core.extensions import db
 
 
 class HardwareTechnology(enum.Enum):

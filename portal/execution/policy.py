@@ -16,6 +16,7 @@ from typing import Any
 
 from portal.apps import policy as apps_policy
 from portal.core.errors import NotFound
+from portal.execution.models import Job
 
 
 def _user_and_key(actor: Any) -> tuple[Any, Any]:
@@ -53,8 +54,6 @@ def may_see_program(actor: Any, job: Any) -> bool:
 
 def job_filter(actor: Any):
     """The SQL condition of the jobs ``actor`` may list."""
-    from portal.execution.models import Job
-
     user, key = _user_and_key(actor)
     condition = Job.user_id == user.id
     if key is not None:

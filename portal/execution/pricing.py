@@ -12,10 +12,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from portal.core.errors import ValidationFailed
+from portal.core.programs import CLIFFORD
 from portal.execution.backends import choose_method, memory_refusal, state_bytes
 from portal.execution.memory import memory_budget_mb
 from portal.execution.models import Hardware, HardwareStatus
-from portal.execution.programs import CLIFFORD
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")

@@ -39,9 +39,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from portal.core import programs
 from portal.core.errors import ValidationFailed
 from portal.core.memo import BoundedCache
-from portal.execution.backends import RunOutcome, noise_model_version
+from portal.core.programs import parse_program, resource_figures
+from portal.execution import backends
+from portal.execution.backends import RunOutcome, _budget_mb, noise_model_version, program_hash
 from portal.execution.hardware import get_hardware
 from portal.execution.pricing import check_fits, check_shots, estimate_cost
 
@@ -96,8 +99,6 @@ def parse_parametric(source: Any, index: int | None = None):
     """The circuit of a PUB's OpenQASM program, its ``input float``/``angle`` declarations
     as free ``Parameter`` objects (ProgramError with line and column otherwise). Cached per
     source; the cached circuit is never mutated (callers copy)."""
-    from portal.execution import programs
-
     if not isinstance(source, str):
         _refuse("the program must be OpenQASM source text.", index=index)
     key = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
@@ -150,6 +151,7 @@ class Pub:
 
 def _bindings(circuit, values: Any, index: int):
     """JSON parameter values → a ``BindingsArray`` (validated against the circuit)."""
+    # Deferred: numpy (with Qiskit) is imported on first use.
     import numpy as np
     from qiskit.primitives.containers.bindings_array import BindingsArray
 
@@ -249,6 +251,7 @@ def parse_pubs(
     """Validate a primitive job's PUBs (before anything is written): each program parses,
     its parameter values bind and broadcast, observables match its qubits, shots fit the
     device, precision is in range, and the job's limits hold."""
+    # Deferred: Qiskit is heavy, imported on first use.
     from qiskit.primitives.containers.estimator_pub import EstimatorPub
     from qiskit.primitives.containers.sampler_pub import SamplerPub
 
@@ -335,6 +338,7 @@ def parse_pubs(
 def _groups(paulis: frozenset[str]) -> int:
     """Qubit-wise commuting groups of Pauli strings (BackendEstimatorV2's measurement
     circuits a binding)."""
+    # Deferred: Qiskit is heavy, imported on first use.
     from qiskit.quantum_info import PauliList
 
     return len(PauliList(sorted(paulis)).group_commuting(qubit_wise=True))
@@ -342,6 +346,7 @@ def _groups(paulis: frozenset[str]) -> int:
 
 def estimator_shots(pub: Pub) -> tuple[int, int]:
     """(circuits, shots each) BackendEstimatorV2 runs for an estimator PUB."""
+    # Deferred: numpy (with Qiskit) is imported on first use.
     import numpy as np
 
     qp = pub.qiskit
@@ -422,8 +427,6 @@ def submission(
 ) -> Submission:
     """Validate a primitive job for ``hardware``: every PUB fits the device (qubits, gates,
     memory: ``pricing.check_fits``) and the job its limits; the priced shots."""
-    from portal.execution.programs import resource_figures
-
     parsed = parse_pubs(
         primitive,
         pubs,
@@ -470,8 +473,6 @@ def transpile_preview(hardware, circuit, key: str) -> dict[str, Any]:
     """Depth, size and two-qubit gate count of ``circuit`` as it would run on ``hardware``:
     transpiled for a device-like entry (the worker's transpile, cached), as written (with
     user gates expanded) on a plain simulator."""
-    from portal.execution import backends
-
     work = circuit
     if work.num_clbits == 0:
         work = work.copy()
@@ -533,8 +534,6 @@ def _key(source: str) -> str:
 def run_claimed(claimed) -> Any:
     """The worker's run of a claimed job: a primitive job, or a circuit job with its memory
     and seed (``backends.run_program``)."""
-    from portal.execution import backends
-
     primitive = getattr(claimed, "primitive", None)
     if not primitive:
         return backends.run_program(
@@ -568,9 +567,6 @@ def _nested(array, leaf) -> Any:
 
 def _prepared(pub: Pub, config: dict[str, Any], budget: int | None):
     """(circuit to run, the entry's config with its method, method) for one PUB."""
-    from portal.execution import backends
-    from portal.execution.programs import resource_figures
-
     circuit = pub.circuit.copy()
     method = backends.choose_method(config, resource_figures(circuit), budget or 2**40)
     refusal = budget and backends.memory_refusal(method, circuit.num_qubits, budget)
@@ -582,8 +578,6 @@ def _prepared(pub: Pub, config: dict[str, Any], budget: int | None):
 
 
 def _run_options(budget: int | None, seed: int | None) -> dict[str, Any]:
-    from portal.execution import backends
-
     options = dict(backends._run_options)
     if budget:
         options["max_memory_mb"] = budget
@@ -603,8 +597,6 @@ def _binds(compiled, bindings) -> tuple[list[dict] | None, int]:
 
 
 def _aer_run(backend, circuit, binds, shots, options):
-    from portal.execution import backends
-
     try:
         kwargs = {"parameter_binds": binds} if binds else {}
         result = backend.run(circuit, shots=shots, **kwargs, **options).result()
@@ -632,9 +624,8 @@ def _value(whole: int, positions: list[int]) -> int:
 
 
 def _sampler_pub(pub, hardware_name, config, memory, seed, budget) -> tuple[dict, dict, float]:
+    # Deferred: numpy (with Qiskit) is imported on first use.
     import numpy as np
-
-    from portal.execution import backends
 
     circuit, config, method = _prepared(pub, config, budget)
     if circuit.num_clbits == 0:
@@ -692,9 +683,8 @@ def _sampler_pub(pub, hardware_name, config, memory, seed, budget) -> tuple[dict
 
 
 def _estimator_pub(pub, hardware_name, config, seed, budget) -> tuple[dict, float]:
+    # Deferred: numpy (with Qiskit) is imported on first use.
     import numpy as np
-
-    from portal.execution import backends
 
     circuit, config, method = _prepared(pub, config, budget)
     circuit.remove_final_measurements(inplace=True)
@@ -774,8 +764,6 @@ def run_primitive(
     """Run a primitive job's PUBs (each one Aer run) and shape the results as IBM's Runtime
     REST API does: ``results[i].data.<register>.counts/samples`` (sampler),
     ``results[i].data.evs/stds/ensemble_standard_error`` (estimator)."""
-    from portal.execution.backends import _budget_mb
-
     config = config or {}
     budget = _budget_mb()
     parsed = parse_pubs(primitive, pubs, default_shots=1)  # stored PUBs are complete
@@ -825,9 +813,6 @@ def quote_program(
     """Price and transpile preview of one program on ``device`` (what the estimate endpoint
     answers for a circuit; the IDE shows it next to the Run button). ValidationFailed for a
     bad device, shots, program or a circuit that does not fit."""
-    from portal.execution.backends import program_hash
-    from portal.execution.programs import parse_program, resource_figures
-
     hardware = get_hardware(device)
     shots = check_shots(hardware, shots)
     circuit = parse_program(source, fmt, inputs)

@@ -17,11 +17,11 @@ from flask import current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
 
+from portal.core.extensions import db
 from portal.core.heartbeats import BEAT_KEY
 from portal.core.queue import job_queue, redis_connection
 from portal.core.tracing import inject_context
 from portal.execution.models import Job, JobStatus
-from portal.extensions import db
 
 log = structlog.get_logger("portal.execution")
 

@@ -14,13 +14,13 @@ from flask import current_app
 
 from portal.core import uow
 from portal.core.db import utcnow
+from portal.core.extensions import db
 from portal.core.heartbeats import is_storing
 from portal.core.queue import redis_connection
 from portal.execution.lifecycle import fail
 from portal.execution.models import Job, JobStatus
 from portal.execution.queue import dispatch, in_redis, waiting_ids
 from portal.execution.runner import lock_key
-from portal.extensions import db
 
 log = structlog.get_logger("portal.execution")
 

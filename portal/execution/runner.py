@@ -34,13 +34,13 @@ from sqlalchemy.orm import joinedload
 from portal.core import uow
 from portal.core.db import utcnow
 from portal.core.errors import ValidationFailed
+from portal.core.extensions import db
 from portal.core.heartbeats import beat, stored, storing
 from portal.core.queue import redis_connection
 from portal.execution import backends
 from portal.execution.lifecycle import complete, fail
 from portal.execution.models import Hardware, Job, JobStatus
 from portal.execution.primitives import run_claimed
-from portal.extensions import db
 
 log = structlog.get_logger("portal.execution")
 

@@ -6,9 +6,10 @@ import decimal
 
 from marshmallow import Schema, fields, validate
 
-from portal.api.paging import PageArgs, PageMeta
+from portal.core.apipaging import PageArgs, PageMeta
 from portal.core.inputs import Int
 from portal.core.paging import MAX_PER_PAGE
+from portal.execution.calibration import calibration_document
 from portal.execution.models import HardwareStatus, HardwareTechnology, JobRunMode, JobStatus
 
 GHZ_EXAMPLE = (
@@ -56,8 +57,6 @@ class HardwareSchema(Schema):
 
 
 def _calibration(hardware):
-    from portal.execution.calibration import calibration_document
-
     return calibration_document(hardware)
 
 

@@ -18,14 +18,16 @@ from typing import Any
 
 import structlog
 
-from portal.billing.services import check_budget
 from portal.core import uow
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.extensions import db
 from portal.core.inputs import bounded_text
 from portal.core.memo import BoundedCache
+from portal.core.programs import FORMATS, detect_format, parse_program, resource_figures
 from portal.core.uow import after_commit
-from portal.execution import policy, primitives
+from portal.core.urls import check_url
+from portal.execution import events, policy, primitives
 from portal.execution.backends import noise_model_version, program_hash
 from portal.execution.hardware import get_hardware
 from portal.execution.jobs import get_job
@@ -38,10 +40,7 @@ from portal.execution.pricing import (
     estimate_cost,
     run_fee,
 )
-from portal.execution.programs import FORMATS, detect_format, parse_program, resource_figures
 from portal.execution.queue import dispatch, drop_from_queue
-from portal.extensions import db
-from portal.webhooks import services as webhooks
 
 log = structlog.get_logger("portal.execution")
 
@@ -131,7 +130,7 @@ def submit_job(
     """
     policy.check_can_run(user, app_version, subscription)
     bounded_text("notification_email", notification_email, 100)  # VARCHAR(100)
-    webhook_url = webhooks.check_url(webhook_url)
+    webhook_url = check_url(webhook_url)
     hardware = get_hardware(device)
     check_available(hardware)
     seed_simulator = primitives.check_seed(seed_simulator)
@@ -166,7 +165,7 @@ def submit_job(
                 "run_mode must be BLOCKING or ASYNC.", details={"run_mode": ["BLOCKING", "ASYNC"]}
             ) from None
     estimate = run_fee(estimate_cost(hardware, shots), subscription)
-    check_budget(user, estimate)  # 402 past the monthly budget
+    events.job_submitting.send(user, estimate=estimate)  # billing: 402 past the monthly budget
     now = utcnow()
     job = Job(
         user_id=user.id,
@@ -197,8 +196,7 @@ def submit_job(
     )
     db.session.add(job)
     db.session.flush()
-    if webhook_url:  # the signing secret exists before the job can end
-        webhooks.ensure_secret(user.id)
+    events.job_queued.send(job)  # webhooks: the signing secret exists before the job can end
     job_id = job.id
     after_commit(lambda: dispatch(job_id))
     log.info("job queued", job_id=str(job.id), device=hardware.name, shots=shots)

@@ -4,17 +4,29 @@ Thin: parse the form, call services, commit, dispatch, render."""
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import date
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
 from portal.accounts.auth import page_auth
 from portal.core import conditional, memo
-from portal.core.errors import PortalError
-from portal.core.web import FORM_ERROR_STATUS
-from portal.execution import policy, svg
+from portal.core.db import utcnow
+from portal.core.errors import PortalError, ValidationFailed
+from portal.core.extensions import htmx
+from portal.core.paging import page_number
+from portal.core.programs import parse_program, resource_figures
+from portal.core.web import FORM_ERROR_STATUS, flash_refusal
+from portal.execution import backends, policy, svg
 from portal.execution.calibration import calibration_of
+from portal.execution.freshness import (
+    job_list_page_etag,
+    job_rows_etag,
+    job_status_etag,
+    job_status_version,
+)
 from portal.execution.hardware import get_hardware, list_hardware, online_devices, run_defaults
 from portal.execution.jobs import (
     app_label,
@@ -32,7 +44,6 @@ from portal.execution.models import JobStatus
 from portal.execution.pricing import check_fits, check_shots, estimate_cost
 from portal.execution.queue import queue_position, wait_estimate
 from portal.execution.submission import cancel_job, cancel_jobs, parse_tags, set_tags, submit_job
-from portal.extensions import htmx
 
 jobs_bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 hardware_bp = Blueprint("hardware", __name__, url_prefix="/devices")
@@ -49,16 +60,7 @@ measure q -> c;
 """
 
 
-def _int(value, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
 def _date(value):
-    from datetime import date
-
     try:
         return date.fromisoformat(value) if value else None
     except ValueError:
@@ -66,8 +68,6 @@ def _date(value):
 
 
 def _uuid(value):
-    import uuid
-
     try:
         return uuid.UUID(value) if value else None
     except ValueError:
@@ -111,18 +111,14 @@ def _query_args(filters: dict) -> dict:
 @page_auth()
 def index():
     filters = _filters()
-    page = max(1, _int(request.args.get("page"), 1))
+    page = page_number(request.args.get("page"))
     etag = None
     if htmx:  # the rows' live poll: 304 while none of the user's jobs has changed
-        from portal.execution.freshness import job_rows_etag
-
         etag = job_rows_etag(current_user, request.full_path)
         unchanged = conditional.not_modified(etag)
         if unchanged is not None:
             return unchanged
     elif "_flashes" not in session:  # the full page: 304 too, unless it shows a message
-        from portal.execution.freshness import job_list_page_etag
-
         etag, apps = job_list_page_etag(current_user, request.full_path)
         unchanged = conditional.not_modified(etag)
         if unchanged is not None:
@@ -170,10 +166,6 @@ def index():
 @page_auth()
 def cancel_many():
     """Bulk cancel: the ticked jobs of the list (each with cancel_job's rules)."""
-    from flask import flash
-
-    from portal.core.web import flash_refusal
-
     try:
         done = cancel_jobs(current_user, request.form.getlist("ids"))
     except PortalError as exc:
@@ -209,8 +201,6 @@ def tags(job_id):
         status = FORM_ERROR_STATUS if refusal else 200
         return render_template("execution/_job_tags.html", **context), status
     if refusal is not None:
-        from portal.core.web import flash_refusal
-
         flash_refusal(refusal)
     return redirect(url_for("jobs.detail", job_id=job.id))
 
@@ -255,8 +245,6 @@ def new():
 
 
 def _shots(raw):
-    from portal.core.errors import ValidationFailed
-
     try:
         return int(str(raw).strip())
     except ValueError:
@@ -264,8 +252,6 @@ def _shots(raw):
 
 
 def _parse_inputs(raw: str):
-    from portal.core.errors import ValidationFailed
-
     if not raw or not raw.strip():
         return None
     try:
@@ -287,8 +273,6 @@ def _parse_inputs(raw: str):
 @page_auth()
 def estimate():
     """The price (and program check) shown live on the submit form."""
-    from portal.execution.programs import parse_program, resource_figures
-
     context: dict = {"cost": None, "figures": None, "problem": None}
     try:
         hardware = get_hardware(request.form.get("device", ""))
@@ -309,8 +293,6 @@ def estimate():
 @page_auth()
 def detail(job_id):
     if htmx:  # the status poll: 304 while the job and its place in the queue are unchanged
-        from portal.execution.freshness import job_status_etag, job_status_version
-
         # The ETag's inputs first (one light statement); the job itself only for a 200.
         version = job_status_version(current_user, job_id)
         position = version.position
@@ -368,8 +350,6 @@ def _detail_context(job, queue: tuple[int | None, float | None] | None = None) -
 
 def _elapsed(job) -> int | None:
     """Whole seconds a running job has run (the page's ticking starts from it)."""
-    from portal.core.db import utcnow
-
     if job.status is not JobStatus.RUNNING or job.started_at is None:
         return None
     return max(0, int((utcnow() - job.started_at).total_seconds()))
@@ -377,8 +357,6 @@ def _elapsed(job) -> int | None:
 
 @memo.bounded(256)  # a pure function of the program; job pages show the same ones often
 def _drawing_of(source: str, program_format: str | None, inputs: str) -> str | None:
-    from portal.execution.programs import parse_program
-
     try:
         circuit = parse_program(source, program_format, json.loads(inputs))
     except PortalError:
@@ -397,9 +375,6 @@ def _transpiled_of(source: str, fmt: str | None, inputs: str, device: str, confi
     """The circuit as it ran on a device-like entry (transpiled for its coupling map and basis
     gates, as the worker does; no simulation), or None where it runs as written or is too big
     to read."""
-    from portal.execution import backends
-    from portal.execution.programs import parse_program
-
     settings = json.loads(config)
     if not backends.is_device_like(settings):
         return None

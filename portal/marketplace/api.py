@@ -9,9 +9,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth, optional_actor
-from portal.api.docs import error_responses
-from portal.api.paging import PageArgs, envelope
+from portal.core.apidocs import error_responses
+from portal.core.apipaging import PageArgs, envelope
+from portal.core.payments import provider
 from portal.execution.models import JobRunMode
+from portal.execution.submission import wait_for
 from portal.marketplace import keys, listings, reviews, runs, subscriptions
 from portal.marketplace.schemas import (
     BrowseArgs,
@@ -147,8 +149,6 @@ def trial(listing_id):
 def subscribe(data, listing_id):
     """Start a paid plan: answers the checkout URL; the subscription turns ACTIVE when the
     payment provider confirms the payment"""
-    from portal.billing.payments import provider
-
     listing = listings.get_listing(listing_id, g.api_user)
     base = request.host_url.rstrip("/")
     sub, checkout = subscriptions.subscribe(
@@ -227,8 +227,6 @@ def run(data, listing_id):
     listing = listings.get_listing(listing_id, None if key else g.api_user)
     job = runs.run_app(g.api_user, listing=listing, key=key, **data)
     if job.run_mode is JobRunMode.BLOCKING:
-        from portal.execution.submission import wait_for
-
         wait_for(job, current_app.config["BLOCKING_WAIT_SECONDS"])
     return job
 

@@ -17,15 +17,23 @@ from typing import Any
 import sqlalchemy as sa
 from limits import parse as parse_limit
 
-from portal.accounts.auth import SUBSCRIPTION_KEY_KIND, authenticate_stored_key
+from portal.accounts.auth import (
+    SUBSCRIPTION_KEY,
+    SUBSCRIPTION_SCOPE,
+    authenticate_stored_key,
+    register_key_kind,
+)
 from portal.accounts.models import ApiKeyStatus, User
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.extensions import db
 from portal.core.inputs import INT_MAX, whole_number
 from portal.core.security import new_token
-from portal.extensions import db
+from portal.marketplace.listings import as_uuid
 from portal.marketplace.models import Subscription, SubscriptionKey, SubscriptionStatus
 
-KEY_KIND = SUBSCRIPTION_KEY_KIND
+# Subscription keys are ``qhs_…`` (personal API keys ``qh_…``): accounts picks the
+# authenticator by the prefix (``register``).
+KEY_KIND = "qhs"
 DEFAULT_RATE_LIMIT = "60/minute"
 MAX_KEYS = 10
 
@@ -96,8 +104,6 @@ def list_keys(sub: Subscription) -> list[SubscriptionKey]:
 
 
 def get_key(sub: Subscription, key_id: Any) -> SubscriptionKey:
-    from portal.marketplace.listings import as_uuid
-
     key = db.session.get(SubscriptionKey, as_uuid(key_id, "key"))
     if key is None or key.subscription_id != sub.id:
         raise NotFound("This subscription has no key with that id.")
@@ -125,3 +131,13 @@ def authenticate_subscription_key(raw_key: str) -> tuple[User, SubscriptionKey]:
         what="subscription key", default_rate=DEFAULT_RATE_LIMIT, bucket="subscription-key",
         touch_every=timedelta(0),
     )  # fmt: skip
+
+
+def register() -> None:
+    """Let an X-API-Key ``qhs_…`` authenticate as this subscription key (app creation)."""
+    register_key_kind(
+        KEY_KIND,
+        authenticate_subscription_key,
+        kind=SUBSCRIPTION_KEY,
+        scopes=frozenset({SUBSCRIPTION_SCOPE}),
+    )

@@ -21,15 +21,22 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import User
-from portal.analytics import metrics
-from portal.analytics.models import AppMetrics
-from portal.apps.models import AppType, AppVersion, AppVisibility, QuantumApp, VersionStatus
+from portal.apps import metrics
+from portal.apps import services as apps_services
+from portal.apps.models import (
+    AppMetrics,
+    AppType,
+    AppVersion,
+    AppVisibility,
+    QuantumApp,
+    VersionStatus,
+)
 from portal.apps.services import search_filter
 from portal.core import cache
 from portal.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from portal.core.extensions import db
 from portal.core.inputs import INT_MAX, URL_CHARS, bounded_text, whole_number
 from portal.core.paging import Page, cached_count, paginate
-from portal.extensions import db
 from portal.marketplace import policy
 from portal.marketplace.models import (
     MarketplaceListing,
@@ -106,8 +113,6 @@ def publish_listing(
     preview_enabled: bool = False,
 ) -> MarketplaceListing:
     """Put an app on the Marketplace, or update and re-activate its listing."""
-    from portal.apps import services as apps_services
-
     app = apps_services.get_app_for_change(app_id, user)
     if app.visibility is AppVisibility.PRIVATE:
         raise ValidationFailed(

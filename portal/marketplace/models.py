@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import ApiKeyStatus
+from portal.core import cache
 from portal.core.db import Money, StringArray, Timestamped, UTCDateTime, enum_column
-from portal.extensions import db
+from portal.core.extensions import db
 
 
 class MarketplaceListingStatus(enum.Enum):
@@ -149,3 +150,7 @@ class Review(Timestamped, db.Model):
     content: Mapped[str | None] = mapped_column(sa.Text)
 
     user = relationship("User")
+
+
+# Listings change with the marketplace's listings and reviews (portal.core.cache).
+cache.watch(MarketplaceListing, Review)

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 import structlog
 
 from portal.core.db import utcnow
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.marketplace import listings, subscriptions
 from portal.marketplace.models import (
     MarketplaceListing,

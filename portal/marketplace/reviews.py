@@ -6,18 +6,18 @@ provider), one review per user per app, and the rating aggregates recounted on e
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import User
-from portal.analytics import metrics
-from portal.analytics.models import UsageAnalytics
+from portal.apps import metrics
 from portal.apps.models import QuantumApp
 from portal.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from portal.core.extensions import db
 from portal.core.paging import Page, paginate
-from portal.extensions import db
 from portal.marketplace import policy
 from portal.marketplace.listings import as_uuid
 from portal.marketplace.models import (
@@ -26,9 +26,17 @@ from portal.marketplace.models import (
     Subscription,
     SubscriptionStatus,
 )
+from portal.notifications.models import NotificationType
+from portal.notifications.services import notify
 
-# usage_analytics endpoints that mean "this user downloaded the app" (review eligibility).
-DOWNLOAD_ENDPOINTS = ("apps.download", "registry.download")
+# Whether a user downloaded an app, (user id, app id) -> bool: analytics, which counts the
+# downloads, registers its answer at app creation (``register_download_record``).
+DOWNLOAD_RECORDS: list[Callable[[uuid.UUID, uuid.UUID], bool]] = []
+
+
+def register_download_record(downloaded: Callable[[uuid.UUID, uuid.UUID], bool]) -> None:
+    if downloaded not in DOWNLOAD_RECORDS:
+        DOWNLOAD_RECORDS.append(downloaded)
 
 
 def can_review(user: User | None, app: QuantumApp) -> bool:
@@ -46,16 +54,7 @@ def can_review(user: User | None, app: QuantumApp) -> bool:
     ).first()
     if subscribed:
         return True
-    downloaded = db.session.execute(
-        sa.select(UsageAnalytics.id)
-        .where(
-            UsageAnalytics.user_id == user.id,
-            UsageAnalytics.quantum_app_id == app.id,
-            UsageAnalytics.endpoint.in_(DOWNLOAD_ENDPOINTS),
-        )
-        .limit(1)
-    ).first()
-    return downloaded is not None
+    return any(downloaded(user.id, app.id) for downloaded in DOWNLOAD_RECORDS)
 
 
 def _review_fields(rating: Any, title: str | None, content: str | None):
@@ -131,8 +130,6 @@ def add_review(user: User, listing: MarketplaceListing, *, rating: Any, title=No
     except sa.exc.IntegrityError:
         raise Conflict("You already reviewed this app; edit your review instead.") from None
     refresh_rating(app.id)
-    from portal.notifications.models import NotificationType
-    from portal.notifications.services import notify
 
     notify(
         app.developer_id,

@@ -20,7 +20,9 @@ from portal.accounts.auth import check_rate_limit
 from portal.accounts.models import User
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, PaymentRequired, ValidationFailed
-from portal.extensions import db
+from portal.core.extensions import db
+from portal.execution.models import Job, JobRunMode
+from portal.execution.submission import submit_job
 from portal.marketplace import policy
 from portal.marketplace.keys import DEFAULT_RATE_LIMIT
 from portal.marketplace.listings import latest_runnable_version
@@ -178,8 +180,6 @@ def run_app(
 
     The job carries ``remaining_usage_count``: the runs its subscription has left.
     """
-    from portal.execution.submission import submit_job
-
     for names, message, details in _NOT_IN_A_RUN:
         if any((job_fields or {}).get(name) for name in names):
             raise ValidationFailed(message, details=details)
@@ -220,3 +220,18 @@ def run_app(
         consume_run(sub, key)
     job.remaining_usage_count = sub.remaining_usage_count  # runs left, for the answer
     return job
+
+
+def run_from_api(user: User, key, data: dict) -> Job:
+    """POST /api/v1/jobs with a subscription key (``portal.execution.api``): run its app."""
+    return run_app(
+        user,
+        key=key,
+        inputs=data.get("inputs"),
+        device=data.get("device"),
+        shots=data.get("shots"),
+        run_mode=data.get("run_mode", JobRunMode.ASYNC),
+        tags=data.get("tags"),
+        notification_email=data.get("notification_email"),
+        job_fields=data,  # a program, app version, webhook or primitive is refused
+    )

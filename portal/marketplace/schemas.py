@@ -5,8 +5,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from portal.accounts.models import ApiKeyStatus
-from portal.api.paging import PageArgs, PageMeta
 from portal.apps.models import AppType
+from portal.core.apipaging import PageArgs, PageMeta
 from portal.core.inputs import Int
 from portal.execution.models import JobRunMode
 from portal.marketplace.listings import (

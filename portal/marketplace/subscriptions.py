@@ -16,12 +16,12 @@ import structlog
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import User
-from portal.analytics import metrics
-from portal.billing.payments import CheckoutRequest, CheckoutStart, provider
+from portal.apps import metrics
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.extensions import db
 from portal.core.paging import Page, paginate
-from portal.extensions import db
+from portal.core.payments import CheckoutRequest, CheckoutStart, provider
 from portal.marketplace import policy
 from portal.marketplace.listings import PAID_TYPES, as_uuid, plan_allowance, price_for
 from portal.marketplace.models import (
@@ -31,6 +31,8 @@ from portal.marketplace.models import (
     SubscriptionStatus,
     SubscriptionType,
 )
+from portal.notifications.models import NotificationType
+from portal.notifications.services import notify
 
 log = structlog.get_logger("portal.marketplace")
 
@@ -95,9 +97,6 @@ def _check_open(listing: MarketplaceListing, user: User, plan: SubscriptionType)
 def notify_subscriber(
     user_id: uuid.UUID, title: str, message: str, link: str | None = None
 ) -> None:
-    from portal.notifications.models import NotificationType
-    from portal.notifications.services import notify
-
     notify(user_id, title, message, type=NotificationType.SUBSCRIPTION, link=link)
 
 

@@ -23,18 +23,19 @@ from marshmallow import EXCLUDE, Schema, ValidationError
 
 from portal.accounts.auth import page_auth
 from portal.accounts.models import Role
+from portal.apps import services as apps_services
 from portal.apps.models import AppType
-from portal.billing.payments import LocalTestProvider, provider
-from portal.billing.webhooks import process_event
 from portal.core import cache
 from portal.core.errors import NotFound, PortalError, ValidationFailed
-from portal.core.paging import MAX_PAGE, Page
+from portal.core.extensions import db, htmx
+from portal.core.paging import Page, page_number
+from portal.core.payments import LocalTestProvider, apply_local_event, provider
 from portal.core.web import flash_refusal
-from portal.extensions import db, htmx
 from portal.marketplace import keys, listings, policy, reviews, runs
 from portal.marketplace import subscriptions as subs
 from portal.marketplace.models import (
     MarketplaceListingStatus,
+    Subscription,
     SubscriptionStatus,
     SubscriptionType,
 )
@@ -54,13 +55,6 @@ PLAN_LABELS = {
     "ANNUAL": "Annual",
     "PAY_AS_YOU_GO": "Pay as you go",
 }
-
-
-def _int(name: str, default: int = 1) -> int:
-    try:
-        return max(1, min(int(request.args.get(name, default)), MAX_PAGE))
-    except ValueError:
-        return default
 
 
 def _redirect(url: str):
@@ -130,7 +124,7 @@ def _browse():
         "min_rating": request.args.get("min_rating", ""),
         "sort": request.args.get("sort", "popularity"),
     }
-    page_no = _int("page")
+    page_no = page_number(request.args.get("page"))
 
     def results(result, error=None):
         return render_template("marketplace/_results.html", result=result, args=args, error=error)
@@ -171,7 +165,8 @@ def _listing_context(listing, review_form=None):
     user = _viewer()
     app = listing.app
     version = app.latest_version
-    page_of_reviews = reviews.list_reviews(listing, _int("reviews_page"), 10)
+    reviews_page = page_number(request.args.get("reviews_page"))
+    page_of_reviews = reviews.list_reviews(listing, reviews_page, 10)
     return {
         "listing": listing,
         "app": app,
@@ -192,8 +187,6 @@ def _listing_context(listing, review_form=None):
 
 
 def _had_trial(user, listing) -> bool:
-    from portal.marketplace.models import Subscription, SubscriptionType
-
     return (
         db.session.query(Subscription.id)
         .filter_by(
@@ -306,8 +299,6 @@ def delete_review(listing_id):
 @bp.route("/publish/<app_id>", methods=["GET", "POST"])
 @page_auth(roles=(Role.PROVIDER, Role.ADMIN))
 def publish(app_id):
-    from portal.apps import services as apps_services
-
     app = apps_services.get_app_for_change(app_id, current_user)
     current = listings.listing_for_app(app.id)
     form = {
@@ -378,7 +369,8 @@ def publish(app_id):
 @bp.get("/subscriptions")
 @page_auth()
 def subscriptions():
-    result = subs.list_subscriptions(current_user, page=_int("page"), per_page=20)
+    page = page_number(request.args.get("page"))
+    result = subs.list_subscriptions(current_user, page=page, per_page=20)
     return render_template(
         "marketplace/subscriptions.html",
         result=result,
@@ -507,7 +499,7 @@ def checkout(session_id):
                 customer_id=sub.stripe_customer_id,
                 recurring=sub.subscription_type.name in ("MONTHLY", "ANNUAL"),
             )
-            process_event(event, "local")
+            apply_local_event(event)  # billing applies it (portal.billing.webhooks)
             flash("Payment received (test). Your subscription is active.", "success")
         return redirect(url_for("marketplace.subscription", sub_id=sub.id, checkout="done"))
     return render_template(

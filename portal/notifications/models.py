@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.db import Timestamped, enum_column
-from portal.extensions import db
+from portal.core.extensions import db
 
 
 class NotificationType(enum.Enum):

@@ -18,10 +18,13 @@ import sqlalchemy as sa
 import structlog
 from flask import current_app, has_app_context
 
+from portal.accounts.models import User
+from portal.accounts.services import wants_email
 from portal.core.db import utcnow
 from portal.core.errors import NotFound
+from portal.core.extensions import db
+from portal.core.mail import send_mail
 from portal.core.paging import Page, paginate
-from portal.extensions import db
 from portal.notifications.models import Notification, NotificationType
 
 log = structlog.get_logger("portal.notifications")
@@ -48,10 +51,6 @@ def infer_event(type: NotificationType, title: str) -> str | None:
 
 def _email(user_id: uuid.UUID, event: str, title: str, message: str, link: str | None) -> bool:
     """E-mail the notification when the user opted in; never fails the caller."""
-    from portal.accounts.models import User
-    from portal.accounts.services import wants_email
-    from portal.core.mail import send_mail
-
     user = db.session.get(User, user_id)
     if user is None or not user.is_active or not user.email or user.email_verified_at is None:
         return False

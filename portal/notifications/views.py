@@ -8,23 +8,17 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from portal.accounts.auth import page_auth
-from portal.extensions import htmx
+from portal.core.extensions import htmx
+from portal.core.paging import page_number
 from portal.notifications import services
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 PER_PAGE = 20
 
 
-def _page() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
-
-
 def _list_context() -> dict:
     unread_only = request.values.get("unread") == "1"
-    page = _page()
+    page = page_number(request.args.get("page"))
     result = services.list_notifications(
         current_user, unread_only=unread_only, page=page, per_page=PER_PAGE
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 from urllib.parse import urlencode
 
 from flask import current_app, g, send_file
@@ -10,7 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth
-from portal.api.paging import PageArgs, envelope
+from portal.core.apipaging import PageArgs, envelope
 from portal.projects import services
 from portal.projects.schemas import (
     AnalyseSchema,
@@ -226,8 +227,6 @@ class Package(MethodView):
 
 
 def _zip_response(result):
-    import io
-
     return send_file(
         io.BytesIO(result.package),
         mimetype="application/zip",

@@ -31,7 +31,13 @@ from typing import Any
 
 import structlog
 from flask import current_app
+from rq.exceptions import NoSuchJobError
+from rq.job import Job as RQJob
+from rq.timeouts import JobTimeoutException
 
+from portal.core import queue as redis_queue
+from portal.core.errors import ValidationFailed
+from portal.core.programs import parse_program
 from portal.execution.memory import (  # noqa: F401 - the build check's bound, re-exported
     BYTES_PER_AMPLITUDE,
     max_qubits,
@@ -86,9 +92,7 @@ def check_key(source: str, fmt: str | None, inputs: dict[str, Any] | None, shots
 
 
 def _redis():
-    from portal.core.queue import redis_connection
-
-    return redis_connection()
+    return redis_queue.redis_connection()
 
 
 def stored_result(key: str) -> dict[str, Any] | None:
@@ -106,9 +110,6 @@ def _timeout() -> int:
 
 def _in_queue(key: str) -> bool:
     """Whether the check's RQ job is waiting or running (and not past its timeout)."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job as RQJob
-
     try:
         rq_job = RQJob.fetch(rq_id(key), connection=_redis())
     except NoSuchJobError:
@@ -129,9 +130,7 @@ def _in_queue(key: str) -> bool:
 
 
 def _enqueue(key: str, source: str, fmt: str | None, inputs, shots: int) -> None:
-    from portal.core.queue import job_queue
-
-    queue = job_queue()
+    queue = redis_queue.job_queue()
     rq_job = queue.create_job(
         CHECK_FUNCTION,
         args=(key, source, fmt, inputs, shots),
@@ -186,11 +185,6 @@ def wait(key: str, seconds: float) -> dict[str, Any] | None:
 def run_check(key: str, source: str, fmt: str | None, inputs, shots: int) -> dict[str, Any]:
     """The worker body of a build check: simulate the program once on Aer with a few shots,
     within the memory budget and RQ's timeout, and store what happened under ``key``."""
-    from rq.timeouts import JobTimeoutException
-
-    from portal.core.errors import ValidationFailed
-    from portal.execution.programs import parse_program
-
     budget = memory_budget_mb()
     try:
         circuit = parse_program(source, fmt, inputs)
@@ -218,9 +212,9 @@ def run_check(key: str, source: str, fmt: str | None, inputs, shots: int) -> dic
 
 
 def _simulate(circuit, shots: int, budget_mb: int) -> dict[str, Any]:
+    # Deferred: Qiskit is heavy, imported on first use.
     from qiskit import transpile
     from qiskit_aer import AerSimulator
-    from rq.timeouts import JobTimeoutException
 
     try:
         backend = AerSimulator(max_memory_mb=budget_mb)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.db import Timestamped
-from portal.extensions import db
+from portal.core.extensions import db
 
 
 class Project(Timestamped, db.Model):

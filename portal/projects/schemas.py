@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from portal.api.paging import PageMeta
 from portal.apps.models import AppType, AppVisibility, LicenseType
+from portal.core.apipaging import PageMeta
 from portal.projects import services
 from portal.projects.starters import STARTERS
 

@@ -7,7 +7,7 @@ Rules:
 - File paths are relative, of safe characters, with an allowed extension; no ``..``, no
   hidden files, no absolute paths.
 - Sizes are bounded per file, per project and in file count, with messages that say the limit.
-- Programs are OpenQASM only, read by ``portal.execution.programs``; nothing a user writes is
+- Programs are OpenQASM only, read by ``portal.core.programs``; nothing a user writes is
   executed except as a circuit (simulations run on Qiskit Aer).
 """
 
@@ -20,15 +20,31 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import User
+from portal.apps import semver
+from portal.apps import services as apps
+from portal.apps.models import AppVersion, QuantumApp
+from portal.apps.packages import build_package, validate_package
+from portal.apps.semver import SemVer
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from portal.core.extensions import db
 from portal.core.inputs import DESCRIPTION_CHARS, bounded_text
 from portal.core.paging import Page, paginate
-from portal.extensions import db
-from portal.projects import policy
+from portal.core.programs import (
+    ProgramError,
+    detect_format,
+    input_schema,
+    parse_program,
+    resource_figures,
+)
+from portal.execution.hardware import run_defaults
+from portal.execution.primitives import quote_program as quote
+from portal.execution.submission import submit_job
+from portal.projects import checks, policy
 from portal.projects.models import Project, ProjectFile
 from portal.projects.starters import DEFAULT_STARTER, STARTERS
 
@@ -147,9 +163,6 @@ def fork_version(user: User, app_version_id: uuid.UUID | str) -> Project:
     """ "Open in IDE": a new project of ``user`` holding the package files of an app version
     (README and programs; the manifest stays behind), named after the app. Versions the
     projects policy does not let ``user`` fork (a private app, a draft) are NotFound."""
-    from portal.apps.models import AppVersion
-    from portal.apps.packages import validate_package
-
     try:
         key = uuid.UUID(str(app_version_id))
     except ValueError:
@@ -415,14 +428,6 @@ def analyse(source: str, inputs: dict[str, Any] | None = None) -> Analysis:
     Program errors are returned, never raised. QASM 3 ``input`` values come from ``inputs``
     when given (e.g. inputs.json), else neutral placeholders so the structure can be checked.
     """
-    from portal.execution.programs import (
-        ProgramError,
-        detect_format,
-        input_schema,
-        parse_program,
-        resource_figures,
-    )
-
     try:
         fmt = detect_format(source)
         schema = input_schema(source)
@@ -481,9 +486,6 @@ def run_program(
     """Submit the editor's program as a job through the execution pipeline (flushed, not yet
     dispatched: the caller commits, then ``portal.execution.queue.dispatch``). QASM 3
     inputs are bound from inputs.json; device and shots default to the user's preferences."""
-    from portal.execution.hardware import run_defaults
-    from portal.execution.submission import submit_job
-
     fmt, inputs = _program_inputs(project, source)
     default_device, default_shots = run_defaults(user)
     return submit_job(
@@ -501,8 +503,6 @@ def run_program(
 def _program_inputs(project: Project, source: str) -> tuple[str, dict[str, Any] | None]:
     """The program's format and, for OpenQASM 3, the project's saved inputs it declares:
     what the editor's Run and its quote both send."""
-    from portal.execution.programs import detect_format, input_schema
-
     fmt = detect_format(source)
     inputs = None
     if fmt == "qasm3":
@@ -518,9 +518,6 @@ def quote_program(
     """What running the editor's program would cost on ``device`` and how it would run there
     (transpiled depth, size, two-qubit gates): ``portal.execution.primitives.quote_program``
     with the inputs and defaults ``run_program`` uses. Nothing is written."""
-    from portal.execution.hardware import run_defaults
-    from portal.execution.primitives import quote_program as quote
-
     fmt, inputs = _program_inputs(project, source)
     default_device, default_shots = run_defaults(user)
     return quote(
@@ -533,8 +530,6 @@ def quote_program(
 
 
 def _validate_version(version: str | None) -> str:
-    from portal.apps.semver import SemVer
-
     return str(SemVer((version or "").strip()))
 
 
@@ -543,8 +538,6 @@ def simulate_check(analysis: Analysis, *, wait: float = 0.0) -> dict[str, Any]:
     here, with the memory figure, when the state vector is over the workers' budget; else the
     worker's result, waiting up to ``wait`` seconds for it, or ``pending`` while it runs. The
     web process never simulates."""
-    from portal.projects import checks
-
     qubits = analysis.circuit.num_qubits
     budget = checks.memory_budget_mb()
     refusal = checks.memory_refusal(qubits, budget)
@@ -616,8 +609,6 @@ def build(
     validation is reported, not raised: the IDE and the release show the reasons. While the
     simulation runs, the build's status is ``checking`` and it has no package yet: build
     again (the IDE polls) to read the worker's result."""
-    from portal.execution.programs import detect_format
-
     version = _validate_version(version)
     entry = validate_path(entry) if entry else default_entry(project)
     if entry is None:
@@ -735,8 +726,6 @@ def output_schema(analysis: Analysis) -> dict[str, Any] | None:
 
 def _package(project: Project, manifest: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
     """The zip (built by the apps domain's packager) and its canonical manifest."""
-    from portal.apps.packages import build_package, validate_package
-
     files = {f.path: f.content for f in project.files if f.path != README_FILE}
     readme_file = find_file(project, README_FILE)
     readme = readme_file.content if readme_file else f"# {manifest['name']}\n"
@@ -787,8 +776,6 @@ def release(
     is refused with its reasons), create the app on the first release (type, licence and
     visibility default to CIRCUIT, MIT, PRIVATE) or add a version to the linked app (only the
     fields given change), publish the version and link the project to the app."""
-    from portal.apps import services as apps
-
     app = None
     if project.quantum_app_id is not None:
         try:
@@ -839,16 +826,11 @@ def release(
 
 def _wait_seconds() -> float:
     """How long a release or download waits for the build's check on a worker."""
-    from flask import current_app
-
     return float(current_app.config.get("BUILD_WAIT_SECONDS", 0))
 
 
 def next_version(project: Project) -> str:
     """The version number the release form suggests: 0.1.0, then the next patch."""
-    from portal.apps import semver
-    from portal.apps.models import QuantumApp
-
     app = db.session.get(QuantumApp, project.quantum_app_id) if project.quantum_app_id else None
     if app is None or not app.versions:
         return "0.1.0"

@@ -23,12 +23,16 @@ from flask_login import current_user
 
 from portal.accounts.auth import page_auth
 from portal.apps import policy as apps_policy
-from portal.apps.models import AppType, AppVisibility, LicenseType
+from portal.apps.models import AppType, AppVisibility, LicenseType, QuantumApp
 from portal.core.errors import PortalError
+from portal.core.extensions import db, htmx
 from portal.core.forms import load_form
-from portal.core.paging import MAX_PAGE
+from portal.core.paging import page_number
+from portal.core.programs import parse_program
 from portal.core.web import FORM_ERROR_STATUS, flash_refusal
-from portal.extensions import db, htmx
+from portal.execution.hardware import online_devices, run_defaults
+from portal.execution.jobs import get_job
+from portal.execution.policy import may_see_program
 from portal.projects import services
 from portal.projects.schemas import ProjectCreateSchema, ProjectUpdateSchema
 from portal.projects.starters import DEFAULT_STARTER, STARTERS
@@ -41,20 +45,13 @@ def _project(project_id) -> object:
     return services.get_project(current_user, project_id)
 
 
-def _page_number() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", 1)), MAX_PAGE))
-    except ValueError:
-        return 1
-
-
 # -- list, create, settings, delete ----------------------------------------------------------
 
 
 @bp.get("/")
 @page_auth()
 def index():
-    page = _page_number()
+    page = page_number(request.args.get("page"))
     result = services.list_projects(current_user, page=page, per_page=PER_PAGE)
     return render_template(
         "projects/index.html",
@@ -142,15 +139,11 @@ def delete(project_id):
 
 def _devices():
     """Online devices for the run panel, and the user's preferred device and shots."""
-    from portal.execution.hardware import online_devices, run_defaults
-
     device, shots = run_defaults(current_user)
     return online_devices(), device, shots
 
 
 def _release_defaults(project) -> dict:
-    from portal.apps.models import QuantumApp
-
     app = db.session.get(QuantumApp, project.quantum_app_id) if project.quantum_app_id else None
     return {
         "app": app,
@@ -318,13 +311,9 @@ def quote(project_id):
 
 
 def _run_fragment(project, job):
-    from portal.execution.policy import may_see_program
-
     drawing = None
     # Drawn only where the policy lets this user read the program (not another's app).
     if job.status.is_terminal and job.program_source and may_see_program(current_user, job):
-        from portal.execution.programs import parse_program
-
         try:
             circuit = parse_program(job.program_source, job.program_format, job.inputs)
             drawing = services.draw_circuit(circuit)
@@ -343,8 +332,6 @@ def _run_fragment(project, job):
 
 
 def _has_endpoint(endpoint: str) -> bool:
-    from flask import current_app
-
     return endpoint in current_app.view_functions
 
 
@@ -370,7 +357,6 @@ def _histogram(counts: dict[str, int], limit: int = 32) -> list[dict]:
 @page_auth()
 def run_status(project_id, job_id):
     project = _project(project_id)
-    from portal.execution.jobs import get_job
 
     return _run_fragment(project, get_job(current_user, job_id))
 

@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from portal.accounts.auth import api_auth
-from portal.api.docs import error_responses
+from portal.core.apidocs import error_responses
 from portal.webhooks import services
 from portal.webhooks.schemas import DeliveryListSchema, DeliverySchema, SecretSchema
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.crypto import EncryptedText
 from portal.core.db import Timestamped, UTCDateTime
-from portal.extensions import db
+from portal.core.extensions import db
 
 
 class WebhookSecret(Timestamped, db.Model):

@@ -13,25 +13,27 @@ two workers never send the same attempt. Only workers send: never a web request.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import secrets
-import socket
 import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 import sqlalchemy as sa
 import structlog
-from flask import current_app
 from sqlalchemy.dialects.postgresql import insert
 
+from portal.core import queue as redis_queue
 from portal.core import uow
 from portal.core.db import utcnow
-from portal.core.errors import NotFound, ValidationFailed
-from portal.extensions import db
+from portal.core.errors import NotFound
+from portal.core.extensions import db
+from portal.core.urls import check_destination
+from portal.execution.jobs import get_job
+from portal.execution.models import Job
 from portal.webhooks import policy, signing
 from portal.webhooks.models import WebhookDelivery, WebhookSecret
 
@@ -41,67 +43,8 @@ BACKOFF = (10, 60, 300, 1800, 7200)  # seconds before retry 1..5
 MAX_ATTEMPTS = 1 + len(BACKOFF)
 CONNECT_TIMEOUT, READ_TIMEOUT = 3.0, 10.0
 EXCERPT_CHARS = 500
-MAX_URL = 2000
 DUE_BATCH = 100
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
-
-
-# -- the URL ----------------------------------------------------------------------------------
-
-
-def _allow_private() -> bool:
-    return bool(current_app.config.get("WEBHOOKS_ALLOW_PRIVATE"))
-
-
-def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-def check_destination(host: str, port: int) -> None:
-    """Refuse a host that is (or resolves to) a private, loopback, link-local or otherwise
-    non-public address, unless QH_WEBHOOKS_ALLOW_PRIVATE=1. Raises ValueError."""
-    if _allow_private():
-        return
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        raise ValueError(f"the host {host!r} cannot be resolved") from exc
-    if not infos or not all(_public(info[4][0]) for info in infos):
-        raise ValueError(f"the host {host!r} is not a public address")
-
-
-def check_url(url: str | None) -> str | None:
-    """A valid webhook URL (stripped) or None; ValidationFailed (422) otherwise."""
-    if url is None or not str(url).strip():
-        return None
-    url = str(url).strip()
-
-    def refuse(why: str):
-        raise ValidationFailed(f"webhook_url: {why}.", details={"webhook_url": [why]})
-
-    if len(url) > MAX_URL:
-        refuse(f"at most {MAX_URL} characters")
-    if any(ord(c) < 33 or ord(c) == 127 for c in url):
-        refuse("spaces and control characters are not accepted")
-    try:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        refuse("not a valid URL")
-    if parts.scheme not in ("http", "https"):
-        refuse("only http and https URLs are accepted")
-    if not parts.hostname:
-        refuse("the URL has no host")
-    if parts.username or parts.password:
-        refuse("credentials in the URL are not accepted (verify the signature instead)")
-    try:
-        check_destination(parts.hostname, port)
-    except ValueError as exc:
-        refuse(str(exc))
-    return url
 
 
 # -- the secret -------------------------------------------------------------------------------
@@ -167,9 +110,7 @@ def enqueue(delivery_id: uuid.UUID) -> None:
     """Ask a worker to send a committed pending delivery now; on failure the reconciler tick
     sends it (it is due already)."""
     try:
-        from portal.core.queue import job_queue
-
-        job_queue().enqueue(
+        redis_queue.job_queue().enqueue(
             "workers.jobs.deliver_webhook",
             str(delivery_id),
             job_id=f"qh-webhook-{delivery_id}",
@@ -211,8 +152,6 @@ def payload(job, row: WebhookDelivery) -> bytes:
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-    import requests
-
     parts = urlsplit(url)
     check_destination(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
     with requests.Session() as http:
@@ -231,8 +170,6 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
 def deliver(delivery_id: uuid.UUID | str, *, now: datetime | None = None) -> WebhookDelivery | None:
     """Send one pending attempt (a worker step: commits). None when it is not pending (sent
     already, or another worker holds it)."""
-    from portal.execution.models import Job
-
     row = db.session.execute(
         sa.select(WebhookDelivery)
         .where(WebhookDelivery.id == uuid.UUID(str(delivery_id)))
@@ -310,8 +247,6 @@ def deliver_due(now: datetime | None = None) -> int:
 
 
 def _job(actor, job_id):
-    from portal.execution.jobs import get_job
-
     job = get_job(actor, job_id)
     if not policy.may_see_deliveries(actor, job):
         raise NotFound("No such job.", details={"job_id": str(job_id)})

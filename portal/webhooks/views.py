@@ -7,7 +7,8 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.accounts.auth import page_auth
-from portal.extensions import htmx
+from portal.core.extensions import htmx
+from portal.execution.jobs import get_job
 from portal.webhooks import services
 
 bp = Blueprint("webhooks", __name__)
@@ -25,8 +26,6 @@ def webhook_secret():
 
 
 def _deliveries(job_id):
-    from portal.execution.jobs import get_job
-
     job = get_job(current_user, job_id)
     return render_template("webhooks/_deliveries.html", job=job, deliveries=webhook_deliveries(job))
 

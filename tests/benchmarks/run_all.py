@@ -63,7 +63,7 @@ def plain_aer(source: str, runs: int) -> tuple[float, float]:
     one OpenMP thread per run as the workers use; the faster one is the floor."""
     from qiskit_aer import AerSimulator
 
-    from portal.execution.programs import parse_program
+    from portal.core.programs import parse_program
 
     circuit = parse_program(source)
     figures = []
@@ -133,9 +133,9 @@ def main() -> None:
 
     from portal import create_app
     from portal.accounts.tokens import issue_tokens
+    from portal.core.extensions import db
     from portal.execution.catalogue import ensure_catalogue
     from portal.execution.models import Job, JobStatus
-    from portal.extensions import db
     from tests.conftest import recreate_database
     from tests.factories.accounts import UserFactory
 

@@ -49,11 +49,11 @@ def main() -> None:
 
     import portal.models  # noqa: F401
     from portal import create_app
+    from portal.core.extensions import db
     from portal.execution.backends import set_threads, warm_up
     from portal.execution.catalogue import ensure_catalogue
     from portal.execution.models import Hardware, Job, JobStatus
     from portal.execution.runner import run_job
-    from portal.extensions import db
     from tests.conftest import database_url, make_config, recreate_database
     from tests.factories.accounts import UserFactory
     from tests.factories.execution import JobFactory

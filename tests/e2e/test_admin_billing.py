@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 
 from portal.accounts.models import Role, User
 from portal.billing import services as billing
+from portal.core.extensions import db
 from portal.execution.models import JobStatus
-from portal.extensions import db
 from tests.e2e.conftest import sign_in
 from tests.factories.accounts import UserFactory
 from tests.factories.billing import completed_job, subscription

@@ -5,10 +5,10 @@ dashboard shows the subscription and its revenue."""
 import pytest
 from playwright.sync_api import expect
 
+from portal.core.extensions import db
 from portal.execution.catalogue import ensure_catalogue
 from portal.execution.runner import run_job
 from portal.execution.submission import submit_job
-from portal.extensions import db
 from tests.e2e.conftest import sign_in
 from tests.factories.accounts import UserFactory
 from tests.factories.apps import QuantumAppFactory

@@ -7,8 +7,8 @@ a real ``flask worker`` process on the same database and Redis once the job is q
 import pytest
 from playwright.sync_api import expect
 
+from portal.core.extensions import db
 from portal.execution.catalogue import ensure_catalogue
-from portal.extensions import db
 from tests.e2e.conftest import JOB_TIMEOUT, sign_in
 from tests.factories.accounts import UserFactory
 

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from portal.core.db import utcnow
+from portal.core.extensions import db
 from portal.execution.catalogue import ensure_catalogue
 from portal.execution.models import Hardware, Job, JobStatus
-from portal.extensions import db
 from portal.projects.models import Project
 from tests.e2e.conftest import JOB_TIMEOUT, sign_in
 from tests.e2e.test_live_jobs import BELL, DEVICE, deep_program

@@ -17,7 +17,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.e2e.conftest import JOB_TIMEOUT, goto, register_and_verify, sign_in
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
 

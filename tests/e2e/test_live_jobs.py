@@ -23,9 +23,9 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from portal.billing.models import BillingItem
+from portal.core.extensions import db
 from portal.execution.catalogue import ensure_catalogue
 from portal.execution.models import Job, JobStatus
-from portal.extensions import db
 from tests.e2e.conftest import JOB_TIMEOUT, sign_in
 from tests.factories.accounts import UserFactory
 

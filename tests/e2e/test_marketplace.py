@@ -5,7 +5,7 @@ review that changes the listing's rating. The provider pauses the listing."""
 import pytest
 from playwright.sync_api import expect
 
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.e2e.conftest import sign_in
 from tests.factories.accounts import UserFactory
 from tests.factories.marketplace import listed_app, simulator

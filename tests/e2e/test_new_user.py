@@ -14,8 +14,8 @@ import zipfile
 import pytest
 from playwright.sync_api import Page, expect
 
+from portal.core.extensions import db
 from portal.demo import load_demo_data
-from portal.extensions import db
 from tests.e2e.conftest import sign_in
 from tests.factories.accounts import UserFactory
 

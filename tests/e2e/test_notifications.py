@@ -4,7 +4,7 @@ the badge following without a page reload."""
 import pytest
 from playwright.sync_api import expect
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.notifications.services import notify
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
 

@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 import portal.models  # noqa: F401 - every model mapped before any app is built
+from portal.core.extensions import db
 from portal.execution.catalogue import ensure_catalogue
-from portal.extensions import db
 from tests.e2e.conftest import JOB_TIMEOUT, sign_in
 from tests.factories.accounts import UserFactory
 

@@ -6,7 +6,7 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.e2e.conftest import sign_in
 from tests.factories.accounts import UserFactory
 from tests.factories.apps import ROTATION

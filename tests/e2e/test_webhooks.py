@@ -10,8 +10,8 @@ import json
 import pytest
 from playwright.sync_api import Page, expect
 
+from portal.core.extensions import db
 from portal.execution.catalogue import ensure_catalogue
-from portal.extensions import db
 from portal.webhooks.signing import HEADER, verify
 from tests.e2e.conftest import JOB_TIMEOUT, sign_in
 from tests.factories.accounts import UserFactory, make_api_key

@@ -2,7 +2,7 @@
 
 import factory
 
-from portal.extensions import db
+from portal.core.extensions import db
 
 
 class BaseFactory(factory.alchemy.SQLAlchemyModelFactory):

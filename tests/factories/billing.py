@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from portal.core.db import utcnow
+from portal.core.extensions import db
 from portal.execution.models import JobResult, JobStatus
-from portal.extensions import db
 from portal.marketplace.models import Subscription, SubscriptionStatus, SubscriptionType
 from tests.factories.apps import QuantumAppFactory
 from tests.factories.execution import JobFactory

@@ -15,8 +15,8 @@ __all__ = ["BELL", "ROTATION", "listed_app", "paid_subscription", "simulator", "
 
 def simulator(name: str = "aer-simulator"):
     """The device app jobs default to."""
+    from portal.core.extensions import db
     from portal.execution.models import Hardware
-    from portal.extensions import db
 
     existing = db.session.query(Hardware).filter_by(name=name).one_or_none()
     return existing or HardwareFactory(name=name, qubits=20, gate_set=["h", "cx", "ry", "measure"])
@@ -70,7 +70,7 @@ def paid_subscription(listing, user=None, plan=SubscriptionType.MONTHLY, remaini
         usage_limit=limit,
         remaining_usage_count=limit if remaining is None else remaining,
     )
-    from portal.extensions import db
+    from portal.core.extensions import db
 
     db.session.add(sub)
     db.session.flush()

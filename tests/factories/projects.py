@@ -26,7 +26,7 @@ class ProjectFactory(BaseFactory):
         for path, content in contents.items():
             self.files.append(ProjectFile(path=path, content=content, size=len(content.encode())))
         if create:
-            from portal.extensions import db
+            from portal.core.extensions import db
 
             db.session.flush()
 

@@ -1,7 +1,7 @@
 """Factories for webhooks: a delivery attempt of a job."""
 
 from portal.core.db import utcnow
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.webhooks.models import WebhookDelivery
 
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from portal import create_app
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.conftest import make_config
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
 

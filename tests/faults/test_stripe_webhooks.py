@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from portal.billing.models import PaymentEvent
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.marketplace import runs
 from portal.marketplace.models import SubscriptionStatus
 from tests.factories.accounts import UserFactory

@@ -16,9 +16,9 @@ from redis import Redis
 
 from portal import create_app
 from portal.accounts.tokens import issue_tokens
+from portal.core.extensions import db
 from portal.execution.models import Job, JobStatus
 from portal.execution.reconciler import QUEUE_GRACE_SECONDS
-from portal.extensions import db
 from tests.conftest import make_config
 from tests.factories.accounts import UserFactory
 from tests.faults.conftest import wait_until

@@ -22,11 +22,11 @@ from redis import Redis
 
 from portal import create_app
 from portal.accounts.tokens import issue_tokens
+from portal.core.extensions import db
 from portal.core.heartbeats import STORING_KEY
 from portal.execution.catalogue import ensure_catalogue
 from portal.execution.models import Job, JobStatus
 from portal.execution.reconciler import QUEUE_GRACE_SECONDS
-from portal.extensions import db
 from tests.conftest import database_url, make_config, redis_url
 from tests.factories.accounts import UserFactory
 from tests.faults.conftest import wait_until

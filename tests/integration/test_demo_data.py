@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from portal.apps.models import AppVersion, QuantumApp
 from portal.apps.packages import validate_package
+from portal.core.extensions import db
 from portal.demo import load_demo_data
-from portal.extensions import db
 from portal.marketplace.models import MarketplaceListing
 
 

@@ -3,8 +3,8 @@
 
 from portal.accounts.models import User
 from portal.apps.models import QuantumApp
+from portal.core.extensions import db
 from portal.demo import load_demo_data
-from portal.extensions import db
 from portal.marketplace.models import MarketplaceListing
 
 

@@ -67,7 +67,7 @@ def main() -> None:
     from werkzeug.test import EnvironBuilder
 
     import wsgi
-    from portal.extensions import db
+    from portal.core.extensions import db
 
     app = wsgi.app
     counts = {"sql": 0, "redis": 0}

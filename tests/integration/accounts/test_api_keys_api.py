@@ -7,8 +7,8 @@ import pytest
 
 from portal.accounts.models import ApiKeyStatus, UserApiKey
 from portal.core.db import utcnow
+from portal.core.extensions import db
 from portal.core.security import hash_token
-from portal.extensions import db
 from tests.factories.accounts import make_api_key
 from tests.integration.accounts.conftest import error_of
 

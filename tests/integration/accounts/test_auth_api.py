@@ -11,7 +11,7 @@ import pytest
 from portal.accounts.models import User, UserSession
 from portal.accounts.passwords import verify_password
 from portal.core.db import utcnow
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.conftest import TEST_SECRET
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
 from tests.integration.accounts.conftest import error_of

@@ -144,7 +144,7 @@ def test_revoking_a_session_ends_its_tokens(client, user, api_headers):
 
 def test_delete_account_removes_user_and_keys(client, user, api_headers):
     from portal.accounts.models import User
-    from portal.extensions import db
+    from portal.core.extensions import db
 
     _key, raw = make_api_key(user)
     user_id = user.id  # the object is gone once the request has deleted its row

@@ -2,7 +2,7 @@
 sign-up, both through ``services.become_provider`` and its terms."""
 
 from portal.accounts.models import Role, User
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.factories.accounts import UserFactory
 from tests.factories.projects import ProjectFactory
 

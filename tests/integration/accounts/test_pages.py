@@ -6,7 +6,7 @@ import re
 import pytest
 
 from portal.accounts.models import ApiKeyStatus, Role, User, UserApiKey, UserSession
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory, make_api_key
 
 HX = {"HX-Request": "true"}

@@ -8,7 +8,7 @@ from cryptography.fernet import Fernet
 
 from portal.accounts import services
 from portal.core.errors import Forbidden, ValidationFailed
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.factories.accounts import UserFactory
 
 GOOD_IBAN = "DE89 3704 0044 0532 0130 00"

@@ -14,8 +14,8 @@ from portal.billing import services as billing
 from portal.core import heartbeats
 from portal.core.db import utcnow
 from portal.core.errors import Forbidden
+from portal.core.extensions import db
 from portal.execution.models import JobStatus
-from portal.extensions import db
 from portal.marketplace.models import SubscriptionType
 from tests.factories.accounts import UserFactory
 from tests.factories.apps import QuantumAppFactory, add_version

@@ -8,10 +8,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
-from portal.analytics import counters, metrics
-from portal.analytics.models import AppMetrics, UsageAnalytics
-from portal.apps.models import QuantumApp
-from portal.extensions import db
+from portal.analytics import counters
+from portal.analytics.models import UsageAnalytics
+from portal.apps import metrics
+from portal.apps.models import AppMetrics, QuantumApp
+from portal.core.extensions import db
 from tests.factories.accounts import UserFactory, make_api_key
 from tests.factories.apps import registry_app
 
@@ -156,12 +157,12 @@ def test_pages_and_api_calls_count_through_the_buffer(committed_db, client, buff
 
 
 def test_the_worker_reconciler_flushes_in_quiet_periods(committed_db, app, buffered):
-    from portal.execution.cli import _flush_counters
+    from portal.scheduler import flush_counters
 
     bell = registry_app(name="Bell Pair")
     db.session.commit()
     counters.count_view(bell.id)
-    _flush_counters(app)
+    flush_counters(app)
     assert _views(bell.id) == 1
 
 

@@ -6,10 +6,11 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from portal.analytics import metrics
-from portal.analytics.models import AppMetrics, UsageAnalytics
+from portal.analytics.models import UsageAnalytics
 from portal.analytics.usage import record_usage
-from portal.extensions import db
+from portal.apps import metrics
+from portal.apps.models import AppMetrics
+from portal.core.extensions import db
 from tests.factories.accounts import UserFactory, make_api_key
 from tests.factories.apps import QuantumAppFactory
 

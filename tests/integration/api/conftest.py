@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.conftest import database_url
 
 API = "/api/v1"

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from portal.accounts.tokens import issue_tokens
 from portal.apps.models import AppVisibility
 from portal.billing import services as billing
+from portal.core.extensions import db
 from portal.execution.catalogue import ensure_catalogue
 from portal.execution.models import Job, JobStatus
-from portal.extensions import db
 from tests.factories.accounts import UserFactory, make_api_key
 from tests.factories.apps import QuantumAppFactory, add_version, registry_app
 from tests.factories.billing import completed_job

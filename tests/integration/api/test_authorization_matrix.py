@@ -22,9 +22,9 @@ from portal.accounts.tokens import issue_tokens
 from portal.apps.models import AppVisibility
 from portal.billing.services import _bill_for
 from portal.core.db import utcnow
+from portal.core.extensions import db
 from portal.execution.catalogue import ensure_catalogue
 from portal.execution.models import JobStatus
-from portal.extensions import db
 from portal.marketplace import reviews
 from portal.marketplace.models import SubscriptionKey
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory, make_api_key

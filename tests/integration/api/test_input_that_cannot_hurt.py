@@ -11,9 +11,9 @@ import pytest
 from portal.accounts.models import UserApiKey
 from portal.apps.models import QuantumApp
 from portal.core import inputs
+from portal.core.extensions import db
+from portal.core.programs import InputError, bind_inputs
 from portal.execution.models import Job
-from portal.execution.programs import InputError, bind_inputs
-from portal.extensions import db
 from portal.marketplace.models import MarketplaceListing, SubscriptionKey
 from portal.projects.models import Project
 from tests.factories.accounts import UserFactory

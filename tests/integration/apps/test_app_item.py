@@ -7,10 +7,9 @@ import json
 
 import pytest
 
-from portal.analytics import metrics
-from portal.apps import services
+from portal.apps import metrics, services
 from portal.apps.schemas import AppSchema, app_item
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.factories.apps import QuantumAppFactory, TagFactory, add_version, registry_app
 
 

@@ -3,9 +3,9 @@ PostgreSQL connections from several threads)."""
 
 import threading
 
-from portal.analytics import metrics
+from portal.apps import metrics
 from portal.apps.models import QuantumApp
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.factories.apps import registry_app
 
 THREADS = 8

@@ -5,7 +5,7 @@ import io
 
 from portal.apps.models import AppVisibility, QuantumApp, VersionStatus
 from portal.apps.packages import build_package
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.factories.accounts import UserFactory
 from tests.factories.apps import BELL, ROTATION, QuantumAppFactory, add_version, registry_app
 

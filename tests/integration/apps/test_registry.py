@@ -7,12 +7,11 @@ import pytest
 import sqlalchemy as sa
 
 from portal.accounts import services as accounts
-from portal.analytics import metrics
-from portal.apps import registry, services
+from portal.apps import metrics, registry, services
 from portal.apps.models import AppType
 from portal.core.db import utcnow
 from portal.core.errors import ValidationFailed
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.factories.accounts import UserFactory
 from tests.factories.apps import ROTATION, TagFactory, registry_app
 

@@ -4,11 +4,10 @@ ownership, tags, documentation pages and likes, on real PostgreSQL."""
 import pytest
 import sqlalchemy as sa
 
-from portal.analytics import metrics
-from portal.apps import services
+from portal.apps import metrics, services
 from portal.apps.models import AppVersion, AppVisibility, LicenseType, VersionStatus
 from portal.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.factories.accounts import UserFactory
 from tests.factories.apps import BELL, ROTATION, QuantumAppFactory, add_version
 

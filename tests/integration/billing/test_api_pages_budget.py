@@ -7,8 +7,8 @@ import pytest
 
 from portal.billing import services
 from portal.core.errors import PaymentRequired
+from portal.core.extensions import db
 from portal.execution.submission import submit_job
-from portal.extensions import db
 from portal.notifications.models import Notification, NotificationType
 from tests.factories.accounts import UserFactory
 from tests.factories.billing import completed_job, subscription

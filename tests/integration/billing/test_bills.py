@@ -11,7 +11,7 @@ from portal.billing.models import BillingItem, UserBill
 from portal.billing.webhooks import process_event
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, ValidationFailed
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.marketplace.models import SubscriptionType
 from portal.notifications.models import Notification
 from tests.factories.accounts import UserFactory

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 from portal.billing import pdf, services
 from portal.billing.models import BillingItem
+from portal.core.extensions import db
 from portal.execution.models import Job, JobStatus
 from portal.execution.pricing import run_fee
 from portal.execution.runner import run_job
-from portal.extensions import db
 from portal.marketplace import runs, subscriptions
 from portal.marketplace.models import SubscriptionType
 from tests.factories.accounts import UserFactory

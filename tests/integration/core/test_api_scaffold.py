@@ -39,7 +39,7 @@ def _scaffold_app():
             check_rate_limit("2/minute", "scaffold-limited", what="this route")
             return {"ok": True}
 
-    from portal.extensions import api
+    from portal.core.extensions import api
 
     api.register_blueprint(blp, url_prefix="/api/v1/scaffold")
     return application

@@ -7,8 +7,8 @@ from flask_migrate import upgrade
 
 from portal import create_app
 from portal.accounts.models import User
+from portal.core.extensions import db
 from portal.execution.models import Hardware
-from portal.extensions import db
 from tests.conftest import database_url, make_config, recreate_database
 
 

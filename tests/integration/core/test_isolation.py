@@ -2,7 +2,7 @@
 rolled-back transaction ever leaks, whichever of the two runs second fails."""
 
 from portal.accounts.models import User
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.factories.accounts import UserFactory
 
 

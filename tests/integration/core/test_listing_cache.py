@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from portal.apps import registry
 from portal.apps.models import QuantumApp
 from portal.core import cache
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.marketplace import listings
 from tests.factories.apps import registry_app
 from tests.factories.marketplace import listed_app
@@ -169,7 +169,7 @@ def test_a_bad_filter_is_explained_and_not_cached(client, caching, redis_flushed
 def test_an_app_page_caches_its_readme_part_and_still_counts_every_view(
     client, caching, redis_flushed
 ):
-    from portal.analytics import metrics
+    from portal.apps import metrics
 
     app = registry_app(name="Bell Pair", readme_content="# Bell\n\nFirst text.")
     db.session.commit()

@@ -11,7 +11,7 @@ from flask_migrate import downgrade, upgrade
 
 from portal import create_app
 from portal.core.db import include_object
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.conftest import database_url, make_config, recreate_database
 from tests.factories.accounts import UserFactory
 

@@ -21,8 +21,8 @@ from portal import create_app
 from portal.apps.models import Tag
 from portal.core import uow
 from portal.core.errors import ValidationFailed
+from portal.core.extensions import db
 from portal.core.web import FORM_ERROR_STATUS, flash_refusal
-from portal.extensions import db
 from tests.conftest import RequestClient, database_url, make_config
 
 

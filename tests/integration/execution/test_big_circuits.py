@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from portal.config import default_worker_memory_mb
+from portal.core.extensions import db
 from portal.execution.models import Job, JobStatus
 from portal.execution.runner import run_job
-from portal.extensions import db
 from tests.factories.accounts import UserFactory
 from tests.integration.execution.test_worker import wait_status
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from portal.core.db import utcnow
+from portal.core.extensions import db
 from portal.execution.models import Job, JobStatus
-from portal.extensions import db
 from tests.factories.accounts import UserFactory
 from tests.factories.execution import JobFactory
 

@@ -8,9 +8,9 @@ import pytest
 
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, ValidationFailed
+from portal.core.extensions import db
 from portal.execution import jobs, queue, runner, submission
 from portal.execution.models import Job, JobStatus
-from portal.extensions import db
 from tests.factories.accounts import UserFactory
 from tests.factories.apps import QuantumAppFactory, add_version
 from tests.factories.execution import HardwareFactory, JobFactory

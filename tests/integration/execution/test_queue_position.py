@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from portal.core.db import utcnow
+from portal.core.extensions import db
 from portal.execution import queue
 from portal.execution.models import JobStatus
-from portal.extensions import db
 from tests.factories.execution import JobFactory
 
 

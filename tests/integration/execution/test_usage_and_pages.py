@@ -7,9 +7,9 @@ import uuid
 
 from portal.analytics.models import UsageAnalytics
 from portal.analytics.usage import record_usage
+from portal.core.extensions import db
 from portal.execution.models import JobStatus
 from portal.execution.runner import run_job
-from portal.extensions import db
 from portal.notifications.models import Notification, NotificationType
 from portal.notifications.services import notify
 from tests.factories.accounts import UserFactory

@@ -11,9 +11,9 @@ from redis import Redis
 
 from portal.analytics.models import UsageAnalytics
 from portal.core.db import utcnow
+from portal.core.extensions import db
 from portal.execution import queue, reconciler
 from portal.execution.models import Job, JobStatus
-from portal.extensions import db
 from portal.notifications.models import Notification
 from tests.conftest import redis_url
 from tests.factories.accounts import UserFactory

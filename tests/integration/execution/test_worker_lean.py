@@ -9,11 +9,11 @@ import pytest
 from rq.job import Job as RQJob
 
 from portal.core.db import utcnow
+from portal.core.extensions import db
 from portal.core.queue import job_queue, redis_connection
 from portal.execution import backends, reconciler, submission
 from portal.execution.models import Job, JobStatus
 from portal.execution.queue import in_redis, rq_job_id, waiting_ids
-from portal.extensions import db
 from tests.factories.accounts import UserFactory
 from tests.integration.execution.test_worker import GHZ, submit
 from workers.worker import PortalWorker

@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from portal.analytics.models import UsageAnalytics
+from portal.core.extensions import db
 from portal.execution.models import Job, JobStatus
 from portal.execution.runner import lock_key, run_job
-from portal.extensions import db
 from portal.notifications.models import Notification
 from tests.conftest import database_url
 from tests.factories.accounts import UserFactory

@@ -1,12 +1,12 @@
 """The worker's schedule closes last month's bills; a failing pass never stops the worker."""
 
-from portal.execution import cli
+from portal import scheduler
 
 
 def test_billing_period_is_closed_on_the_worker_schedule(app, monkeypatch):
     calls = []
     monkeypatch.setattr("portal.billing.services.scheduled_close", lambda: calls.append(1))
-    cli._close_billing_period(app)
+    scheduler.close_billing_period(app)
     assert calls == [1]
 
 
@@ -20,8 +20,8 @@ def test_a_failing_close_is_logged_and_retried_later(app, monkeypatch):
 
     monkeypatch.setattr("portal.billing.services.scheduled_close", flaky)
     logged = []
-    monkeypatch.setattr(cli.log, "exception", lambda event, **kw: logged.append(event))
-    cli._close_billing_period(app)  # the failure is logged, not raised
+    monkeypatch.setattr(scheduler.log, "exception", lambda event, **kw: logged.append(event))
+    scheduler.close_billing_period(app)  # the failure is logged, not raised
     assert logged == ["closing the billing period failed"]
-    cli._close_billing_period(app)  # the next tick tries again
+    scheduler.close_billing_period(app)  # the next tick tries again
     assert len(attempts) == 2 and len(logged) == 1

@@ -3,7 +3,7 @@ real commits, one thread per request)."""
 
 import threading
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.marketplace.models import Subscription
 from tests.factories.marketplace import listed_app, simulator, trial_with_key
 

@@ -1,7 +1,7 @@
 """Marketplace pages: browse (and its HTMX fragment), listing, publishing, subscriptions,
 keys shown once, revoking, cancelling and reviewing through forms."""
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.marketplace.models import MarketplaceListing, SubscriptionKey, SubscriptionStatus
 from tests.factories.accounts import UserFactory
 from tests.factories.apps import QuantumAppFactory, add_version

@@ -3,8 +3,8 @@ match the reviews (listing rating, rating_count and app_metrics.average_rating).
 
 import pytest
 
-from portal.analytics import metrics
 from portal.analytics.usage import record_usage
+from portal.apps import metrics
 from portal.marketplace import reviews
 from portal.marketplace.models import MarketplaceListing
 from tests.factories.accounts import UserFactory

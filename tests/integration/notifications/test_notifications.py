@@ -1,7 +1,7 @@
 """In-app notifications: list, mark read / all read over HTMX, the unread badge, e-mail
 when the user opted in, and ownership."""
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.notifications import services
 from portal.notifications.models import Notification, NotificationType
 from tests.factories.accounts import UserFactory

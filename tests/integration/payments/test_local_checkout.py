@@ -1,6 +1,6 @@
 """The local test-payment provider: the portal's checkout page completes the same flow."""
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.marketplace.models import Subscription, SubscriptionStatus
 from tests.factories.marketplace import trial_with_key
 

@@ -4,7 +4,7 @@ each event type, bad signatures, stale timestamps, replays, out-of-order deliver
 import time
 
 from portal.billing.models import PaymentEvent
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.marketplace import keys, runs
 from portal.marketplace.models import Subscription, SubscriptionStatus
 from tests.factories.accounts import UserFactory

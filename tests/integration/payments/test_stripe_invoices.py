@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from portal.billing import services
 from portal.billing.models import UserBill
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.factories.accounts import UserFactory
 from tests.factories.billing import completed_job
 

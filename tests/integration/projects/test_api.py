@@ -185,7 +185,7 @@ def test_analyse_returns_diagnostics_and_figures(client, api_headers, owner, pro
 
 
 def test_deleting_the_project_keeps_files_out_of_the_database(api_headers, client, owner, project):
-    from portal.extensions import db
+    from portal.core.extensions import db
     from portal.projects.models import ProjectFile
 
     project_id = project.id  # the object is gone once the request has deleted its row

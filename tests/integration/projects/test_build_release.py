@@ -9,7 +9,7 @@ import pytest
 
 from portal.apps.models import AppVersion, QuantumApp, VersionStatus
 from portal.core.errors import Conflict, ValidationFailed
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.projects import services
 from tests.build_checks import run_build_checks
 from tests.factories.projects import ProjectFactory

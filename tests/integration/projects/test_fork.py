@@ -6,7 +6,7 @@ import pytest
 
 from portal.apps.models import AppVisibility
 from portal.core.errors import NotFound
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.projects import services
 from portal.projects.models import Project
 from tests.factories.accounts import UserFactory

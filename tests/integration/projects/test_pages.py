@@ -3,8 +3,8 @@ autosave, analysis, run (through the execution service), build and release fragm
 
 import re
 
+from portal.core.extensions import db
 from portal.execution.models import JobStatus
-from portal.extensions import db
 from portal.projects import services
 from portal.projects.models import Project
 from tests.build_checks import run_build_checks

@@ -12,10 +12,10 @@ import psycopg
 import pytest
 
 from portal.core.db import utcnow
+from portal.core.extensions import db
 from portal.execution.catalogue import ensure_catalogue
 from portal.execution.models import JobStatus
 from portal.execution.runner import run_job
-from portal.extensions import db
 from portal.webhooks import services as webhooks
 from portal.webhooks.models import WebhookDelivery
 from portal.webhooks.signing import HEADER, verify

@@ -1,7 +1,7 @@
 """The mail interface: the outbox by default, SMTP when configured."""
 
 from portal.core import mail
-from portal.extensions import db
+from portal.core.extensions import db
 
 
 def test_outbox_keeps_messages(app, outbox):

@@ -1,6 +1,6 @@
 """The one page envelope and paging a list already in memory."""
 
-from portal.api.paging import envelope
+from portal.core.apipaging import envelope
 from portal.core.paging import MAX_PER_PAGE, Page, of_list
 
 
@@ -31,3 +31,18 @@ def test_a_list_in_memory_is_paged_like_a_query():
     assert of_list(list(range(5)), 9, 20).items == []  # past the last page: empty, same total
     assert of_list([], 1, 0).per_page == 1  # an empty list is one empty page
     assert of_list(list(range(500)), 1, 10_000).per_page == MAX_PER_PAGE
+
+
+def test_a_page_number_from_a_url_is_always_a_page():
+    from portal.core.paging import MAX_PAGE, page_number
+
+    assert [page_number(v) for v in ("3", None, "", "abc", "-4", "0", "1.5")] == [
+        3,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+    ]
+    assert page_number(str(10**30)) == MAX_PAGE

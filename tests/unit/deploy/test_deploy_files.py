@@ -197,7 +197,7 @@ def _exported_metric_names():
     import re
 
     names = set()
-    for module in ("portal/core/ops.py", "portal/core/jobmetrics.py"):
+    for module in ("portal/core/ops.py", "portal/execution/metrics.py"):
         names |= set(re.findall(r'"(qh_[a-z_]+)"', (DEPLOY.parent / module).read_text()))
     return names
 

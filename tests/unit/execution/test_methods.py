@@ -5,8 +5,8 @@ from __future__ import annotations
 from qiskit import QuantumCircuit
 
 from portal.config import default_worker_memory_mb
+from portal.core.programs import resource_figures
 from portal.execution.backends import choose_method, memory_refusal, state_bytes
-from portal.execution.programs import resource_figures
 
 AUTO = {"method": "automatic"}
 BUDGET = 6 * 1024  # 28 qubits as a state vector

@@ -3,7 +3,7 @@
 import pytest
 
 from portal.core.errors import ValidationFailed
-from portal.execution.programs import (
+from portal.core.programs import (
     MAX_PROGRAM_BYTES,
     InputError,
     ProgramError,

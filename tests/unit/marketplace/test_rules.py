@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from portal.billing.payments import LocalTestProvider, minor_units
 from portal.core.db import utcnow
+from portal.core.payments import LocalTestProvider, minor_units
 from portal.marketplace import listings, payments, runs, subscriptions
 from portal.marketplace.models import (
     MarketplaceListing,

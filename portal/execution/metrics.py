@@ -14,8 +14,11 @@ import sqlalchemy as sa
 from flask import Flask, has_app_context
 from prometheus_client.core import GaugeMetricFamily
 
-from portal.core import uow
+from portal.core import queue, uow
 from portal.core.db import utcnow
+from portal.core.extensions import db
+from portal.core.ops import REGISTRY
+from portal.execution.models import Job, JobStatus
 
 # A job QUEUED or RUNNING longer than this is reported as stuck (the reconciler acts on it).
 STUCK_AFTER = timedelta(minutes=10)
@@ -38,10 +41,6 @@ class JobCollector:
         ]
 
     def collect(self):
-        from portal.core.queue import job_queue
-        from portal.execution.models import Job, JobStatus
-        from portal.extensions import db
-
         by_state = GaugeMetricFamily("qh_jobs", "Jobs by state", labels=["status"])
         stuck = GaugeMetricFamily("qh_jobs_stuck", "Jobs queued or running for too long")
         depth = GaugeMetricFamily("qh_queue_depth", "Jobs waiting in the Redis queue")
@@ -83,7 +82,7 @@ class JobCollector:
                 for q in (0.5, 0.95, 0.99):
                     value = seconds[min(len(seconds) - 1, int(q * len(seconds)))] if seconds else 0
                     duration.add_metric([str(q)], value)
-                depth.add_metric([], job_queue().count)
+                depth.add_metric([], queue.job_queue().count)
             except Exception:  # a scrape must never fail the whole /metrics page
                 uow.rollback()
                 return
@@ -91,8 +90,6 @@ class JobCollector:
 
 
 def init_app(app: Flask) -> None:
-    from portal.core.ops import REGISTRY
-
     collector = JobCollector(app)
     # Tests create many apps in one process; keep one collector (the latest app's).
     previous = getattr(REGISTRY, "_qh_job_collector", None)

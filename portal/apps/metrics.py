@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from portal.analytics.models import AppMetrics
+from portal.apps.models import AppMetrics, QuantumApp
 from portal.core.db import utcnow
-from portal.extensions import db
+from portal.core.extensions import db
 
 COUNTERS = {"views": "views", "downloads": "downloads", "likes": "registry_likes"}
 
@@ -66,8 +66,6 @@ def increment(app_id: uuid.UUID, counter: str, by: int = 1, session: Session | N
 def add_views(counts: dict[uuid.UUID, int], session: Session) -> None:
     """Add many apps' buffered views: create the rows still missing (for apps that still
     exist), then one ``UPDATE .. FROM (VALUES ..)`` (a deleted app's views drop out)."""
-    from portal.apps.models import QuantumApp
-
     ids = set(counts)
     have = set(
         session.scalars(

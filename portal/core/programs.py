@@ -351,6 +351,7 @@ def bind_inputs(source: str, inputs: dict[str, Any] | None) -> str:
 
 
 def _parse_qasm2(source: str) -> QuantumCircuit:
+    # Deferred: Qiskit is heavy, imported on first use.
     import qiskit.qasm2 as qasm2
 
     try:
@@ -393,6 +394,7 @@ class _Syntax(Exception):
 def _openqasm3_parse(source: str):
     """openqasm3.parse, but the first syntax error raises with its line, column and
     ANTLR's message (the library's own bail strategy loses them and prints to stderr)."""
+    # Deferred: the OpenQASM 3 parser is heavy, imported on first use.
     from antlr4 import CommonTokenStream, InputStream
     from antlr4.error.ErrorListener import ErrorListener
     from openqasm3._antlr.qasm3Lexer import qasm3Lexer
@@ -414,6 +416,7 @@ def _openqasm3_parse(source: str):
 
 
 def _parse_qasm3(source: str) -> QuantumCircuit:
+    # Deferred: Qiskit's QASM 3 importer is heavy, imported on first use.
     from qiskit_qasm3_import import ConversionError, convert
 
     try:
@@ -456,6 +459,7 @@ def _failing_statement(program) -> tuple[int | None, int | None]:
     """Line and column of the first top-level statement the converter fails on, found by
     converting ever longer prefixes of the program (binary search: a few conversions of a
     program already parsed). For errors that come without a position."""
+    # Deferred: the OpenQASM 3 parser is heavy, imported on first use.
     from openqasm3.ast import Program
     from qiskit_qasm3_import import convert
 

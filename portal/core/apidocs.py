@@ -1,4 +1,5 @@
-"""Documenting error answers in the OpenAPI document, the same way in every domain."""
+"""How a domain's API routes describe themselves, the same way in every domain: the error
+answers in the OpenAPI document, and bodies other than JSON (``portal.api.check_body``)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,16 @@ def error_responses(blp: Blueprint, *statuses: int, descriptions: dict[int, str]
     def decorate(view):
         for status in statuses:
             view = blp.alt_response(status, description=wording[status])(view)
+        return view
+
+    return decorate
+
+
+def accepts(*mimetypes: str):
+    """Let a route take bodies other than JSON (e.g. ``multipart/form-data``)."""
+
+    def decorate(view):
+        view.accepted_mimetypes = mimetypes
         return view
 
     return decorate

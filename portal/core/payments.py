@@ -16,6 +16,7 @@ import json
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
@@ -234,3 +235,20 @@ def provider() -> PaymentProvider:
             config.get("STRIPE_API_BASE"),
         )
     return LocalTestProvider()
+
+
+# Who applies a provider's events: billing (``portal.billing.webhooks.process_event``)
+# registers at app creation, so the local checkout page hands its event there as Stripe's
+# signed webhook would, without the page's domain knowing billing.
+EVENT_HANDLERS: list[Callable[[dict[str, Any], str], Any]] = []
+
+
+def register_event_handler(handler: Callable[[dict[str, Any], str], Any]) -> None:
+    if handler not in EVENT_HANDLERS:
+        EVENT_HANDLERS.append(handler)
+
+
+def apply_local_event(event: dict[str, Any]) -> None:
+    """Apply an event of the local test provider (its "Pay (test)" button)."""
+    for handler in EVENT_HANDLERS:
+        handler(event, "local")
