@@ -67,14 +67,11 @@ def load_user(user_id: str) -> User | None:
         user_key = uuid.UUID(user_id)
     except ValueError:
         return None
-    row = live_web_session(session.get(WEB_SESSION_KEY), user_key)
-    if row is None:
+    live = live_web_session(session.get(WEB_SESSION_KEY), user_key)
+    if live is None or not live.user.is_active:
         return None
-    user = db.session.get(User, user_key)  # loaded with the session row: no query
-    if user is None or not user.is_active:
-        return None
-    touch_web_session(row)  # committed with the request
-    return user
+    touch_web_session(live)  # committed with the request
+    return live.user
 
 
 def key_grants(key_scopes: list[str], needed: str) -> bool:

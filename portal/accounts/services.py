@@ -9,6 +9,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
@@ -18,7 +19,6 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from limits import parse as parse_limit
-from sqlalchemy.orm import joinedload
 
 from portal.accounts import policy
 from portal.accounts.models import ApiKeyStatus, Role, User, UserApiKey, UserProfile, UserSession
@@ -251,38 +251,64 @@ def start_web_session(user: User, ip_address: str | None, user_agent: str | None
     return row
 
 
-# The session row with its user (joined): signing in a page view costs one query. Built once:
-# SQLAlchemy then reuses its cache key instead of recomputing it on every request.
+# The signed-in user of a live browser session, and when that session was last seen: one
+# statement building one ORM object (the user; the session row's checks are in the WHERE
+# clause). Built once: SQLAlchemy then reuses its cache key instead of recomputing it.
 @functools.cache
 def _live_session():
     return (
-        sa.select(UserSession)
-        .options(joinedload(UserSession.user))
-        .where(UserSession.id == sa.bindparam("id"))
+        sa.select(User, UserSession.last_seen_at)
+        .select_from(UserSession)
+        .join(User, User.id == UserSession.user_id)
+        .where(
+            UserSession.id == sa.bindparam("id"),
+            UserSession.user_id == sa.bindparam("user_id"),
+            UserSession.is_active,
+            UserSession.expires_at > sa.bindparam("now"),
+        )
     )
 
 
-def live_web_session(session_id: str | None, user_id: uuid.UUID) -> UserSession | None:
+@dataclass(frozen=True, slots=True)
+class LiveSession:
+    """A browser session that is still live: its id, its user, when it was last seen."""
+
+    id: uuid.UUID
+    user: User
+    last_seen_at: datetime | None
+
+
+def live_web_session(session_id: str | None, user_id: uuid.UUID) -> LiveSession | None:
     """The active browser session ``session_id`` of ``user_id``, if it is still live."""
     if not session_id:
         return None
     try:
-        row = db.session.execute(_live_session(), {"id": uuid.UUID(str(session_id))}).scalar()
+        key = uuid.UUID(str(session_id))
     except ValueError:
         return None
-    now = utcnow()
-    if row is None or row.user_id != user_id or not row.is_active or row.expires_at <= now:
-        return None
-    return row
+    row = db.session.execute(
+        _live_session(), {"id": key, "user_id": user_id, "now": utcnow()}
+    ).first()
+    return None if row is None else LiveSession(key, row[0], row[1])
 
 
-def touch_web_session(row: UserSession) -> bool:
-    """Move the session's last-seen on, at most once a minute; True if the caller should
-    commit (a page that only reads never commits otherwise)."""
+@functools.cache
+def _touch_session():
+    table = UserSession.__table__
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("session_id"))
+        .values(last_seen_at=sa.bindparam("seen"))
+    )
+
+
+def touch_web_session(live: LiveSession) -> bool:
+    """Move the session's last-seen on, at most once a minute, in the request's transaction
+    (a failed request's rollback discards it); True if it wrote."""
     now = utcnow()
-    if row.last_seen_at is not None and now - row.last_seen_at <= TOUCH_EVERY:
+    if live.last_seen_at is not None and now - live.last_seen_at <= TOUCH_EVERY:
         return False
-    row.last_seen_at = now
+    db.session.execute(_touch_session(), {"session_id": live.id, "seen": now})
     return True
 
 

@@ -28,6 +28,7 @@ from portal.apps.schemas import (
     VersionSchema,
     VersionUpdateSchema,
     VersionUploadSchema,
+    app_item,
 )
 from portal.core import cache
 from portal.core.apidocs import accepts
@@ -243,10 +244,13 @@ def download_version(args, app_id, version_id):
 @registry_blp.response(200, AppPageSchema)
 def registry_list(args):
     """Search and browse the Registry (full-text search, filters, sort, paging)"""
+
     # The same for every caller: the serialised page is cached like the web listing's.
-    body = cache.remember(
-        "api-registry", args, lambda: AppPageSchema().dump(envelope(registry.browse(**args)))
-    )
+    def dump() -> dict:
+        page = registry.browse(**args)
+        return envelope(page, items=[app_item(app) for app in page.items])  # = AppPageSchema
+
+    body = cache.remember("api-registry", args, dump)
     return jsonify(body)
 
 

@@ -72,6 +72,86 @@ class AppSchema(Schema):
 _url = fields.String(allow_none=True, validate=validate.Length(max=255))
 
 
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _name(value) -> str | None:
+    return None if value is None else value.name
+
+
+def _iso(value) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _number(kind, value):
+    return None if value is None else kind(value)
+
+
+def _mapping(value) -> dict | None:
+    return None if value is None else dict(value)
+
+
+def version_item(version) -> dict | None:
+    """What ``VersionSchema().dump(version)`` gives (see ``app_item``)."""
+    if version is None:
+        return None
+    return {
+        "id": _text(version.id),
+        "quantum_app_id": _text(version.quantum_app_id),
+        "version_number": _text(version.version_number),
+        "status": _name(version.status),
+        "is_latest": _number(bool, version.is_latest),
+        "sdk_used": _name(version.sdk_used),
+        "release_notes": _text(version.release_notes),
+        "yank_reason": _text(version.yank_reason),
+        "input_schema": _mapping(version.input_schema),
+        "output_schema": _mapping(version.output_schema),
+        "number_of_qubits": _number(int, version.number_of_qubits),
+        "resource_estimate": _mapping(version.resource_estimate),
+        "validation_results": _mapping(version.validation_results),
+        "package_sha256": _text(version.package_sha256),
+        "published_at": _iso(version.published_at),
+        "created_at": _iso(version.created_at),
+    }
+
+
+def app_item(app) -> dict:
+    """What ``AppSchema().dump(app)`` gives, built without marshmallow's per-field machinery
+    (a Registry search page dumps a dozen cards: a third of the request's CPU). Keep the two
+    in step: tests/unit/apps/test_app_item.py compares them field by field."""
+    metrics = app.metrics
+    return {
+        "id": _text(app.id),
+        "name": _text(app.name),
+        "description": _text(app.description),
+        "type": _name(app.type),
+        "visibility": _name(app.visibility),
+        "license_type": _name(app.license_type),
+        "license_url": _text(app.license_url),
+        "documentation_url": _text(app.documentation_url),
+        "repository_url": _text(app.repository_url),
+        "readme_content": _text(app.readme_content),
+        "developer": app.developer.username if app.developer else None,
+        "developer_id": _text(app.developer_id),
+        "tags": [t.name for t in app.tags],
+        "is_in_registry": _number(bool, app.is_in_registry),
+        "featured_in_registry": _number(bool, app.featured_in_registry),
+        "registry_published_at": _iso(app.registry_published_at),
+        "latest_version": version_item(app.latest_version),
+        "metrics": None
+        if metrics is None
+        else {
+            "views": _number(int, metrics.views),
+            "downloads": _number(int, metrics.downloads),
+            "registry_likes": _number(int, metrics.registry_likes),
+            "average_rating": _number(float, metrics.average_rating),
+        },
+        "created_at": _iso(app.created_at),
+        "updated_at": _iso(app.updated_at),
+    }
+
+
 class AppCreateSchema(Schema):
     name = fields.String(
         required=True, validate=validate.Length(1, 100), metadata={"example": "Bell Pair"}

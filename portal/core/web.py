@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -56,6 +57,39 @@ def nav_items() -> list[tuple[str, str, str]]:
         for label, endpoint, audience in NAV_ITEMS
         if endpoint in current_app.view_functions and _may_see(audience)
     ]
+
+
+# A value made only of these characters is the same in a URL's path and query: no converter
+# or query encoding of werkzeug's changes it.
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]+")
+_SLOT = "QhUrlSlot7e3f"
+
+
+class UrlPattern:
+    """``url_for(endpoint, **{key: value}, **values)`` for many values of one key, built once:
+    a list page links each of its rows. A value that URL encoding would change (or an
+    endpoint whose converter does not take the placeholder) goes through ``url_for``, so the
+    output is always exactly what ``url_for`` gives."""
+
+    __slots__ = ("endpoint", "key", "parts", "values")
+
+    def __init__(self, endpoint: str, key: str, values: dict) -> None:
+        self.endpoint, self.key, self.values = endpoint, key, values
+        try:
+            parts = url_for(endpoint, **{key: _SLOT}, **values).split(_SLOT)
+        except Exception:  # the converter refused the placeholder (an int, a uuid)
+            parts = []
+        self.parts = parts if len(parts) == 2 else None
+
+    def __call__(self, value) -> str:
+        text = str(value)
+        if self.parts is not None and _URL_SAFE.fullmatch(text):
+            return self.parts[0] + text + self.parts[1]
+        return url_for(self.endpoint, **{self.key: value}, **self.values)
+
+
+def url_pattern(endpoint: str, key: str, **values) -> UrlPattern:
+    return UrlPattern(endpoint, key, values)
 
 
 def has_endpoint(endpoint: str) -> bool:
@@ -134,7 +168,10 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
 
     app.jinja_env.globals.update(
-        nav_items=nav_items, has_endpoint=has_endpoint, csrf_token=template_csrf_token
+        nav_items=nav_items,
+        has_endpoint=has_endpoint,
+        csrf_token=template_csrf_token,
+        url_pattern=url_pattern,
     )
     # Flask-WTF also passes its own ``csrf_token`` to every render; this one comes later.
     app.context_processor(lambda: {"csrf_token": template_csrf_token})

@@ -109,6 +109,53 @@ def test_a_read_only_page_keeps_the_sessions_last_seen(client, login_as, user, s
     assert row.last_seen_at > long_ago + timedelta(hours=1)
 
 
+def test_the_sign_in_check_is_one_statement_and_writes_only_when_last_seen_is_old(
+    client, login_as, user, statements
+):
+    from datetime import timedelta
+
+    from portal.core.db import utcnow
+
+    login_as(user)
+    [row] = _web_sessions(user)
+    seen = utcnow() - timedelta(seconds=5)
+    row.last_seen_at = seen
+    db.session.commit()
+    session_id = row.id
+    db.session.expunge(row)  # as in a real request: the row is not in the identity map
+    statements.clear()
+    assert client.get("/settings").status_code == 200
+    on_sessions = [s for s in statements if "user_sessions" in s]
+    # One SELECT checks the session and loads the user; nothing is written within a minute.
+    assert on_sessions[0].startswith("SELECT users.") and "JOIN users ON" in on_sessions[0]
+    assert not [s for s in statements if s.startswith("UPDATE user_sessions")]
+    assert db.session.get(UserSession, session_id).last_seen_at == seen
+
+
+@pytest.mark.parametrize("ended", ["expired", "revoked", "deactivated", "someone else's"])
+def test_a_session_that_is_no_longer_live_signs_the_browser_out(
+    client, login_as, user, other_user, ended
+):
+    from datetime import timedelta
+
+    from portal.core.db import utcnow
+
+    login_as(user)
+    assert client.get("/settings").status_code == 200
+    [row] = _web_sessions(user)
+    if ended == "expired":
+        row.expires_at = utcnow() - timedelta(seconds=1)
+    elif ended == "revoked":
+        row.is_active = False
+    elif ended == "deactivated":
+        user.is_active = False
+    else:
+        row.user_id = other_user.id
+    db.session.commit()
+    response = client.get("/settings")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
 def test_logout_ends_the_web_session(client, auth, user):
     auth.login(user.username, DEFAULT_PASSWORD)
     assert auth.logout().status_code == 302

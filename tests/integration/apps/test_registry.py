@@ -180,3 +180,25 @@ def test_an_app_page_loads_the_app_and_what_its_header_shows_in_one_query(client
     assert "Bell Pair" in page and all(tag in page for tag in tags)
     app_queries = [s for s in statements if "FROM quantum_apps" in s]
     assert len(app_queries) == 1  # developer, latest version, metrics and tags joined in
+
+
+def test_cards_link_the_app_and_its_tags_as_url_for_does(app, client):
+    """The cards build their links from one ``url_pattern`` per list: the same hrefs as
+    ``url_for``, a tag that needs encoding included."""
+    from flask import url_for
+    from markupsafe import escape
+
+    shown = registry_app(name="Linked card", featured_in_registry=True)
+    shown.tags = [TagFactory(name="plain-tag"), TagFactory(name="two words & ü")]
+    db.session.commit()
+    html = client.get("/registry/").get_data(as_text=True)
+    with app.test_request_context("/"):
+        hrefs = [
+            url_for("registry.app", app_id=shown.id),
+            url_for("registry.browse", tag="plain-tag"),
+            url_for("registry.browse", tag="two words & ü"),
+        ]
+    assert "+%26+" in hrefs[2]  # encoded: not the placeholder path
+    for href in hrefs:
+        # once in the featured row, once in the list
+        assert html.count(f'href="{escape(href)}"') == 2, href
