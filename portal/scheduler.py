@@ -20,41 +20,34 @@ from portal.webhooks import services as webhooks
 log = structlog.get_logger("portal.execution.worker")
 
 
-def reconcile_once(app: Flask) -> dict:
-    """Re-enqueue QUEUED jobs the queue lost; fail RUNNING jobs whose worker died."""
+def _guarded(app: Flask, work, failure: str, default=None):
+    """``work()`` in its own app context; a failure is logged and retried at the next tick."""
     with app.app_context():
         try:
-            return reconciler.reconcile().as_dict()
-        except Exception:  # a failed pass is retried at the next tick
-            log.exception("reconcile failed")
-            return {}
+            return work()
+        except Exception:  # Redis or PostgreSQL down, a bug: the next tick tries again
+            log.exception(failure)
+            return default
+
+
+def reconcile_once(app: Flask) -> dict:
+    """Re-enqueue QUEUED jobs the queue lost; fail RUNNING jobs whose worker died."""
+    return _guarded(app, lambda: reconciler.reconcile().as_dict(), "reconcile failed", {})
 
 
 def close_billing_period(app: Flask) -> None:
     """Close last month's bills once the month is over (idempotent, cheap once done)."""
-    with app.app_context():
-        try:
-            billing.scheduled_close()
-        except Exception:  # retried at the next tick
-            log.exception("closing the billing period failed")
+    _guarded(app, billing.scheduled_close, "closing the billing period failed")
 
 
 def flush_counters(app: Flask) -> None:
     """Buffered view and API-request counts reach the database in quiet periods too."""
-    with app.app_context():
-        try:
-            counters.flush()
-        except Exception:  # Redis or PostgreSQL down: the counts wait for the next tick
-            log.exception("flushing counters failed")
+    _guarded(app, counters.flush, "flushing counters failed")
 
 
 def deliver_webhooks(app: Flask) -> None:
     """Webhook attempts that are due: retries, and first attempts whose RQ job was lost."""
-    with app.app_context():
-        try:
-            webhooks.deliver_due()
-        except Exception:  # retried at the next tick
-            log.exception("delivering webhooks failed")
+    _guarded(app, webhooks.deliver_due, "delivering webhooks failed")
 
 
 def tick(app: Flask) -> None:
