@@ -98,8 +98,6 @@ def test_status_polls_never_redraw_the_circuit(client, login_as, monkeypatch):
 
     job = JobFactory(status=JobStatus.COMPLETED)
     login_as(job.user)
-    from portal.execution import programs
-
     views._drawing_of.cache.clear()
     page = client.get(f"/jobs/{job.id}")
     assert b'data-testid="circuit-drawing"' in page.data
@@ -109,7 +107,7 @@ def test_status_polls_never_redraw_the_circuit(client, login_as, monkeypatch):
         raise AssertionError("the same program was parsed and drawn twice")
 
     with monkeypatch.context() as patched:
-        patched.setattr(programs, "parse_program", parse_again)
+        patched.setattr(views, "parse_program", parse_again)
         again = client.get(f"/jobs/{job.id}")  # the same program: drawn once, shown again
     assert b'data-testid="circuit-drawing"' in again.data
 
