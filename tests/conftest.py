@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import contextvars
 import os
+import sys
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -35,6 +37,12 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.core.extensions import db
+
+# The client under test is this checkout's client/ (the venv's editable install may point at
+# another checkout's, e.g. when a git worktree shares the main checkout's venv).
+CLIENT_DIR = str(Path(__file__).resolve().parents[1] / "client")
+if CLIENT_DIR not in sys.path:
+    sys.path.insert(0, CLIENT_DIR)
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/qh_test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/15"

@@ -9,6 +9,7 @@ import math
 import socket
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, transpile
@@ -307,3 +308,9 @@ def test_an_unreachable_portal_is_a_connection_error():
     hub = QuantumHubProvider(f"http://127.0.0.1:{port}", api_key="qh_x", timeout=5)
     with pytest.raises(HubConnectionError):
         hub.backends()
+
+
+def test_the_client_under_test_is_this_checkouts():
+    import quantum_hub_client
+
+    assert ROOT / "client" in Path(quantum_hub_client.__file__).resolve().parents
