@@ -7,8 +7,9 @@ import warnings
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from qiskit import QuantumCircuit, qasm3
-from qiskit.circuit import Delay, Parameter
+from qiskit.circuit import Delay, Parameter, ParameterExpression
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.providers import BackendV2, Options, QubitProperties
 from qiskit.transpiler import InstructionProperties, Target
@@ -31,6 +32,58 @@ def _instruction(name: str):
     if gate is None:
         raise KeyError(name)
     return gate
+
+
+def qasm3_source(circuit: QuantumCircuit) -> tuple[str, list[Parameter]]:
+    """The circuit as OpenQASM 3 (``qiskit.qasm3.dumps``), its free parameters ``input
+    float`` declarations renamed ``p0000, p0001, ...`` in ``circuit.parameters`` order (the
+    exporter may rename other names, e.g. of a ``ParameterVector``; these sort as the
+    originals do, so values sent as an array line up with the portal's parameters)."""
+    params = list(circuit.parameters)
+    if params:
+        fresh = {p: Parameter(f"p{i:04d}") for i, p in enumerate(params)}
+        circuit = circuit.assign_parameters(fresh, inplace=False)
+    return qasm3.dumps(circuit), params
+
+
+def _bindings(circuit: QuantumCircuit, binds: Any) -> list[dict[str, float]]:
+    """Aer's ``parameter_binds`` entry for one circuit ({Parameter or name: value or list of
+    values}) as the portal's ``inputs`` of each binding (the wire names ``p0000``, ...)."""
+    params = list(circuit.parameters)
+    if not params:
+        if binds:
+            raise ValueError(f"circuit {circuit.name!r} has no parameters to bind")
+        return [{}]
+    if not isinstance(binds, dict) or not binds:
+        raise ValueError(
+            f"circuit {circuit.name!r} has unbound parameters "
+            f"{sorted(p.name for p in params)}; give their values with "
+            "run(..., parameter_binds=[{parameter: [values, ...]}]) or assign_parameters()"
+        )
+    by_name = {
+        (key.name if isinstance(key, ParameterExpression) else str(key)): value
+        for key, value in binds.items()
+    }
+    missing = sorted(p.name for p in params if p.name not in by_name)
+    unknown = sorted(set(by_name) - {p.name for p in params})
+    if missing or unknown:
+        raise ValueError(
+            f"parameter_binds for {circuit.name!r}: missing {missing}, not parameters {unknown}"
+        )
+    columns = {
+        p.name: [by_name[p.name]] if np.ndim(by_name[p.name]) == 0 else list(by_name[p.name])
+        for p in params
+    }
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) != 1 or 0 in lengths:
+        raise ValueError(
+            f"parameter_binds for {circuit.name!r}: every parameter needs the same (non-zero) "
+            "number of values"
+        )
+    return [
+        {f"p{i:04d}": float(columns[p.name][k]) for i, p in enumerate(params)}
+        for k in range(lengths.pop())
+    ]
 
 
 def build_target(device: dict[str, Any]) -> Target:
@@ -172,14 +225,19 @@ class QuantumHubBackend(BackendV2):
         body["estimated_cost"] = Decimal(body["estimated_cost"])
         return body
 
-    def run(self, run_input, **options) -> QuantumHubJob:
+    def run(self, run_input, parameter_binds=None, **options) -> QuantumHubJob:
+        """Run circuits (or OpenQASM source). A circuit's free parameters become OpenQASM 3
+        ``input`` parameters; ``parameter_binds`` gives their values as Aer takes them: one
+        ``{parameter: value or [values, ...]}`` per circuit, each set of values one
+        experiment (one portal job with those ``inputs``) of the result, in order."""
         single = isinstance(run_input, (QuantumCircuit, str))
         circuits = [run_input] if single else list(run_input)
         if not circuits:
             raise ValueError("run() needs at least one circuit")
-        if len(circuits) > MAX_CIRCUITS:
+        if parameter_binds is not None and len(parameter_binds) != len(circuits):
             raise ValueError(
-                f"{len(circuits)} circuits in one run; at most {MAX_CIRCUITS} (max_circuits)"
+                f"parameter_binds has {len(parameter_binds)} entries for {len(circuits)} "
+                "circuits; give one per circuit"
             )
         unknown = set(options) - set(self.options.__dict__)
         if unknown:
@@ -188,24 +246,28 @@ class QuantumHubBackend(BackendV2):
         shots = int(opts["shots"])
         memory = bool(opts.get("memory"))
         seed = opts.get("seed_simulator")
-        sources = []
-        for circuit in circuits:
+        # (circuit or source, the source to send, the inputs of one binding)
+        experiments: list[tuple[Any, str, dict[str, float]]] = []
+        for index, circuit in enumerate(circuits):
             if isinstance(circuit, str):  # OpenQASM 2 or 3 source, sent as written
-                sources.append(circuit)
+                experiments.append((circuit, circuit, {}))
                 continue
             if not isinstance(circuit, QuantumCircuit):
                 raise TypeError(
                     f"run() takes QuantumCircuits or OpenQASM source, not {type(circuit).__name__}"
                 )
-            if circuit.parameters:
-                raise ValueError(
-                    f"circuit {circuit.name!r} has unbound parameters "
-                    f"{sorted(p.name for p in circuit.parameters)}; assign_parameters() first"
-                )
-            sources.append(qasm3.dumps(circuit))
+            binds = parameter_binds[index] if parameter_binds is not None else None
+            bindings = _bindings(circuit, binds)
+            source, _ = qasm3_source(circuit)
+            experiments.extend((circuit, source, inputs) for inputs in bindings)
+        if len(experiments) > MAX_CIRCUITS:
+            raise ValueError(
+                f"{len(experiments)} circuits (with their parameter bindings) in one run; at "
+                f"most {MAX_CIRCUITS} (max_circuits)"
+            )
         tags = list(opts.get("tags") or [])
         ids = []
-        for circuit, source in zip(circuits, sources, strict=True):
+        for circuit, source, inputs in experiments:
             if isinstance(circuit, str):  # the portal reads the format from the header
                 body = {"device": self.name, "shots": shots, "program": {"source": source}}
             else:
@@ -215,6 +277,8 @@ class QuantumHubBackend(BackendV2):
                     "program": {"source": source, "format": "qasm3"},
                     "name": (circuit.name or "circuit")[:100],
                 }
+                if inputs:
+                    body["inputs"] = inputs
             if tags:
                 body["tags"] = tags
             if memory:
@@ -231,7 +295,7 @@ class QuantumHubBackend(BackendV2):
         return QuantumHubJob(
             self,
             ids,
-            circuits=[c if isinstance(c, QuantumCircuit) else None for c in circuits],
+            circuits=[c if isinstance(c, QuantumCircuit) else None for c, _, _ in experiments],
             shots=shots,
             memory=memory,
             seed=seed,

@@ -19,8 +19,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qiskit import QuantumCircuit, qasm3
-from qiskit.circuit import Parameter
 from qiskit.primitives import (
     BaseEstimatorV2,
     BasePrimitiveJob,
@@ -34,24 +32,13 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.providers import JobStatus
 
+from quantum_hub_client.backend import qasm3_source as _program
 from quantum_hub_client.job import QuantumHubJob
 
 if TYPE_CHECKING:  # pragma: no cover
     from quantum_hub_client.backend import QuantumHubBackend
 
 DEFAULT_PRECISION = 0.015625
-
-
-def _program(circuit: QuantumCircuit) -> tuple[str, list[Parameter]]:
-    """The circuit as OpenQASM 3 with its parameters renamed ``p0000, p0001, ...`` in
-    ``circuit.parameters`` order (the exporter may rename other names, e.g. of a
-    ``ParameterVector``; these sort as the originals do, so values sent as an array line
-    up with the portal's parameters)."""
-    params = list(circuit.parameters)
-    if params:
-        fresh = {p: Parameter(f"p{i:04d}") for i, p in enumerate(params)}
-        circuit = circuit.assign_parameters(fresh, inplace=False)
-    return qasm3.dumps(circuit), params
 
 
 def _values(pub) -> list | None:
@@ -140,6 +127,9 @@ class QuantumHubPrimitiveJob(BasePrimitiveJob):
 
     def cost(self):
         return self.portal.cost()
+
+    def queue_position(self) -> int | None:
+        return self.portal.queue_position()
 
 
 def _submit(backend, body: dict[str, Any]) -> str:

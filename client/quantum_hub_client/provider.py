@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from qiskit.providers import JobStatus
+
 from quantum_hub_client.api import ApiSession
 from quantum_hub_client.backend import QuantumHubBackend
-from quantum_hub_client.job import QuantumHubJob
+from quantum_hub_client.job import STATUS, QuantumHubJob
+
+PORTAL_STATUS = {qiskit: portal for portal, qiskit in STATUS.items()}
 
 PER_PAGE = 100  # the API's largest page
 SERVER_FILTERS = ("status", "technology", "min_qubits")
@@ -98,17 +102,22 @@ class QuantumHubProvider:
     def jobs(
         self,
         tags: list[str] | str | None = None,
-        status: str | None = None,
+        status: str | JobStatus | None = None,
         device: str | None = None,
         limit: int | None = 20,
         offset: int = 0,
     ) -> list[QuantumHubJob]:
         """Your jobs, newest first. ``tags``: jobs carrying all of them (the API filters on
-        one tag; the others are checked here). ``limit=None`` lists everything."""
+        one tag; the others are checked here). ``status``: the portal's (``"COMPLETED"``) or
+        Qiskit's ``JobStatus`` (``JobStatus.DONE``). ``limit=None`` lists everything."""
         if isinstance(tags, str):
             tags = [tags]
         tags = list(tags or [])
-        status = str(getattr(status, "value", status)).upper() if status else None
+        if isinstance(status, JobStatus):
+            if status not in PORTAL_STATUS:
+                raise ValueError(f"no portal job has the status {status.name}")
+            status = PORTAL_STATUS[status]
+        status = str(status).upper() if status else None
         params = {"status": status, "device": device, "tag": tags[0] if tags else None}
         found: list[QuantumHubJob] = []
         skipped = 0

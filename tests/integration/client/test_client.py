@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, transpile
+from qiskit.circuit import Parameter
 from qiskit.primitives import BackendEstimatorV2, BackendSamplerV2
 from qiskit.providers import JobStatus, JobTimeoutError
 from qiskit.quantum_info import SparsePauliOp
@@ -67,14 +68,32 @@ def test_backends_carry_a_target_from_the_catalogue(portal, hub):
         "generic-5-noisy",
     }
     assert all(b.num_qubits >= 100 for b in hub.backends(min_qubits=100))
+    assert {b.name for b in hub.backends(technology="trapped_ion")} == {"ion-trap-11-noisy"}
+    assert {b.name for b in hub.backends(technology="superconducting")} == {
+        "falcon-27-noisy",
+        "generic-5-noisy",
+    }
+    assert {b.name for b in hub.backends(status="online")} == names  # all online
+    assert hub.backends(status="maintenance") == []
+    assert [b.name for b in hub.backends("aer-stabilizer")] == ["aer-stabilizer"]
 
     falcon = hub.backend("falcon-27-noisy")
     assert falcon.num_qubits == 27
     assert set(falcon.operation_names) == {"cx", "id", "rz", "sx", "x", "measure", "reset"}
     edges = {tuple(e) for e in falcon.device["connectivity_map"]}
     assert set(falcon.coupling_map.get_edges()) == edges
-    assert falcon.max_circuits >= 1
-    assert set(falcon.options.__dict__) >= {"shots", "memory", "seed_simulator"}
+    assert falcon.max_circuits == 100
+    assert (falcon.options.shots, falcon.options.memory, falcon.options.seed_simulator) == (
+        1024,
+        False,
+        None,
+    )
+    with pytest.raises(ValueError, match="shots"):  # the device's max_shots bounds the option
+        falcon.set_options(shots=falcon.device["max_shots"] + 1)
+    with pytest.raises(ValueError, match="max_circuits"):  # refused before anything is sent
+        falcon.run([bell()] * 101)
+    with pytest.raises(TypeError, match="unknown run options"):
+        falcon.run(bell(), shot=10)
 
     simulator = hub.backend("aer-simulator")
     assert simulator.coupling_map is None  # all-to-all: nothing to lay out
@@ -86,6 +105,10 @@ def test_backends_carry_a_target_from_the_catalogue(portal, hub):
 def test_sign_in_and_key_errors_are_typed(portal):
     signed_in = QuantumHubProvider(portal.url, login=portal.user.username, password=portal.password)
     assert signed_in.session.token and signed_in.backend("aer-simulator").name == "aer-simulator"
+    with_token = QuantumHubProvider(portal.url, token=signed_in.session.token)
+    assert with_token.backend("aer-simulator").name == "aer-simulator"
+    with pytest.raises(ValueError):  # exactly one credential
+        QuantumHubProvider(portal.url, token="t", api_key="k")
     with pytest.raises(AuthenticationError) as caught:
         QuantumHubProvider(portal.url, login=portal.user.username, password="wrong-password-1")
     assert caught.value.status == 401
@@ -192,8 +215,28 @@ def test_bell_and_ghz_counts_memory_and_retrieval(worker_hub):
     assert again.get_counts(0) == bell_counts and again.get_counts(2) == {"1 00": 500}
     listed = hub.jobs(tags=["client"], status="COMPLETED", limit=None)
     assert {j.job_id() for j in listed} == set(job.portal_ids)
+    by_qiskit_status = hub.jobs(tags="client", status=JobStatus.DONE, limit=None)
+    assert {j.job_id() for j in by_qiskit_status} == set(job.portal_ids)
+    assert hub.jobs(tags="client", status=JobStatus.CANCELLED) == []
     assert len(hub.jobs(tags=["client"], limit=2, offset=2)) == 1
     assert hub.jobs(tags=["client", "other"]) == []
+
+    # Free parameters go out as OpenQASM 3 inputs; parameter_binds (Aer's form) gives their
+    # values, each binding one experiment of the result, in order.
+    theta = Parameter("θ")
+    rotation = QuantumCircuit(1, 1, name="rotation")
+    rotation.rx(theta, 0)
+    rotation.measure(0, 0)
+    with pytest.raises(ValueError, match="parameter_binds"):
+        backend.run(rotation)
+    swept = backend.run(
+        [rotation, bell()], parameter_binds=[{theta: [0.0, math.pi]}, {}], shots=100
+    )
+    assert len(swept.portal_ids) == 3
+    swept_result = swept.result(timeout=RESULT_TIMEOUT)
+    assert swept_result.get_counts(0) == {"0": 100} and swept_result.get_counts(1) == {"1": 100}
+    assert set(swept_result.get_counts(2)) <= {"00", "11"}
+    assert hub.session.get(f"/jobs/{swept.portal_ids[1]}")["inputs"] == {"p0000": math.pi}
 
     unmeasured = QuantumCircuit(2, name="unmeasured")  # the portal measures every qubit
     unmeasured.x(1)

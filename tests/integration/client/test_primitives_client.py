@@ -155,8 +155,10 @@ def test_estimator_v2_bell_and_ansatz_against_statevector(worker_hub):
 def test_a_primitive_job_can_be_cancelled_and_errors_are_typed(hub):
     backend = hub.backend("aer-simulator")
     job = SamplerV2(backend).run([bell()])  # no worker: it stays queued
-    assert job.status().name == "QUEUED"
+    assert job.status().name == "QUEUED" and job.queue_position() == 1
+    assert job.cost() > 0  # the estimate until it is charged
     assert job.cancel() is True and job.cancelled()
+    assert job.cost() == 0 and job.queue_position() is None
     with pytest.raises(JobCancelledError):
         job.result(timeout=5)
 
@@ -196,8 +198,10 @@ def test_the_target_carries_the_published_error_figures(portal, hub):
     figures = falcon.device["error_figures"]
     readout = figures["qubits"][0]["readout_error"]
     assert falcon.target["measure"][(0,)].error == pytest.approx(readout)
-    edge = next(iter(falcon.coupling_map.get_edges()))
-    assert falcon.target["cx"][edge].error == pytest.approx(figures["edges"][0]["error"])
+    edge_errors = {tuple(sorted(e["qubits"])): e["error"] for e in figures["edges"]}
+    assert set(edge_errors) == {tuple(sorted(e)) for e in falcon.coupling_map.get_edges()}
+    for edge in falcon.coupling_map.get_edges():  # each coupling's own 2-qubit error
+        assert falcon.target["cx"][edge].error == pytest.approx(edge_errors[tuple(sorted(edge))])
     assert falcon.target["rz"][(3,)].error == 0.0  # virtual
     assert falcon.target["sx"][(3,)].error == pytest.approx(figures["qubits"][3]["gate_error_1q"])
     assert falcon.target.qubit_properties[0].t1 == pytest.approx(

@@ -132,3 +132,24 @@ def test_client_samples_become_a_bitarray():
     assert bits.get_counts(1) == {"01": 2, "10": 1}
     wide = _bitarray(["0x1ff"], 9, ())
     assert wide.get_counts() == {"111111111": 1}
+
+
+def test_client_parameter_binds_become_inputs():
+    from quantum_hub_client.backend import _bindings
+
+    a, b = Parameter("a"), Parameter("b")
+    qc = QuantumCircuit(1, name="two")
+    qc.rx(a, 0)
+    qc.ry(b, 0)
+    binds = {a: [0.1, 0.2], "b": np.array([1.0, 2.0])}  # a Parameter or its name
+    assert _bindings(qc, binds) == [{"p0000": 0.1, "p0001": 1.0}, {"p0000": 0.2, "p0001": 2.0}]
+    assert _bindings(qc, {a: 0.5, b: 1}) == [{"p0000": 0.5, "p0001": 1.0}]  # one binding
+    with pytest.raises(ValueError, match="same"):
+        _bindings(qc, {a: [1.0, 2.0], b: [1.0]})
+    with pytest.raises(ValueError, match="missing"):
+        _bindings(qc, {a: [1.0]})
+    with pytest.raises(ValueError, match="parameter_binds"):
+        _bindings(qc, None)
+    assert _bindings(QuantumCircuit(1), None) == [{}]
+    with pytest.raises(ValueError, match="no parameters"):
+        _bindings(QuantumCircuit(1), {a: [1.0]})
