@@ -178,6 +178,14 @@ def test_estimator_on_a_noisy_device_estimates_from_shots(
     assert all(0 < s < 0.06 for s in data["stds"]) and data["ensemble_standard_error"]
     assert job["shots"] == est["shots"] and job["estimated_cost"] == est["estimated_cost"]
     assert job["actual_cost"] == est["estimated_cost"]  # the charge matches the quote
+    assert job["seed_simulator"] == result["seed_simulator"] == 7  # recorded on the job
+    assert job["noise_model_version"].startswith("generic-5")
+    again = post(
+        client, headers, device="generic-5-noisy", primitive="estimator", pubs=pubs,
+        seed_simulator=7,
+    )  # fmt: skip
+    _, repeated = run_and_read(client, headers, again)
+    assert repeated["results"][0]["data"] == data  # the same seed, the same estimates
 
 
 def test_seed_gives_the_same_counts_and_is_recorded(client, api_headers, committed_user, catalogue):
@@ -302,15 +310,23 @@ def test_the_openapi_document_describes_primitive_payloads_and_results(client):
     schemas = doc["components"]["schemas"]
     create = next(v for k, v in schemas.items() if k.startswith("JobCreate"))["properties"]
     assert "BindingsArray" in create["pubs"]["description"]
+    assert "<observables>, <parameter values>, <precision>" in create["pubs"]["description"]
+    assert "SparsePauliOp" in create["pubs"]["description"]
+    assert create["pubs"]["example"][0][2] == 1024  # [program, values, shots]
     assert create["primitive"]["enum"] == ["sampler", "estimator"]
     assert {"memory", "seed_simulator", "options"} <= set(create)
     result = next(v for k, v in schemas.items() if k.startswith("Result"))["properties"]
     assert "samples" in result["results"]["description"]
     assert "evs" in result["results"]["description"]
+    assert "ensemble_standard_error" in result["results"]["description"]
+    assert "target_precision" in result["results"]["description"]
     assert {"memory", "seed_simulator", "noise_model_version"} <= set(result)
     estimate = next(v for k, v in schemas.items() if k.startswith("Estimate") and "transpile"
                     in v.get("properties", {}))  # fmt: skip
     assert "two_qubit_gates" in estimate["properties"]["transpile"]["description"]
+    assert "limits" in estimate["properties"]["primitive"]["description"]
+    job = next(v for k, v in schemas.items() if k == "Job")["properties"]
+    assert {"primitive", "memory", "seed_simulator", "noise_model_version"} <= set(job)
 
 
 def test_job_pages_of_primitive_jobs(client, api_headers, login_as, committed_user, catalogue):
