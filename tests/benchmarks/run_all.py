@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -335,7 +336,10 @@ def main() -> None:
             f"{one_api * 1e3:.0f} ms against {many_api * 1e3:.0f} ms"
         )
     if len(ratios) > 1:
-        print(f"{n_sweep}-binding sweep, median of {len(ratios)}: {pct(ratios, 50):.1f}x")
+        print(
+            f"{n_sweep}-binding sweep, median of {len(ratios)}: {statistics.median(ratios):.1f}x "
+            f"({min(ratios):.1f}-{max(ratios):.1f}x)"
+        )
 
 
 if __name__ == "__main__":
