@@ -16,7 +16,12 @@ validate them here). Observables are a Pauli string, an object ``{"ZZ": 1.0}``, 
 against the parameter values).
 
 One job runs a whole sweep: each PUB is one Aer run with Aer's parameter binding
-(``parameter_binds``), not one run per binding. Estimator PUBs are exact on noiseless
+(``parameter_binds``), not one run per binding. A sampler PUB on a noiseless entry whose
+circuit is measured only at its end runs at one shot for each binding's final-state
+probabilities, and its shots are drawn in NumPy from ``np.random.default_rng(seed)`` (Aer
+samples a shot in ~1 µs, most of a sweep's run); other sampler PUBs take Aer's shots
+(``metadata.sampling``: ``numpy`` or ``aer``). A job without a seed gets one drawn and
+recorded, so any run can be repeated. Estimator PUBs are exact on noiseless
 simulators (``save_expectation_value`` on the simulator's state: ``stds`` 0, no shots) and
 estimated from shots on device-like entries (Qiskit's ``BackendEstimatorV2`` on the noisy
 Aer backend: qubit-wise commuting groups, ``ceil(1 / precision^2)`` shots a group).
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -623,26 +629,194 @@ def _value(whole: int, positions: list[int]) -> int:
     return out
 
 
-def _sampler_pub(pub, hardware_name, config, memory, seed, budget) -> tuple[dict, dict, float]:
+# -- the sampler: NumPy sampling of ideal final states, Aer's shots otherwise -----------------
+
+IDEAL_METHODS = ("statevector", "density_matrix", "matrix_product_state", "stabilizer")
+MAX_IDEAL_QUBITS = 16  # measured qubits: 2^16 outcome probabilities a binding at most
+MAX_IDEAL_PROBABILITIES = 2**22  # over a PUB's bindings (32 MB of float64)
+RUNTIME_BIND_QUBITS = 14  # Aer's fusion threshold: below it, bind parameters at run time
+_PROBABILITIES = "qh_probabilities"
+
+
+def _ideal(config: dict[str, Any], backend, method: str) -> bool:
+    """A noiseless entry whose method can report final-state probabilities."""
+    if backends.is_device_like(config) or config.get("generic") or config.get("noise"):
+        return False
+    if getattr(backend.options, "noise_model", None) is not None:
+        return False
+    return method in IDEAL_METHODS
+
+
+def _final_measurements(circuit) -> list[tuple[int, int]] | None:
+    """The (qubit, clbit) pairs of a circuit whose measurements all come at its end, or None:
+    gates (unitary), barriers and delays before them only, nothing but measurements and
+    barriers on a qubit once measured, no reset, no classical control or classical data."""
+    # Deferred: Qiskit is heavy, imported on first use.
+    from qiskit.circuit import Gate
+
+    measured: set[int] = set()
+    pairs: list[tuple[int, int]] = []
+    for inst in circuit.data:
+        name = inst.operation.name
+        qubits = [circuit.find_bit(q).index for q in inst.qubits]
+        if name == "measure":
+            pairs.append((qubits[0], circuit.find_bit(inst.clbits[0]).index))
+            measured.add(qubits[0])
+            continue
+        if name == "barrier":
+            continue
+        if inst.clbits or not (isinstance(inst.operation, Gate) or name == "delay"):
+            return None  # reset, initialize, control flow, classical stores, save_* ...
+        if measured.intersection(qubits):
+            return None  # a gate after a measurement: mid-circuit
+    return pairs
+
+
+@dataclass
+class _IdealPlan:
+    """How one PUB samples in NumPy: the circuit that saves the measured qubits'
+    probabilities, and each register's value for every outcome of those qubits."""
+
+    run: Any  # the compiled circuit, measurements replaced by save_probabilities
+    outcomes: int  # 2^(measured qubits)
+    registers: list[tuple[str, int, Any, list[str], Any]]  # name, bits, inverse, keys, hex
+    clbit_of: list[tuple[int, int]]  # (clbit, outcome bit) for the whole-clbit value
+
+
+def _ideal_plan(compiled, config, backend, method: str, size: int) -> _IdealPlan | None:
+    """The NumPy sampling plan of a PUB, or None where it must take Aer's shots: a noisy
+    entry, a method without probabilities, a measurement before the end, too many measured
+    qubits or probabilities, a register wider than 63 bits."""
     # Deferred: numpy (with Qiskit) is imported on first use.
     import numpy as np
 
-    circuit, config, method = _prepared(pub, config, budget)
-    if circuit.num_clbits == 0:
-        circuit.measure_all()
-    compiled, cached = backends.prepare(circuit, hardware_name, config, _key(pub.source))
-    backend = backends.backend_for(hardware_name, config)
-    binds, size = _binds(compiled, pub.qiskit.parameter_values)
-    shots = pub.qiskit.shots
-    started = time.perf_counter()
+    if not _ideal(config, backend, method):
+        return None
+    pairs = _final_measurements(compiled)
+    if not pairs or any(reg.size > 63 for reg in compiled.cregs):
+        return None
+    source = {clbit: qubit for qubit, clbit in pairs}  # the last measurement into a clbit wins
+    qubits = sorted(set(source.values()))
+    if len(qubits) > MAX_IDEAL_QUBITS or size * 2 ** len(qubits) > MAX_IDEAL_PROBABILITIES:
+        return None
+    bit_of = {q: j for j, q in enumerate(qubits)}  # outcome bit j is qubits[j]
+    run = compiled.copy_empty_like()
+    for inst in compiled.data:
+        if inst.operation.name != "measure":
+            run.append(inst)
+    run.save_probabilities(qubits, label=_PROBABILITIES)
+    outcome = np.arange(2 ** len(qubits), dtype=np.int64)
+    registers = []
+    for name, positions in _registers(compiled):
+        values = np.zeros(outcome.shape, dtype=np.int64)
+        for j, clbit in enumerate(positions):
+            if clbit in source:  # a clbit never measured stays 0
+                values |= ((outcome >> bit_of[source[clbit]]) & 1) << j
+        unique, inverse = np.unique(values, return_inverse=True)
+        width = len(positions)
+        keys = [format(int(v), f"0{width}b") for v in unique]
+        hexes = np.array([hex(int(v)) for v in unique], dtype=object)
+        registers.append((name, width, inverse, keys, hexes))
+    clbit_of = [(clbit, bit_of[qubit]) for clbit, qubit in sorted(source.items())]
+    return _IdealPlan(run, 2 ** len(qubits), registers, clbit_of)
+
+
+def _probabilities(plan: _IdealPlan, backend, binds, size: int, method: str, budget):
+    """Each binding's outcome probabilities (size x 2^m), one Aer run at one shot."""
+    # Deferred: numpy (with Qiskit) is imported on first use.
+    import numpy as np
+
+    options = _run_options(budget, None)
+    if binds and method != "stabilizer" and plan.run.num_qubits < RUNTIME_BIND_QUBITS:
+        # One circuit bound at run time, not one copy a binding: half the run for small
+        # circuits, whose runs are mostly per-binding set-up (wider ones keep Aer's default).
+        options["runtime_parameter_bind_enable"] = True
+    result = _aer_run(backend, plan.run, binds, 1, options)
+    probs = np.empty((size, plan.outcomes))
+    for k, experiment in enumerate(result.results):
+        index = int((getattr(experiment, "metadata", None) or {}).get("bind_param_index", k))
+        probs[index] = getattr(experiment.data, _PROBABILITIES)
+    return probs, result
+
+
+def _draw(cdf, uniforms):
+    """Outcome indices: for each row, how many of its cumulative probabilities (all but the
+    last, which is 1) each uniform reaches; an outcome of probability 0 is never drawn."""
+    # Deferred: numpy (with Qiskit) is imported on first use.
+    import numpy as np
+
+    rows, outcomes = cdf.shape
+    if outcomes <= 16:  # a few comparisons a shot, all rows at once
+        drawn = np.zeros(uniforms.shape, dtype=np.intp)
+        for j in range(outcomes - 1):
+            drawn += uniforms >= cdf[:, j : j + 1]
+        return drawn
+    return np.stack([np.searchsorted(cdf[k, :-1], uniforms[k], side="right") for k in range(rows)])
+
+
+def _sample_ideal(plan: _IdealPlan, probs, shots: int, memory: bool, rng, compiled):
+    """Counts (and samples) a register and binding, drawn from ``probs`` with ``rng``: the
+    bindings in turn draw ``shots`` uniforms each from ``rng`` and look them up in their
+    cumulative distributions, so the counts are the tally of the samples, memory or not."""
+    # Deferred: numpy (with Qiskit) is imported on first use.
+    import numpy as np
+
+    size = probs.shape[0]
+    cdf = np.cumsum(np.clip(probs, 0.0, None), axis=1)
+    cdf /= cdf[:, -1:]
+    counts = {name: np.empty(size, dtype=object) for name, *_ in plan.registers}
+    samples = {name: np.empty(size, dtype=object) for name, *_ in plan.registers}
+    chunk = max(1, 2**20 // shots)  # bindings drawn at once: at most ~1M uniforms (8 MB)
+    first: dict[int, int] = {}
+    for start in range(0, size, chunk):
+        rows = slice(start, min(size, start + chunk))
+        drawn = _draw(cdf[rows], rng.random((rows.stop - start, shots)))
+        if start == 0:
+            tally = np.bincount(drawn[0], minlength=plan.outcomes)
+            first = {int(o): int(tally[o]) for o in np.flatnonzero(tally)}
+        n = rows.stop - start
+        for name, _, inverse, keys, hexes in plan.registers:
+            values = inverse[drawn]
+            width = len(keys)
+            offsets = (np.arange(n) * width)[:, None]
+            tallies = np.bincount((values + offsets).ravel(), minlength=n * width)
+            tallies = tallies.reshape(n, width).tolist()
+            for i, row in enumerate(tallies):
+                counts[name][start + i] = {keys[u]: c for u, c in enumerate(row) if c}
+            if memory:
+                for i, row in enumerate(hexes[values].tolist()):
+                    samples[name][start + i] = row
+    return counts, samples, _job_page_counts(first, plan, compiled)
+
+
+def _job_page_counts(first: dict[int, int], plan: _IdealPlan, compiled) -> dict[str, int]:
+    """The first binding's counts keyed as Aer's ``get_counts`` keys them (registers apart)."""
+    # Deferred: Qiskit is heavy, imported on first use.
+    from qiskit.result.postprocess import format_counts_memory
+
+    header = {
+        "creg_sizes": [[reg.name, reg.size] for reg in compiled.cregs],
+        "memory_slots": compiled.num_clbits,
+    }
+    out: dict[str, int] = {}
+    for o, n in first.items():
+        whole = 0
+        for clbit, bit in plan.clbit_of:
+            whole |= ((o >> bit) & 1) << clbit
+        key = format_counts_memory(hex(whole), header)
+        out[key] = out.get(key, 0) + n
+    return out
+
+
+def _sample_aer(backend, compiled, binds, size, shots, memory, seed, budget, registers):
+    """Counts (and samples) a register and binding from Aer's own shots."""
+    # Deferred: numpy (with Qiskit) is imported on first use.
+    import numpy as np
+
     options = _run_options(budget, seed)
     if memory:
         options["memory"] = True
     result = _aer_run(backend, compiled, binds, shots, options)
-    seconds = float(getattr(result, "time_taken", 0.0) or (time.perf_counter() - started))
-    registers = _registers(compiled)
-    shape = tuple(pub.qiskit.shape)
-    data: dict[str, Any] = {}
     per_reg_counts = {name: np.empty(size, dtype=object) for name, _ in registers}
     per_reg_samples = {name: np.empty(size, dtype=object) for name, _ in registers}
     first_counts: dict[str, int] = {}
@@ -662,6 +836,37 @@ def _sampler_pub(pub, hardware_name, config, memory, seed, budget) -> tuple[dict
             if memory:
                 shots_hex = experiment.data.memory
                 per_reg_samples[name][k] = [hex(_value(int(h, 16), positions)) for h in shots_hex]
+    return per_reg_counts, per_reg_samples, first_counts, result
+
+
+def _sampler_pub(pub, hardware_name, config, memory, seed, budget, rng):
+    """One sampler PUB: (its result document, the first binding's counts for the job page,
+    seconds). On a noiseless entry a circuit measured only at its end runs once at one shot
+    for each binding's final-state probabilities, and its shots are drawn in NumPy from
+    ``rng`` (``sampling: numpy``); otherwise Aer runs the shots (``sampling: aer``)."""
+    circuit, config, method = _prepared(pub, config, budget)
+    if circuit.num_clbits == 0:
+        circuit.measure_all()
+    compiled, cached = backends.prepare(circuit, hardware_name, config, _key(pub.source))
+    backend = backends.backend_for(hardware_name, config)
+    binds, size = _binds(compiled, pub.qiskit.parameter_values)
+    shots = pub.qiskit.shots
+    registers = _registers(compiled)
+    started = time.perf_counter()
+    plan = _ideal_plan(compiled, config, backend, method, size)
+    if plan is not None:
+        probs, result = _probabilities(plan, backend, binds, size, method, budget)
+        per_reg_counts, per_reg_samples, first_counts = _sample_ideal(
+            plan, probs, shots, memory, rng, compiled
+        )
+        seconds = time.perf_counter() - started  # Aer's probabilities and NumPy's shots
+    else:
+        per_reg_counts, per_reg_samples, first_counts, result = _sample_aer(
+            backend, compiled, binds, size, shots, memory, seed, budget, registers
+        )
+        seconds = float(getattr(result, "time_taken", 0.0) or (time.perf_counter() - started))
+    shape = tuple(pub.qiskit.shape)
+    data: dict[str, Any] = {}
     for name, positions in registers:
         entry: dict[str, Any] = {
             "num_bits": len(positions),
@@ -675,6 +880,7 @@ def _sampler_pub(pub, hardware_name, config, memory, seed, budget) -> tuple[dict
         "shape": list(shape),
         "bindings": size,
         "method": method,
+        "sampling": "numpy" if plan is not None else "aer",
         "transpiled": backends._figures(compiled),
         "transpile_cached": cached,
         "circuit_metadata": dict(pub.circuit.metadata or {}),
@@ -764,14 +970,20 @@ def run_primitive(
     """Run a primitive job's PUBs (each one Aer run) and shape the results as IBM's Runtime
     REST API does: ``results[i].data.<register>.counts/samples`` (sampler),
     ``results[i].data.evs/stds/ensemble_standard_error`` (estimator)."""
+    # Deferred: numpy (with Qiskit) is imported on first use.
+    import numpy as np
+
     config = config or {}
     budget = _budget_mb()
     parsed = parse_pubs(primitive, pubs, default_shots=1)  # stored PUBs are complete
+    if seed is None:
+        seed = secrets.randbelow(MAX_SEED + 1)  # recorded: any run can be repeated
+    rng = np.random.default_rng(seed)  # the NumPy-sampled PUBs draw from it in turn
     results, seconds, counts = [], 0.0, {}
     started = time.perf_counter()
     for pub in parsed:
         if primitive == SAMPLER:
-            doc, first, took = _sampler_pub(pub, hardware_name, config, memory, seed, budget)
+            doc, first, took = _sampler_pub(pub, hardware_name, config, memory, seed, budget, rng)
             counts = counts or first
         else:
             doc, took = _estimator_pub(pub, hardware_name, config, seed, budget)

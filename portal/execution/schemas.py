@@ -341,7 +341,9 @@ class ResultSchema(Schema):
             "Sampler: `data.<register>` = {num_bits, counts, samples (hex, with memory)}, "
             "counts and samples nested in the PUB's shape; estimator: `data` = {evs, stds, "
             "ensemble_standard_error} in the PUB's shape. `metadata`: shots, "
-            "target_precision, exact, shape, method, transpiled figures",
+            "target_precision, exact, shape, method, transpiled figures; a sampler PUB's "
+            "sampling: numpy (an ideal simulator's final-state probabilities, shots drawn "
+            "with NumPy from the seed) or aer (Aer's shots)",
             "example": [{"data": {"c": {"num_bits": 2, "counts": {"00": 3, "11": 1},
                                         "samples": ["0x0", "0x3", "0x0", "0x0"]}},
                          "metadata": {"shots": 4, "shape": []}}],

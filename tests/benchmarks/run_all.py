@@ -9,13 +9,17 @@ test services.
 Settings: BENCH_JOBS (default 400), BENCH_WORKERS (default 2), BENCH_QUBITS (default 5),
 BENCH_SWEEP (default 100): a parameter sweep of that many bindings as one sampler job
 (``"primitive": "sampler"``, one Aer run with parameter binding) against the same bindings
-as that many separate circuit jobs, end to end, and their ratio.
+as that many separate circuit jobs, end to end, and their ratio, with the workers' CPU (and
+this process's, which submits through the API) for each. BENCH_SWEEP_REPEAT (default 1):
+run that pair so many times, alternating, and print each and the median.
+BENCH_ONLY=sweep: the sweep only (no plain Aer loop, capacity or end-to-end phases).
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -114,7 +118,17 @@ def stop_workers(workers: list[subprocess.Popen]) -> None:
         proc.wait(timeout=30)
 
 
+def cpu_seconds(workers: list[subprocess.Popen]) -> float:
+    """User + system CPU seconds the worker processes have used so far (they never fork)."""
+    import psutil
+
+    return sum(sum(psutil.Process(w.pid).cpu_times()[:2]) for w in workers)
+
+
 def main() -> None:
+    only = os.environ.get("BENCH_ONLY", "")
+    if only not in ("", "sweep"):
+        raise SystemExit(f"BENCH_ONLY={only!r}: use 'sweep' or leave it unset")
     n_jobs = int(os.environ.get("BENCH_JOBS", "400"))
     n_workers = int(os.environ.get("BENCH_WORKERS", "2"))
     qubits = int(os.environ.get("BENCH_QUBITS", "5"))
@@ -188,129 +202,144 @@ def main() -> None:
             db.session.commit()
             return done
 
-        print(f"Plain Aer loop: {qubits}-qubit GHZ, 1024 shots ...", flush=True)
-        aer_default, aer_one_thread = plain_aer(source, max(200, n_jobs // 2))
-        aer_seconds = min(aer_default, aer_one_thread)
+        if only == "sweep":
+            workers = start_workers(n_workers)
+        else:
+            print(f"Plain Aer loop: {qubits}-qubit GHZ, 1024 shots ...", flush=True)
+            aer_default, aer_one_thread = plain_aer(source, max(200, n_jobs // 2))
+            aer_seconds = min(aer_default, aer_one_thread)
 
-        # Phase 1, worker capacity: the jobs are submitted through the API while no worker
-        # runs, then the workers drain the queue. Throughput = jobs / (first start → last
-        # finish). Per-job overhead = each worker's cycle (one job's start to its next
-        # job's start: dequeue, lock, claim, run, store, commit, unlock, RQ clean-up) minus
-        # that job's Aer run.
-        # Phase 0, scale-out: the same full queue drained by one worker first, so the
-        # capacity of n workers below is compared with one worker's in the same run.
-        single = []
-        if n_workers > 1:
-            print(f"Scale-out: {n_jobs} queued jobs drained by 1 worker ...")
+            # Phase 1, worker capacity: the jobs are submitted through the API while no
+            # worker runs, then the workers drain the queue. Throughput = jobs / (first start
+            # → last finish). Per-job overhead = each worker's cycle (one job's start to its
+            # next job's start: dequeue, lock, claim, run, store, commit, unlock, RQ
+            # clean-up) minus that job's Aer run.
+            # Phase 0, scale-out: the same full queue drained by one worker first, so the
+            # capacity of n workers below is compared with one worker's in the same run.
+            single = []
+            if n_workers > 1:
+                print(f"Scale-out: {n_jobs} queued jobs drained by 1 worker ...")
+                submit(n_jobs)
+                lone = start_workers(1)
+                try:
+                    single = wait_done()
+                finally:
+                    stop_workers(lone)
+            print(f"Worker capacity: {n_jobs} queued jobs drained by {n_workers} workers ...")
             submit(n_jobs)
-            lone = start_workers(1)
-            try:
-                single = wait_done()
-            finally:
-                stop_workers(lone)
-        print(f"Worker capacity: {n_jobs} queued jobs drained by {n_workers} workers ...")
-        submit(n_jobs)
-        workers = start_workers(n_workers)
+            workers = start_workers(n_workers)
         try:
-            drained = wait_done()
-            # Phase 2, end to end: the same (warm) workers while this process submits
-            # through the API on the same cores. Throughput = jobs / (first submit → last
-            # result stored).
-            print(f"End to end: {n_jobs} jobs submitted while {n_workers} workers run ...")
-            submitted = submit(n_jobs)
-            done = wait_done()
+            if only != "sweep":
+                drained = wait_done()
+                # Phase 2, end to end: the same (warm) workers while this process submits
+                # through the API on the same cores. Throughput = jobs / (first submit →
+                # last result stored).
+                print(f"End to end: {n_jobs} jobs submitted while {n_workers} workers run ...")
+                submitted = submit(n_jobs)
+                done = wait_done()
             # Phase 3, a sweep: N bindings as one sampler job against N circuit jobs.
             n_sweep = int(os.environ.get("BENCH_SWEEP", "100"))
             thetas = [3.14159 * i / max(1, n_sweep - 1) for i in range(n_sweep)]
             print(f"Sweep: {n_sweep} bindings as one sampler job and as {n_sweep} jobs ...")
 
-            def timed(bodies: list[dict]) -> float:
-                started = time.perf_counter()
+            def timed(bodies: list[dict]) -> tuple[float, float, float]:
+                """(seconds, the workers' CPU seconds, this process's CPU seconds)."""
+                started, cpu, own = time.perf_counter(), cpu_seconds(workers), time.process_time()
                 for one in bodies:
                     resp = client.post("/api/v1/jobs", json=one, headers=headers)
                     assert resp.status_code == 201, resp.get_json()
                     db.session.remove()
                 wait_done(interval=0.005)  # finer: the one-job figure is ~0.1 s
-                return time.perf_counter() - started
+                return (
+                    time.perf_counter() - started,
+                    cpu_seconds(workers) - cpu,
+                    time.process_time() - own,
+                )
 
+            one_job = [
+                {"device": "aer-simulator", "primitive": "sampler",
+                 "pubs": [[SWEEP_PROGRAM, thetas, 1024]]}
+            ]  # fmt: skip
+            many_jobs = [
+                {"device": "aer-simulator", "shots": 1024, "program": {"source": SWEEP_PROGRAM},
+                 "inputs": {"theta": t}}
+                for t in thetas
+            ]  # fmt: skip
             # Untimed: this process's first sampler submission imports the primitives'
-            # containers (~0.5 s), which a long-running web worker pays once, not per job.
-            timed([{"device": "aer-simulator", "primitive": "sampler",
-                    "pubs": [[SWEEP_PROGRAM, [0.0, 1.0], 16]]}])  # fmt: skip
-
-            sweep_one = timed(
-                [
-                    {
-                        "device": "aer-simulator",
-                        "primitive": "sampler",
-                        "pubs": [[SWEEP_PROGRAM, thetas, 1024]],
-                    }
-                ]
-            )
-            sweep_many = timed(
-                [
-                    {
-                        "device": "aer-simulator",
-                        "shots": 1024,
-                        "program": {"source": SWEEP_PROGRAM},
-                        "inputs": {"theta": t},
-                    }
-                    for t in thetas
-                ]
-            )
+            # containers (~0.5 s), which a long-running web worker pays once, not per job;
+            # one small sweep for each worker (its first parse of the program) and a few
+            # circuit jobs warm the workers.
+            warm = {"device": "aer-simulator", "primitive": "sampler",
+                    "pubs": [[SWEEP_PROGRAM, [0.0, 1.0], 16]]}  # fmt: skip
+            timed([warm] * n_workers + many_jobs[: 2 * n_workers])
+            repeat = max(1, int(os.environ.get("BENCH_SWEEP_REPEAT", "1")))
+            sweeps = [(timed(one_job), timed(many_jobs)) for _ in range(repeat)]
         finally:
             stop_workers(workers)
-    drain_rate = len(drained) / span(drained, "started")
-    by_worker: dict[str, list] = {}
-    for job in drained:
-        by_worker.setdefault(job["worker"], []).append(job)
-    cycle_overhead = []
-    for jobs in by_worker.values():
-        jobs.sort(key=lambda j: j["started"])
-        for job, following in itertools.pairwise(jobs):
-            cycle = (following["started"] - job["started"]).total_seconds() * 1e3
-            cycle_overhead.append(cycle - job["run_ms"])
-    latency = [(j["finished"] - j["created"]).total_seconds() * 1e3 for j in done]
-    throughput = len(done) / span(done, "created")
+    if only != "sweep":
+        drain_rate = len(drained) / span(drained, "started")
+        by_worker: dict[str, list] = {}
+        for job in drained:
+            by_worker.setdefault(job["worker"], []).append(job)
+        cycle_overhead = []
+        for jobs in by_worker.values():
+            jobs.sort(key=lambda j: j["started"])
+            for job, following in itertools.pairwise(jobs):
+                cycle = (following["started"] - job["started"]).total_seconds() * 1e3
+                cycle_overhead.append(cycle - job["run_ms"])
+        latency = [(j["finished"] - j["created"]).total_seconds() * 1e3 for j in done]
+        throughput = len(done) / span(done, "created")
 
-    aer_rate = 1 / aer_seconds
-    print()
-    print(
-        f"plain Aer loop            {aer_rate:8.1f} runs/s   ({aer_default * 1e3:.2f} ms per run "
-        f"with Aer's defaults, {aer_one_thread * 1e3:.2f} ms with one thread; the faster is "
-        "the floor)"
-    )
-    print(
-        f"worker capacity           {drain_rate:8.1f} jobs/s   ({len(drained)}/{n_jobs} "
-        f"completed by {n_workers} workers from a full queue; ratio to plain Aer "
-        f"{drain_rate / aer_rate:.2f})"
-    )
-    if single:
-        single_rate = len(single) / span(single, "started")
+        aer_rate = 1 / aer_seconds
+        print()
         print(
-            f"scale-out 1 -> {n_workers} workers  {single_rate:8.1f} -> {drain_rate:.1f} jobs/s   "
-            f"(ratio {drain_rate / single_rate:.2f}x; goal >= 1.7x for 2 workers on 2 cores; "
-            "the same full queue, drained first by one worker)"
+            f"plain Aer loop            {aer_rate:8.1f} runs/s   ({aer_default * 1e3:.2f} ms "
+            f"per run with Aer's defaults, {aer_one_thread * 1e3:.2f} ms with one thread; the "
+            "faster is the floor)"
         )
-    print(
-        f"per-job overhead          p50 {pct(cycle_overhead, 50):.2f} ms   "
-        f"p95 {pct(cycle_overhead, 95):.2f} ms   (a worker's whole cycle per job minus its "
-        "Aer run: Redis dequeue, PostgreSQL lock/claim/read/writes/commit, usage, notify)"
-    )
-    print(
-        f"end to end                {throughput:8.1f} jobs/s   ({len(done)}/{n_jobs} completed; "
-        f"ratio to plain Aer {throughput / aer_rate:.2f}; submitting {n_jobs} through the API "
-        f"took {submitted:.2f} s = {submitted / n_jobs * 1e3:.1f} ms each, on the same cores)"
-    )
-    print(
-        f"end-to-end latency        p50 {pct(latency, 50):.1f} ms   p95 {pct(latency, 95):.1f} ms"
-        "   (submit → result stored; includes queueing behind earlier jobs)"
-    )
-    print(
-        f"{n_sweep}-binding sweep         one sampler job {sweep_one:.2f} s, {n_sweep} jobs "
-        f"{sweep_many:.2f} s: one job is {sweep_many / sweep_one:.1f}x faster (submit → all "
-        "results stored)"
-    )
+        print(
+            f"worker capacity           {drain_rate:8.1f} jobs/s   ({len(drained)}/{n_jobs} "
+            f"completed by {n_workers} workers from a full queue; ratio to plain Aer "
+            f"{drain_rate / aer_rate:.2f})"
+        )
+        if single:
+            single_rate = len(single) / span(single, "started")
+            print(
+                f"scale-out 1 -> {n_workers} workers  {single_rate:8.1f} -> {drain_rate:.1f} "
+                f"jobs/s   (ratio {drain_rate / single_rate:.2f}x; goal >= 1.7x for 2 workers "
+                "on 2 cores; the same full queue, drained first by one worker)"
+            )
+        print(
+            f"per-job overhead          p50 {pct(cycle_overhead, 50):.2f} ms   "
+            f"p95 {pct(cycle_overhead, 95):.2f} ms   (a worker's whole cycle per job minus its "
+            "Aer run: Redis dequeue, PostgreSQL lock/claim/read/writes/commit, usage, notify)"
+        )
+        print(
+            f"end to end                {throughput:8.1f} jobs/s   ({len(done)}/{n_jobs} "
+            f"completed; ratio to plain Aer {throughput / aer_rate:.2f}; submitting {n_jobs} "
+            f"through the API took {submitted:.2f} s = {submitted / n_jobs * 1e3:.1f} ms each, "
+            "on the same cores)"
+        )
+        print(
+            f"end-to-end latency        p50 {pct(latency, 50):.1f} ms   "
+            f"p95 {pct(latency, 95):.1f} ms   (submit → result stored; includes queueing "
+            "behind earlier jobs)"
+        )
+    ratios = []
+    for (one, one_cpu, one_api), (many, many_cpu, many_api) in sweeps:
+        ratios.append(many / one)
+        print(
+            f"{n_sweep}-binding sweep         one sampler job {one:.3f} s, {n_sweep} jobs "
+            f"{many:.2f} s: one job is {many / one:.1f}x faster (submit → all results stored); "
+            f"workers' CPU {one_cpu * 1e3:.0f} ms against {many_cpu * 1e3:.0f} ms "
+            f"({many_cpu / max(one_cpu, 1e-9):.1f}x; 10 ms ticks), this process's (API, polls) "
+            f"{one_api * 1e3:.0f} ms against {many_api * 1e3:.0f} ms"
+        )
+    if len(ratios) > 1:
+        print(
+            f"{n_sweep}-binding sweep, median of {len(ratios)}: {statistics.median(ratios):.1f}x "
+            f"({min(ratios):.1f}-{max(ratios):.1f}x)"
+        )
 
 
 if __name__ == "__main__":

@@ -204,6 +204,35 @@ def test_seed_gives_the_same_counts_and_is_recorded(client, api_headers, committ
     assert isinstance(unseeded[1]["seed_simulator"], int)  # Aer's seed, to reproduce it
 
 
+def test_sampler_seeds_select_numpys_stream_on_the_ideal_simulator_and_aers_on_a_device(
+    client, api_headers, committed_user, catalogue
+):
+    headers = api_headers(committed_user)
+    pubs = [[RX, [0.4, 1.2, 2.0], 200]]
+
+    def sampler(seed=None, device="aer-simulator", memory=True):
+        body = {"device": device, "primitive": "sampler", "pubs": pubs, "memory": memory}
+        if seed is not None:
+            body["seed_simulator"] = seed
+        return run_and_read(client, headers, post(client, headers, **body))[1]
+
+    first, again, other = sampler(21), sampler(21), sampler(22)
+    assert first["results"][0]["metadata"]["sampling"] == "numpy"
+    assert first["results"] == again["results"]  # same seed: same counts and samples
+    c = first["results"][0]["data"]["c"]
+    assert other["results"][0]["data"]["c"]["counts"] != c["counts"]
+    assert sampler(21, memory=False)["results"][0]["data"]["c"]["counts"] == c["counts"]
+    assert first["seed_simulator"] == 21
+    unseeded = sampler()
+    assert isinstance(unseeded["seed_simulator"], int)  # drawn and recorded ...
+    repeated = sampler(unseeded["seed_simulator"])
+    assert repeated["results"] == unseeded["results"]  # ... so the run can be repeated
+    noisy = sampler(21, device="generic-5-noisy")
+    assert noisy["results"][0]["metadata"]["sampling"] == "aer"
+    twice = sampler(21, device="generic-5-noisy")
+    assert twice["results"][0]["data"] == noisy["results"][0]["data"]  # Aer's seeded shots
+
+
 def test_memory_for_a_circuit_job(client, api_headers, committed_user, catalogue):
     headers = api_headers(committed_user)
     resp = post(client, headers, program={"source": BELL_QASM2}, shots=64, memory=True)
