@@ -21,7 +21,7 @@ from portal.execution import events as job_events
 from portal.marketplace import keys as subscription_keys
 from portal.marketplace import reviews, runs
 from portal.notifications.models import NotificationType
-from portal.notifications.services import notify
+from portal.notifications.services import notification_write, notify
 from portal.webhooks import services as webhooks
 
 
@@ -38,13 +38,15 @@ def _first_webhook_delivery(job, **_) -> None:
     webhooks.job_finished(job)
 
 
-def _notify_completed(job, *, hardware, **_) -> None:
-    notify(  # flushes the job and its result too
-        job.user_id,
-        "Job completed",
-        f"{job.name} finished on {hardware.name} ({job.shots} shots).",
-        type=NotificationType.JOB,
-        link=f"/jobs/{job.id}",
+def _notify_completed(job, *, hardware, writes, **_) -> None:
+    writes.append(  # written in the same statement as the job and its result
+        notification_write(
+            job.user_id,
+            "Job completed",
+            f"{job.name} finished on {hardware.name} ({job.shots} shots).",
+            type=NotificationType.JOB,
+            link=f"/jobs/{job.id}",
+        )
     )
 
 

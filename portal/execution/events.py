@@ -18,11 +18,16 @@ _signals = Namespace()
 job_submitting = _signals.signal("job-submitting")
 # sender: the new QUEUED job (flushed, not committed).
 job_queued = _signals.signal("job-queued")
-# sender: the job, in its terminal state (COMPLETED, FAILED, CANCELLED).
+# sender: the job, in its terminal state (COMPLETED, FAILED, CANCELLED); a worker's completion
+# sends its ``lifecycle.RunningJob`` (id, user_id, name, shots, status, webhook_url), not a Job.
 job_finished = _signals.signal("job-finished")
-# sender: the COMPLETED job; hardware: the device it ran on.
+# sender: the COMPLETED job (a ``lifecycle.RunningJob``); hardware: the device it ran on (its
+# name); writes: a list to which a receiver appends (sql, params), an INSERT the completion
+# runs in its own statement (one round trip), its parameters prefixed with the receiver's
+# name (the notification: ``n_``).
 job_completed = _signals.signal("job-completed")
 # sender: the FAILED job; reason: why.
 job_failed = _signals.signal("job-failed")
-# sender: the COMPLETED job; endpoint, quantum_app_id, compute_seconds: what to count.
+# sender: the COMPLETED job (a ``lifecycle.RunningJob``); endpoint, quantum_app_id,
+# compute_seconds: what to count.
 usage_counted = _signals.signal("usage-counted")

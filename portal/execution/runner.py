@@ -10,8 +10,9 @@ while it simulates.
 
 Round trips per job (the worker's hot path): one autocommit statement claims the job, takes
 its lock and releases the previous job's (``_claim``); one transaction writes the outcome:
-BEGIN, the job read under its row lock, one flush (notification, job, result), the usage
-upsert, COMMIT. Eight in all, where there were eleven.
+BEGIN, the columns the finish needs read under the job's row lock, one statement for the job,
+its result and the notification (``lifecycle.complete``), the usage upsert, COMMIT. Six in
+all, where there were eleven (a failure's finish still goes through the ORM).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from portal.core.extensions import db
 from portal.core.heartbeats import beat, stored, storing
 from portal.core.queue import redis_connection
 from portal.execution import backends
-from portal.execution.lifecycle import complete, fail
+from portal.execution.lifecycle import complete, fail, running
 from portal.execution.models import Hardware, Job, JobStatus
 from portal.execution.primitives import run_claimed
 
@@ -195,7 +196,6 @@ class _Claimed:
     pubs: list[Any] | None = None
     memory: bool = False
     seed_simulator: int | None = None
-    app_job: bool = False  # run from an app version: the finish reads the version too
 
 
 # Every job's claim: built once, so its compiled form and cache key are reused.
@@ -229,7 +229,6 @@ def _claim_statement():
             jobs.c.pubs,
             jobs.c.memory,
             jobs.c.seed_simulator,
-            jobs.c.app_version_id.is_not(None),
             # Evaluated for the claimed row only, before the statement commits: RUNNING
             # is never visible without the lock held. A NULL ``held`` releases nothing.
             sa.func.pg_advisory_lock(sa.bindparam("key", type_=sa.BigInteger)),
@@ -247,7 +246,7 @@ def _claim(job_id: uuid.UUID, conn, key: int, held: int | None) -> _Claimed | No
     row = conn.execute(_claim_statement(), {**params, "held": held}).first()
     if row is None:
         return None
-    return _Claimed(row[0] or "", *row[1:6], row[6], row[7], bool(row[8]), row[9], row[10])
+    return _Claimed(row[0] or "", *row[1:6], row[6], row[7], bool(row[8]), row[9])
 
 
 def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | None:
@@ -262,8 +261,9 @@ def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | Non
     or failed by the reconciler while it ran, the result is discarded.
 
     Round trips are counted here (it is the worker's hot path): the claim with the lock,
-    then BEGIN, one read of job + device + result + owner with the row lock, one flush of
-    the writes, the usage upsert, COMMIT (``tests/benchmarks/worker_cost.py`` counts them).
+    then BEGIN, one read of the job's columns + device + owner with the row lock, one
+    statement writing the job, its result and the notification, the usage upsert, COMMIT
+    (``tests/benchmarks/worker_cost.py`` counts them).
     """
     key = uuid.UUID(str(job_id))
     with _Liveness(key, keep=worker) as live:
@@ -299,7 +299,7 @@ def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | Non
             log.exception("job crashed", job_id=str(key))
             error = f"The job failed unexpectedly ({type(exc).__name__}: {exc})."
         wall = time.perf_counter() - started
-        return _store_retrying(key, live, outcome, error, wall, claimed.app_job)
+        return _store_retrying(key, live, outcome, error, wall)
 
 
 def _hand_back(key: uuid.UUID, live: _Liveness) -> None:
@@ -320,9 +320,7 @@ def _hand_back(key: uuid.UUID, live: _Liveness) -> None:
     log.warning("job handed back to the queue", job_id=str(key))
 
 
-def _store_retrying(
-    key: uuid.UUID, live: _Liveness, outcome, error, wall, app_job: bool = False
-) -> JobStatus | None:
+def _store_retrying(key: uuid.UUID, live: _Liveness, outcome, error, wall) -> JobStatus | None:
     """Write the result; while PostgreSQL is unreachable keep it in memory and retry with
     backoff (``RESULT_WRITE_RETRY_SECONDS``). Meanwhile a marker in Redis tells the
     reconciler the job is not orphaned (its lock went with the server); the lock is taken
@@ -331,7 +329,7 @@ def _store_retrying(
     backoff, retried = 0.5, False
     while True:
         try:
-            status = _store(key, outcome, error, wall, app_job)
+            status = _store(key, outcome, error, wall)
             if retried:
                 stored(redis_connection(), key)
                 log.warning("result stored after retrying", job_id=str(key))
@@ -356,37 +354,45 @@ def _store_retrying(
                     raise
 
 
-# Every job's finish reads the job with this: built once (two forms), so it is not rebuilt.
+# A failure's finish reads the job with this: built once, so it is not rebuilt.
 @functools.cache
-def _store_statement(app_job: bool):
-    # One read: the job under its row lock, with its device, result slot and owner (the
-    # notification reads the owner) and, for an app's run, its version (the usage counter
-    # names the app), so nothing below lazy-loads or reads again.
-    related = [Job.hardware, Job.result, Job.user] + ([Job.app_version] if app_job else [])
+def _store_statement():
+    # The job under its row lock, with its result slot and owner (the notification reads
+    # the owner), so nothing below lazy-loads or reads again.
     return (
         sa.select(Job)
         .where(Job.id == sa.bindparam("job_id"))
-        .options(*(joinedload(r) for r in related))
+        .options(joinedload(Job.result), joinedload(Job.user))
         .with_for_update(of=Job)
         .execution_options(populate_existing=True)
     )
 
 
-def _store(key: uuid.UUID, outcome, error, wall, app_job: bool = False) -> JobStatus | None:
-    job = db.session.execute(_store_statement(app_job), {"job_id": key}).scalar_one_or_none()
+def _store(key: uuid.UUID, outcome, error, wall) -> JobStatus | None:
+    if outcome is not None:  # the usual case: no ORM entity of the job is loaded
+        job = running(key)
+        if job is None or job.status is not JobStatus.RUNNING:
+            return _discard(key, job)
+        if job.device is not None:
+            complete(job, outcome, wall)
+            return _stored(key, JobStatus.COMPLETED, wall)
+        error = "The device was removed while the job ran."
+    job = db.session.execute(_store_statement(), {"job_id": key}).scalar_one_or_none()
     if job is None or job.status is not JobStatus.RUNNING:
-        # Cancelled or failed by the reconciler meanwhile: that decision stands.
-        status = job.status if job else None
-        uow.rollback()
-        log.info("result discarded", job_id=str(key), status=getattr(status, "value", None))
-        return status
-    if outcome is not None and job.hardware is None:
-        outcome, error = None, "The device was removed while the job ran."
-    if outcome is None:
-        fail(job, error or "The job failed.")
-    else:
-        complete(job, job.hardware, outcome, wall)
-    status = job.status
+        return _discard(key, job)
+    fail(job, error or "The job failed.")
+    return _stored(key, job.status, wall)
+
+
+def _discard(key: uuid.UUID, job) -> JobStatus | None:
+    """Cancelled or failed by the reconciler meanwhile: that decision stands."""
+    status = job.status if job else None
+    uow.rollback()
+    log.info("result discarded", job_id=str(key), status=getattr(status, "value", None))
+    return status
+
+
+def _stored(key: uuid.UUID, status: JobStatus, wall) -> JobStatus:
     uow.commit()
     log.info("job finished", job_id=str(key), status=status.value, seconds=round(wall, 4))
     return status

@@ -73,6 +73,17 @@ def _email(user_id: uuid.UUID, event: str, title: str, message: str, link: str |
     return True
 
 
+def _fields(user_id, title: str, message: str, type: NotificationType, link: str | None):
+    return {"user_id": user_id, "title": title[:100], "message": message, "type": type,
+            "link": link}  # fmt: skip
+
+
+def _email_if_wanted(user_id, title, message, type, link, event: str | None) -> None:
+    event = event or infer_event(type, title)
+    if event:
+        _email(user_id, event, title, message, link)
+
+
 def notify(
     user_id: uuid.UUID,
     title: str,
@@ -84,15 +95,39 @@ def notify(
 ) -> Notification:
     """Create an in-app notification for ``user_id`` (flushed, not committed) and e-mail it
     when the user opted in for ``event`` (inferred from type and title when not given)."""
-    notification = Notification(
-        user_id=user_id, title=title[:100], message=message, type=type, link=link
-    )
+    notification = Notification(**_fields(user_id, title, message, type, link))
     db.session.add(notification)
     db.session.flush()
-    event = event or infer_event(type, title)
-    if event:
-        _email(user_id, event, title, message, link)
+    _email_if_wanted(user_id, title, message, type, link, event)
     return notification
+
+
+# The notification of ``notification_write``: its parameters are prefixed ``n_``.
+NOTIFICATION_INSERT = (
+    "INSERT INTO notifications (id, created_at, updated_at, user_id, title, message, type,"
+    " read, link) VALUES (:n_id, :n_now, :n_now, :n_user_id, :n_title, :n_message, :n_type,"
+    " false, :n_link)"
+)
+
+
+def notification_write(
+    user_id: uuid.UUID,
+    title: str,
+    message: str,
+    type: NotificationType = NotificationType.INFO,
+    link: str | None = None,
+    *,
+    event: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """``notify`` for a caller that writes the row in a statement of its own (a worker's
+    finish: the job, its result and the notification in one round trip): the INSERT and its
+    parameters, the caller runs it in its transaction. The e-mail is sent like ``notify``'s,
+    once that transaction commits (``core.mail.send_mail``)."""
+    fields = _fields(user_id, title, message, type, link)
+    _email_if_wanted(user_id, title, message, type, link, event)
+    params = {f"n_{name}": value for name, value in fields.items()}
+    params.update(n_id=uuid.uuid4(), n_now=utcnow(), n_type=type.name)
+    return NOTIFICATION_INSERT, params
 
 
 # -- the in-app list -------------------------------------------------------------------------
