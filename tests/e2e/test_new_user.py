@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 from portal.core.extensions import db
 from portal.demo import load_demo_data
 from portal.execution.catalogue import DEVICES
+from portal.execution.svg import EDGE_SCALE, SCALE
 from tests.e2e.conftest import sign_in
 from tests.factories.accounts import UserFactory
 
@@ -58,6 +59,22 @@ def _us(value: float) -> str:
 
 def _pct(value: float) -> str:
     return f"{value * 100:.2f} %"
+
+
+def _rgb(colour: str) -> str:
+    """#rrggbb as the browser's computed style writes it."""
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
+def _painted(page: Page, selector: str, prop: str) -> list[str]:
+    """Each element's colour as painted (computed style), checked against its attribute."""
+    pairs = page.locator(selector).evaluate_all(
+        f"es => es.map(e => [getComputedStyle(e).{prop}, e.getAttribute('{prop}')])"
+    )
+    for painted, attribute in pairs:
+        assert attribute and painted == _rgb(attribute), (painted, attribute)
+    return [painted for painted, _ in pairs]
 
 
 def _generic_target():
@@ -191,6 +208,8 @@ def test_devices_public_with_topology_and_calibration(
     # As colour on the map: every qubit filled, every coupling stroked, each with its figures.
     expect(drawing.locator("circle[fill]")).to_have_count(27)
     expect(drawing.locator("line[stroke]")).to_have_count(28)
+    assert set(_painted(page, "svg.connectivity circle", "fill")) == {_rgb(SCALE[0])}
+    assert set(_painted(page, "svg.connectivity line", "stroke")) == {_rgb(EDGE_SCALE[0])}
     expect(drawing.locator('circle[data-qubit="0"] title')).to_contain_text(
         f"T1 {_us(noise['t1_us'])}"
     )
@@ -215,14 +234,12 @@ def test_devices_public_with_topology_and_calibration(
     a, b = (int(x) for x in first_edge.split("–"))
     worst = max(e.error for e in (target["cx"].get((a, b)), target["cx"].get((b, a))) if e)
     expect(edge_rows.first.locator("td")).to_have_text(_pct(worst))
-    fills = page.locator("svg.connectivity circle").evaluate_all(
-        "cs => cs.map(c => c.getAttribute('fill'))"
-    )
-    assert len(fills) == 5 and len(set(fills)) > 1
-    strokes = page.locator("svg.connectivity line").evaluate_all(
-        "ls => ls.map(l => l.getAttribute('stroke'))"
-    )
-    assert len(strokes) == 10 and None not in strokes and len(set(strokes)) > 1
+    # The colours as drawn (computed style: a stylesheet rule would override the SVG's
+    # presentation attributes) are the calibration's, and they differ.
+    fills = _painted(page, "svg.connectivity circle", "fill")
+    assert len(fills) == 5 and len(set(fills)) > 1, fills
+    strokes = _painted(page, "svg.connectivity line", "stroke")
+    assert len(strokes) == 10 and len(set(strokes)) > 1, strokes
     assert not _overlap(_box(page, "[data-testid=device-specs]"), _box(page, "svg.connectivity"))
     _no_sideways_scroll(page)
     a11y.check(page, f"generic-5 at {viewport['width']}")
