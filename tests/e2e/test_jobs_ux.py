@@ -138,8 +138,30 @@ def test_result_tags_probabilities_transpiled_and_downloads(
     page.get_by_label("Device").select_option("generic-5-noisy")
     page.get_by_label("Shots").fill("300")
     page.get_by_label("Name").fill("bell-noisy")
-    page.get_by_test_id("run-job").dblclick()  # a second click while in flight: one job
+    # A second click while the first submission is still in flight sends nothing: the
+    # submission is held (a slow server) while the user clicks again.
+    held = []
+
+    def hold(route) -> None:
+        if route.request.method == "POST":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/jobs/new", hold)
+    run = page.get_by_test_id("run-job")
+    run.scroll_into_view_if_needed()
+    box = run.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/jobs/new")):
+        page.mouse.click(x, y)
+    # The mouse, not a locator: locators (and evaluate) wait for the held navigation.
+    page.mouse.click(x, y)  # the user clicks again
+    page.wait_for_timeout(500)  # time for a second submission to reach the network
+    assert len(held) == 1, f"{len(held)} submissions"
+    held[0].continue_()
     expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
+    page.unroute("**/jobs/new")
     expect(page.get_by_test_id("job-status")).to_have_text("COMPLETED", timeout=JOB_TIMEOUT)
     assert len(_statuses(user_id)) == 1
     expect(page.get_by_test_id("probability").first).to_be_visible()
