@@ -38,18 +38,42 @@ def worker_live_server(live_server, start_worker):  # noqa: F811 - the imported 
 PHONE = {"width": 390, "height": 844}
 
 
+def _address(url: str) -> str:
+    """A page's address without its fragment (``#pricing`` is the same page)."""
+    return url.split("#", 1)[0]
+
+
 class Accessibility:
     """``check(page, name)`` runs axe-core on the current page twice: at the width the test
     has set (desktop) and again at phone width (390 x 844), then restores the viewport. It
     records serious and critical violations; the journey asserts ``violations == []`` at the
-    end, so one run lists every page's problems at once, at both widths."""
+    end, so one run lists every page's problems at once, at both widths.
+
+    ``watch(page)`` records every address the page's main frame shows from then on (loads,
+    redirects' ends and history pushes); ``unchecked()`` lists those no ``check`` ran on, so
+    a journey proves it checked every page it visited."""
 
     def __init__(self) -> None:
         self.violations: list[str] = []
         self.pages: list[str] = []
+        self.visited: list[str] = []
+        self.checked: set[str] = set()
+
+    def watch(self, page: Page) -> None:
+        def seen(frame) -> None:
+            if frame == page.main_frame and frame.url.startswith("http"):
+                address = _address(frame.url)
+                if address not in self.visited:
+                    self.visited.append(address)
+
+        page.on("framenavigated", seen)
+
+    def unchecked(self) -> list[str]:
+        return [address for address in self.visited if address not in self.checked]
 
     def check(self, page: Page, name: str) -> None:
         page.wait_for_load_state("networkidle")
+        self.checked.add(_address(page.url))
         if not page.evaluate("typeof window.axe !== 'undefined'"):
             # Loaded by URL from the portal itself, so the strict CSP (script-src 'self')
             # allows it without being weakened for the test.

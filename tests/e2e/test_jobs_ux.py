@@ -4,6 +4,8 @@ submission per click."""
 
 from __future__ import annotations
 
+import csv
+import json
 import re
 from datetime import timedelta
 
@@ -42,17 +44,61 @@ def test_jobs_list_finds_and_bulk_cancels(live_server, page, console_errors, a11
     JobFactory(user=user, hardware=sim, name="alpha", tags=["paper"])
     JobFactory(user=user, hardware=sim, name="beta")
     JobFactory(user=user, hardware=sim, name="gamma", status=JobStatus.COMPLETED)
+    app = registry_app(name="Delta App")
+    JobFactory(  # another device, an app's run, ten days ago
+        user=user,
+        hardware=_hardware("generic-5-noisy"),
+        name="delta",
+        status=JobStatus.COMPLETED,
+        app_version=app.latest_version,
+        created_at=utcnow() - timedelta(days=10),
+    )
     user_id = user.id
     db.session.commit()
     base = live_server.url
     sign_in(page, base, "ux-finder")
+    table = page.get_by_test_id("job-table")
+    rows = table.locator("tbody tr")
+
+    def names() -> set[str]:
+        return {n.strip() for n in rows.locator("td:nth-child(2)").all_inner_texts()}
 
     page.goto(base + "/jobs")
-    expect(page.get_by_test_id("job-table").locator("tbody tr")).to_have_count(3)
+    expect(rows).to_have_count(4)
     a11y.check(page, "jobs list")
-    page.get_by_label("Tag").select_option("paper")  # applies at once
-    expect(page.get_by_test_id("job-table").locator("tbody tr")).to_have_count(1)
-    expect(page.get_by_test_id("job-table")).to_contain_text("alpha")
+    # Each filter applies at once (a select) or with Find (text and dates), and narrows
+    # the list to exactly the jobs it names.
+    page.get_by_label("Tag").select_option("paper")
+    expect(rows).to_have_count(1)
+    expect(table).to_contain_text("alpha")
+    page.goto(base + "/jobs")
+    page.get_by_label("Status").select_option("COMPLETED")
+    expect(rows).to_have_count(2)
+    assert names() == {"gamma", "delta"}
+    page.goto(base + "/jobs")
+    page.get_by_label("Device").select_option("generic-5-noisy")
+    expect(rows).to_have_count(1)
+    expect(table).to_contain_text("delta")
+    page.goto(base + "/jobs")
+    page.get_by_label("App").select_option(label="Delta App")
+    expect(rows).to_have_count(1)
+    expect(table).to_contain_text("delta")
+    page.goto(base + "/jobs")
+    page.get_by_label("Submitted from").fill((utcnow() - timedelta(days=1)).date().isoformat())
+    page.get_by_test_id("apply-filters").click()
+    expect(rows).to_have_count(3)
+    assert names() == {"alpha", "beta", "gamma"}
+    page.goto(base + "/jobs")
+    page.get_by_label("to", exact=True).fill((utcnow() - timedelta(days=5)).date().isoformat())
+    page.get_by_test_id("apply-filters").click()
+    expect(rows).to_have_count(1)
+    expect(table).to_contain_text("delta")
+    page.goto(base + "/jobs")
+    page.get_by_label("Search").fill("bet")
+    page.get_by_test_id("apply-filters").click()
+    expect(rows).to_have_count(1)
+    expect(table).to_contain_text("beta")
+    a11y.check(page, "jobs list (searched)")
     page.goto(base + "/jobs")
     page.get_by_label("Search").fill("nothing-like-this")
     page.get_by_test_id("apply-filters").click()
@@ -71,6 +117,7 @@ def test_jobs_list_finds_and_bulk_cancels(live_server, page, console_errors, a11
         "alpha": JobStatus.CANCELLED,
         "beta": JobStatus.CANCELLED,
         "gamma": JobStatus.COMPLETED,
+        "delta": JobStatus.COMPLETED,
     }
     assert a11y.violations == []
     assert console_errors == []
@@ -91,8 +138,30 @@ def test_result_tags_probabilities_transpiled_and_downloads(
     page.get_by_label("Device").select_option("generic-5-noisy")
     page.get_by_label("Shots").fill("300")
     page.get_by_label("Name").fill("bell-noisy")
-    page.get_by_test_id("run-job").dblclick()  # a second click while in flight: one job
+    # A second click while the first submission is still in flight sends nothing: the
+    # submission is held (a slow server) while the user clicks again.
+    held = []
+
+    def hold(route) -> None:
+        if route.request.method == "POST":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/jobs/new", hold)
+    run = page.get_by_test_id("run-job")
+    run.scroll_into_view_if_needed()
+    box = run.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/jobs/new")):
+        page.mouse.click(x, y)
+    # The mouse, not a locator: locators (and evaluate) wait for the held navigation.
+    page.mouse.click(x, y)  # the user clicks again
+    page.wait_for_timeout(500)  # time for a second submission to reach the network
+    assert len(held) == 1, f"{len(held)} submissions"
+    held[0].continue_()
     expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
+    page.unroute("**/jobs/new")
     expect(page.get_by_test_id("job-status")).to_have_text("COMPLETED", timeout=JOB_TIMEOUT)
     assert len(_statuses(user_id)) == 1
     expect(page.get_by_test_id("probability").first).to_be_visible()
@@ -108,11 +177,28 @@ def test_result_tags_probabilities_transpiled_and_downloads(
     expect(page.get_by_role("alert")).to_contain_text("at most 50 characters")
     a11y.check(page, "job (completed, tags)")
 
+    # Both downloads carry the page's counts; the CSV's probabilities are count / shots.
+    with page.expect_download() as info:
+        page.get_by_test_id("download-result").click()
+    assert info.value.suggested_filename.endswith(".json")
+    with open(info.value.path()) as handle:
+        document = json.load(handle)
+    assert document["status"] == "COMPLETED" and document["device"] == "generic-5-noisy"
+    counts = document["counts"]
+    assert sum(counts.values()) == 300
     with page.expect_download() as info:
         page.get_by_test_id("download-csv").click()
     assert info.value.suggested_filename.endswith(".csv")
-    with open(info.value.path()) as handle:
-        assert handle.readline().strip() == "outcome,count,probability"
+    with open(info.value.path(), newline="") as handle:
+        table = list(csv.reader(handle))
+    assert table[0] == ["outcome", "count", "probability"]
+    assert {row[0]: int(row[1]) for row in table[1:]} == counts
+    for outcome, count, probability in table[1:]:
+        assert float(probability) == pytest.approx(int(count) / 300, abs=1e-4), outcome
+    shown = page.get_by_test_id("outcomes").locator("tbody tr").first.locator("td")
+    top, most = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0]
+    expect(shown.nth(0)).to_have_text(top)
+    expect(shown.nth(2)).to_have_text(f"{most / 300:.4f}")  # beside its count
     assert a11y.violations == []
     assert console_errors == []
 

@@ -7,8 +7,9 @@
 - an admin reads users, jobs and revenue and deactivates a user, who can no longer sign in.
 
 Each journey fails on any console error or failed request, runs axe-core on every page it
-visits, at desktop and at phone width (no serious or critical violations), and takes the
-README tour's screenshots. Jobs go on the queue and a real worker process runs them
+visits, at desktop and at phone width (no serious or critical violations; ``a11y.watch``
+records every address the browser showed and the journey fails on one never checked), and
+takes the README tour's screenshots. Jobs go on the queue and a real worker process runs them
 (``worker_live_server``, as ``make run``): the pages show them finishing without a reload.
 """
 
@@ -44,6 +45,7 @@ def test_developer_journey(worker_live_server, page, console_errors, outbox, a11
     page.set_viewport_size({"width": 1280, "height": 800})
     page.set_default_timeout(15_000)
     page.on("dialog", lambda dialog: dialog.accept())
+    a11y.watch(page)
 
     # Home, then sign up.
     page.goto(base + "/")
@@ -116,7 +118,7 @@ def test_developer_journey(worker_live_server, page, console_errors, outbox, a11
     page.get_by_label("Licence").select_option("APACHE_2_0")
     page.get_by_role("button", name="Release", exact=True).click()
     expect(page.get_by_test_id("release-result")).to_contain_text("Released GHZ Explorer 0.1.0")
-    page.wait_for_load_state("networkidle")
+    a11y.check(page, "IDE (built and released)")
     page.get_by_test_id("app-link").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("GHZ Explorer")
     a11y.check(page, "my app")
@@ -151,7 +153,7 @@ def test_developer_journey(worker_live_server, page, console_errors, outbox, a11
     _someone_subscribes_to("GHZ Explorer")
 
     # The provider dashboard shows the view, the download and the subscription.
-    sign_in(page, base, "dirac", "Bra-Ket-Notation-1939")
+    sign_in(page, base, "dirac", "Bra-Ket-Notation-1939", a11y=a11y)
     goto(page, base + "/dashboard/provider")
     row = page.get_by_test_id("app-stats").locator("tbody tr").filter(has_text="GHZ Explorer")
     cells = row.locator("td")
@@ -166,6 +168,7 @@ def test_developer_journey(worker_live_server, page, console_errors, outbox, a11
     page.wait_for_load_state("networkidle")
     assert console_errors == []
     assert not a11y.violations, "\n".join(a11y.violations)
+    assert a11y.unchecked() == [], "pages visited without axe-core"
 
 
 def _someone_subscribes_to(app_name: str) -> None:
@@ -198,6 +201,7 @@ def test_consumer_journey(worker_live_server, page, console_errors, a11y, screen
     page.set_viewport_size({"width": 1280, "height": 800})
     page.set_default_timeout(15_000)
     page.on("dialog", lambda dialog: dialog.accept())
+    a11y.watch(page)
     sign_in(page, base, "ada", a11y=a11y)
 
     # Browse the Marketplace and read an app.
@@ -244,9 +248,12 @@ def test_consumer_journey(worker_live_server, page, console_errors, a11y, screen
     assert response.status == 201, response.text()
     goto(page, subscription_url)
     expect(page.get_by_test_id("usage-left")).to_have_text("1 of 3 runs")
+    a11y.check(page, "subscription (two runs used)")
 
     # Subscribe monthly through the test-payment checkout.
     page.get_by_role("button", name="Upgrade to a paid plan").click()
+    expect(page.get_by_role("button", name="Subscribe monthly")).to_be_visible()
+    a11y.check(page, "listing (pricing, on a trial)")
     page.get_by_role("button", name="Subscribe monthly").click()
     expect(page.get_by_role("heading", name="Checkout")).to_be_visible()
     a11y.check(page, "checkout")
@@ -274,7 +281,11 @@ def test_consumer_journey(worker_live_server, page, console_errors, a11y, screen
 
     # Leave a review: the rating changes.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Marketplace").click()
+    expect(page.get_by_test_id("listing-card")).to_have_count(3)
+    a11y.check(page, "marketplace (subscribed)")
     page.get_by_role("link", name="Bell Sampler").click()
+    expect(page.get_by_label("★★★★★ 5")).to_be_visible()
+    a11y.check(page, "listing (subscribed, review form)")
     page.get_by_label("★★★★★ 5").check()
     page.get_by_label("Title").fill("Does what it says")
     page.get_by_label("Review", exact=True).fill("Ran first time, from the page and the API.")
@@ -286,6 +297,7 @@ def test_consumer_journey(worker_live_server, page, console_errors, a11y, screen
     page.wait_for_load_state("networkidle")
     assert console_errors == []
     assert not a11y.violations, "\n".join(a11y.violations)
+    assert a11y.unchecked() == [], "pages visited without axe-core"
 
 
 def test_admin_journey(worker_live_server, page, console_errors, a11y, screenshot):
@@ -310,6 +322,7 @@ def test_admin_journey(worker_live_server, page, console_errors, a11y, screensho
     page.set_viewport_size({"width": 1280, "height": 800})
     page.set_default_timeout(15_000)
     page.on("dialog", lambda dialog: dialog.accept())
+    a11y.watch(page)
 
     # Users, jobs by state and revenue on the portal dashboard.
     sign_in(page, base, "root", a11y=a11y)
@@ -332,13 +345,16 @@ def test_admin_journey(worker_live_server, page, console_errors, a11y, screensho
 
     # A device drawn with its real topology and calibration.
     goto(page, base + "/devices")
+    a11y.check(page, "devices")
     page.get_by_role("link", name="falcon-27-noisy").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("falcon-27-noisy")
     a11y.check(page, "device page")
     screenshot(page, "devices", scroll_to="svg.connectivity")  # the map in the tour
 
     # The other everyday pages pass the same accessibility check.
-    for path in ("/jobs", "/jobs/new", "/devices", "/settings", "/api-keys", "/notifications"):
+    paths = ("/jobs", "/jobs/new", "/settings", "/api-keys", "/notifications",
+             "/admin/jobs", "/admin/revenue", "/admin/queue")  # fmt: skip
+    for path in paths:
         goto(page, base + path)
         a11y.check(page, path)
 
@@ -352,6 +368,7 @@ def test_admin_journey(worker_live_server, page, console_errors, a11y, screensho
     expect(page.get_by_test_id("signed-in-as")).to_have_count(0)
     a11y.check(page, "signed out")
     page.goto(base + "/login")
+    a11y.check(page, "sign in (signed out)")
     page.get_by_label("Username or e-mail").fill("mallory")
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
@@ -367,3 +384,4 @@ def test_admin_journey(worker_live_server, page, console_errors, a11y, screensho
     console_errors.remove(expected)
     assert console_errors == []
     assert not a11y.violations, "\n".join(a11y.violations)
+    assert a11y.unchecked() == [], "pages visited without axe-core"

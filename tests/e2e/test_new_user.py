@@ -16,6 +16,8 @@ from playwright.sync_api import Page, expect
 
 from portal.core.extensions import db
 from portal.demo import load_demo_data
+from portal.execution.catalogue import DEVICES
+from portal.execution.svg import EDGE_SCALE, SCALE
 from tests.e2e.conftest import sign_in
 from tests.factories.accounts import UserFactory
 
@@ -49,6 +51,38 @@ def _overlap(a: dict, b: dict) -> bool:
         or a["y"] + a["height"] <= b["y"]
         or b["y"] + b["height"] <= a["y"]
     )
+
+
+def _us(value: float) -> str:
+    return f"{value:,.1f} µs"
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.2f} %"
+
+
+def _rgb(colour: str) -> str:
+    """#rrggbb as the browser's computed style writes it."""
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
+def _painted(page: Page, selector: str, prop: str) -> list[str]:
+    """Each element's colour as painted (computed style), checked against its attribute."""
+    pairs = page.locator(selector).evaluate_all(
+        f"es => es.map(e => [getComputedStyle(e).{prop}, e.getAttribute('{prop}')])"
+    )
+    for painted, attribute in pairs:
+        assert attribute and painted == _rgb(attribute), (painted, attribute)
+    return [painted for painted, _ in pairs]
+
+
+def _generic_target():
+    """The Target the worker simulates generic-5-noisy with (catalogue: 5 qubits, seed 42)."""
+    from qiskit.providers.fake_provider import GenericBackendV2
+
+    generic = next(d for d in DEVICES if d["name"] == "generic-5-noisy")["generic"]
+    return GenericBackendV2(generic["num_qubits"], seed=generic["seed"]).target
 
 
 # 1. The seeded Registry apps download a real package.
@@ -159,24 +193,53 @@ def test_devices_public_with_topology_and_calibration(
     )
     assert max(lengths) == pytest.approx(min(lengths))
     assert not _overlap(_box(page, "[data-testid=device-specs]"), _box(page, "svg.connectivity"))
+    # The figures the worker's noise model is built from (catalogue "noise"), per qubit
+    # (T1, T2, readout error, 1-qubit gate error) and per coupling (CX error).
+    noise = next(d for d in DEVICES if d["name"] == "falcon-27-noisy")["noise"]
     qubit_rows = page.get_by_test_id("qubit-calibration").locator("tbody tr")
     expect(qubit_rows).to_have_count(27)
-    expect(qubit_rows.first).to_contain_text("100.0 µs")  # T1 of the noise model
-    expect(qubit_rows.first).to_contain_text("2.00 %")  # readout error
-    expect(page.get_by_test_id("edge-calibration").locator("tbody tr")).to_have_count(28)
-    expect(page.get_by_test_id("edge-calibration")).to_contain_text("1.00 %")  # CX error
+    expect(qubit_rows.nth(26).locator("th, td")).to_have_text(
+        ["26", _us(noise["t1_us"]), _us(noise["t2_us"]), _pct(noise["readout_error"]),
+         _pct(noise["error_1q"])]
+    )  # fmt: skip
+    edge_rows = page.get_by_test_id("edge-calibration").locator("tbody tr")
+    expect(edge_rows).to_have_count(28)
+    expect(edge_rows.first.locator("td")).to_have_text(_pct(noise["error_2q"]))
+    # As colour on the map: every qubit filled, every coupling stroked, each with its figures.
     expect(drawing.locator("circle[fill]")).to_have_count(27)
+    expect(drawing.locator("line[stroke]")).to_have_count(28)
+    assert set(_painted(page, "svg.connectivity circle", "fill")) == {_rgb(SCALE[0])}
+    assert set(_painted(page, "svg.connectivity line", "stroke")) == {_rgb(EDGE_SCALE[0])}
+    expect(drawing.locator('circle[data-qubit="0"] title')).to_contain_text(
+        f"T1 {_us(noise['t1_us'])}"
+    )
     _no_sideways_scroll(page)
     a11y.check(page, f"falcon at {viewport['width']}")
 
-    # Qiskit's GenericBackendV2: per-qubit figures differ, and so do the colours.
+    # Qiskit's GenericBackendV2: the per-qubit and per-coupling figures the simulator runs
+    # with (its seeded Target) differ, and so do the colours of qubits and couplings.
     page.goto(base + "/devices/generic-5-noisy")
-    expect(page.get_by_test_id("qubit-calibration").locator("tbody tr")).to_have_count(5)
-    expect(page.get_by_test_id("edge-calibration").locator("tbody tr")).to_have_count(10)
-    fills = page.locator("svg.connectivity circle").evaluate_all(
-        "cs => cs.map(c => c.getAttribute('fill'))"
-    )
-    assert len(fills) == 5 and len(set(fills)) > 1
+    target = _generic_target()
+    qubit_rows = page.get_by_test_id("qubit-calibration").locator("tbody tr")
+    expect(qubit_rows).to_have_count(5)
+    for q in range(5):
+        props = target.qubit_properties[q]
+        expect(qubit_rows.nth(q).locator("th, td")).to_have_text(
+            [str(q), _us(props.t1 * 1e6), _us(props.t2 * 1e6),
+             _pct(target["measure"][(q,)].error), _pct(target["sx"][(q,)].error)]
+        )  # fmt: skip
+    edge_rows = page.get_by_test_id("edge-calibration").locator("tbody tr")
+    expect(edge_rows).to_have_count(10)
+    first_edge = edge_rows.first.locator("th").inner_text()
+    a, b = (int(x) for x in first_edge.split("–"))
+    worst = max(e.error for e in (target["cx"].get((a, b)), target["cx"].get((b, a))) if e)
+    expect(edge_rows.first.locator("td")).to_have_text(_pct(worst))
+    # The colours as drawn (computed style: a stylesheet rule would override the SVG's
+    # presentation attributes) are the calibration's, and they differ.
+    fills = _painted(page, "svg.connectivity circle", "fill")
+    assert len(fills) == 5 and len(set(fills)) > 1, fills
+    strokes = _painted(page, "svg.connectivity line", "stroke")
+    assert len(strokes) == 10 and len(set(strokes)) > 1, strokes
     assert not _overlap(_box(page, "[data-testid=device-specs]"), _box(page, "svg.connectivity"))
     _no_sideways_scroll(page)
     a11y.check(page, f"generic-5 at {viewport['width']}")

@@ -6,12 +6,15 @@ API-keys page shows the signing secret."""
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from portal.core.extensions import db
 from portal.execution.catalogue import ensure_catalogue
+from portal.webhooks.services import BACKOFF
 from portal.webhooks.signing import HEADER, verify
 from tests.e2e.conftest import JOB_TIMEOUT, sign_in
 from tests.factories.accounts import UserFactory, make_api_key
@@ -66,3 +69,61 @@ def test_job_page_lists_deliveries_and_replays(
     a11y.check(page, "API keys with the webhook secret")
     assert a11y.violations == []
     assert console_errors == []
+
+
+def test_failed_delivery_is_retried_after_its_backoff(
+    live_server,
+    start_worker,
+    page: Page,
+    console_errors,
+    a11y,
+    receiver,  # noqa: F811 - the imported fixture
+):
+    """The receiver answers 500 once: the job page lists the failed attempt with its
+    response and the retry due BACKOFF[0] seconds later, then the retry succeeding (the
+    worker's reconciler tick delivers due retries; on here every second)."""
+    base = live_server.url
+    ensure_catalogue()
+    user = UserFactory(username="retried")
+    _key, raw = make_api_key(user, scopes=("jobs",))
+    db.session.commit()
+    hook = receiver(500, 200)
+    start_worker("--reconcile-every", "1")
+    sign_in(page, base, "retried")
+    answer = page.request.post(
+        base + "/api/v1/jobs",
+        headers={"X-API-Key": raw},
+        data={"device": "aer-simulator", "shots": 100, "program": {"source": BELL_QASM2},
+              "webhook_url": hook.url},
+    )  # fmt: skip
+    assert answer.status == 201, answer.text()
+
+    page.goto(f"{base}/jobs/{answer.json()['id']}")
+    rows = page.get_by_test_id("delivery-row")
+    failed = page.locator('[data-testid=delivery-row][data-state="FAILED"]')
+    pending = page.locator('[data-testid=delivery-row][data-state="PENDING"]')
+    expect(failed).to_have_count(1, timeout=JOB_TIMEOUT)
+    expect(failed).to_contain_text("500")
+    expect(pending).to_contain_text("due")
+    attempted = _shown_time(failed.locator("td").nth(3).inner_text())
+    due = _shown_time(re.search(r"due (\S+ \S+ \S+)", pending.inner_text()).group(1))
+    assert (due - attempted).total_seconds() == pytest.approx(BACKOFF[0], abs=2)
+    a11y.check(page, "job with a failed delivery, a retry due")
+
+    succeeded = page.locator('[data-testid=delivery-row][data-state="SUCCEEDED"]')
+    expect(succeeded).to_have_count(1, timeout=JOB_TIMEOUT)
+    expect(succeeded.locator("td").first).to_have_text("2")
+    expect(rows).to_have_count(2)
+    requests = hook.wait(2, timeout=10)
+    assert len(requests) == 2
+    first, second = (json.loads(r["body"]) for r in requests)
+    assert (first.pop("attempt"), second.pop("attempt")) == (1, 2)
+    first.pop("delivery_id"), second.pop("delivery_id")
+    assert first == second  # the same event, sent again
+    a11y.check(page, "job with a retried delivery")
+    assert a11y.violations == []
+    assert console_errors == []
+
+
+def _shown_time(text: str) -> datetime:
+    return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S %Z")
