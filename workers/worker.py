@@ -15,7 +15,8 @@ only what matters:
   reconciler sees the queue no longer has it and enqueues the still-QUEUED job again.
 
 Any other function on the queue takes RQ's full path. Worker heartbeats and idle-state
-writes are throttled to one per ``HEARTBEAT_EVERY`` seconds (RQ's worker TTL is minutes).
+writes are throttled to one per ``HEARTBEAT_EVERY`` seconds (RQ's worker TTL is minutes), and
+the ``rq suspend`` check to one per ``SUSPENSION_CHECK_EVERY``.
 
 **It survives its servers.** The loop (``work``) is the portal's own: every Redis and
 PostgreSQL error in it, in the clean-up after a job and at start-up is logged and retried
@@ -51,6 +52,9 @@ from workers import jobs
 
 PORTAL_FUNCTION = "workers.jobs.run"
 HEARTBEAT_EVERY = 5.0
+# ``rq suspend`` is read at most this often: RQ asks Redis before every job (a round trip per
+# job); a suspension takes effect within this many seconds instead.
+SUSPENSION_CHECK_EVERY = 1.0
 FAILED_TTL = 24 * 3600
 MAX_BACKOFF = 5.0
 CLEANUP_GIVE_UP = 30.0  # a clean-up that cannot reach Redis this long is left to maintenance
@@ -65,6 +69,7 @@ def _db_unreachable(exc: BaseException) -> bool:
 
 class PortalWorker(SimpleWorker):
     _last_beat = 0.0
+    _last_suspension_check = float("-inf")
     max_connection_wait_time = MAX_BACKOFF  # RQ's dequeue backoff (its default is 60 s)
     stop_grace = 40.0
     _grace_timer: threading.Timer | None = None
@@ -142,6 +147,13 @@ class PortalWorker(SimpleWorker):
 
             heartbeats.forget(self.connection, self.identity)
         return worked
+
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's check (it waits while suspended), at most once per ``SUSPENSION_CHECK_EVERY``."""
+        if time.monotonic() - self._last_suspension_check < SUSPENSION_CHECK_EVERY:
+            return
+        super().check_for_suspension(burst)
+        self._last_suspension_check = time.monotonic()
 
     # -- heartbeats -----------------------------------------------------------------------
 

@@ -128,3 +128,27 @@ def test_resubmitted_programs_are_parsed_once_and_errors_are_not_cached(
         resp = client.post("/api/v1/jobs", json=broken, headers=headers)
         assert resp.status_code == 422
     assert len(calls) == 3
+
+
+def test_suspension_is_read_once_a_second_and_still_stops_the_worker(committed_db, monkeypatch):
+    import rq.worker.base
+    from rq.exceptions import StopRequested
+    from rq.suspension import resume, suspend
+
+    from workers.worker import SUSPENSION_CHECK_EVERY
+
+    reads = []
+    real = rq.worker.base.is_suspended
+    monkeypatch.setattr(rq.worker.base, "is_suspended", lambda *a: reads.append(1) or real(*a))
+    worker = PortalWorker([job_queue()], connection=redis_connection(), name="suspend-test")
+    worker.check_for_suspension(False)
+    worker.check_for_suspension(False)
+    assert len(reads) == 1  # not a Redis round trip before every job
+    worker._last_suspension_check -= SUSPENSION_CHECK_EVERY
+    suspend(redis_connection())
+    try:
+        with pytest.raises(StopRequested):  # a suspended burst worker stops
+            worker.check_for_suspension(True)
+    finally:
+        resume(redis_connection())
+    assert len(reads) == 2
