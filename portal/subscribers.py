@@ -10,7 +10,7 @@ from __future__ import annotations
 from portal.accounts import services as accounts
 from portal.analytics import counters
 from portal.analytics import services as analytics
-from portal.analytics.usage import record_usage
+from portal.analytics.usage import usage_write
 from portal.apps import events as app_events
 from portal.billing import services as billing
 from portal.billing.webhooks import process_event
@@ -34,14 +34,17 @@ def _ensure_webhook_secret(job, **_) -> None:
         webhooks.ensure_secret(job.user_id)
 
 
-def _first_webhook_delivery(job, **_) -> None:
-    webhooks.job_finished(job)
+def _first_webhook_delivery(job, *, writes=None, **_) -> None:
+    if writes is None:
+        webhooks.job_finished(job)
+    elif job.webhook_url:  # a worker's completion: in the same statement as the job
+        writes.append(webhooks.first_delivery_write(job))
 
 
 def _notify_completed(job, *, hardware, writes, **_) -> None:
     writes.append(  # written in the same statement as the job and its result
         notification_write(
-            job.user_id,
+            job.owner,
             "Job completed",
             f"{job.name} finished on {hardware.name} ({job.shots} shots).",
             type=NotificationType.JOB,
@@ -60,9 +63,11 @@ def _notify_failed(job, *, reason, **_) -> None:
     )
 
 
-def _count_usage(job, *, endpoint, quantum_app_id, compute_seconds, **_) -> None:
-    record_usage(
-        job.user_id, endpoint, quantum_app_id=quantum_app_id, compute_seconds=compute_seconds
+def _count_usage(job, *, endpoint, quantum_app_id, compute_seconds, writes, **_) -> None:
+    writes.append(  # in the same statement as the job
+        usage_write(
+            job.user_id, endpoint, quantum_app_id=quantum_app_id, compute_seconds=compute_seconds
+        )
     )
 
 

@@ -40,21 +40,66 @@ def _increment(stmt):
     )
 
 
-# Every job's finish runs it. Text, not ``insert(..).on_conflict_do_update``: SQLAlchemy
-# does not cache PostgreSQL's INSERT construct, so that compiled anew on every call (about
-# 1 ms of CPU, measured, against 0.2 ms for the statement's round trip).
+# Text, not ``insert(..).on_conflict_do_update``: SQLAlchemy does not cache PostgreSQL's
+# INSERT construct, so that compiled anew on every call (about 1 ms of CPU, measured, against
+# 0.2 ms for the statement's round trip). ``record_usage`` gives its row as VALUES,
+# ``usage_write`` as a SELECT from the caller's statement.
+_UPSERT_HEAD = (
+    "INSERT INTO usage_analytics (id, created_at, updated_at, user_id, quantum_app_id,"
+    " endpoint, date, request_count, compute_time_seconds)"
+)
+_UPSERT_TAIL = (
+    " ON CONFLICT (user_id, quantum_app_id, endpoint, date) DO UPDATE SET"
+    " request_count = usage_analytics.request_count + excluded.request_count,"
+    " compute_time_seconds = usage_analytics.compute_time_seconds"
+    " + excluded.compute_time_seconds,"
+    " updated_at = excluded.updated_at"
+)
+
+
 @functools.cache
 def _upsert_statement():
     return sa.text(
-        "INSERT INTO usage_analytics (id, created_at, updated_at, user_id, quantum_app_id,"
-        " endpoint, date, request_count, compute_time_seconds)"
-        " VALUES (:id, :now, :now, :user_id, :app_id, :endpoint, :day, :requests, :seconds)"
-        " ON CONFLICT (user_id, quantum_app_id, endpoint, date) DO UPDATE SET"
-        " request_count = usage_analytics.request_count + excluded.request_count,"
-        " compute_time_seconds = usage_analytics.compute_time_seconds"
-        " + excluded.compute_time_seconds,"
-        " updated_at = excluded.updated_at"
+        _UPSERT_HEAD
+        + " VALUES (:id, :now, :now, :user_id, :app_id, :endpoint, :day, :requests, :seconds)"
+        + _UPSERT_TAIL
     ).bindparams(sa.bindparam("app_id", type_=sa.Uuid))
+
+
+# ``usage_write``'s: its parameters are prefixed ``u_``, its row comes ``FROM done``.
+USAGE_UPSERT = (
+    _UPSERT_HEAD  # noqa: S608 - constants only
+    + " SELECT :u_id, :u_now, :u_now, :u_user_id, :u_app_id, :u_endpoint, :u_day,"
+    " :u_requests, :u_seconds FROM done" + _UPSERT_TAIL
+)
+
+
+def _row(user_id, endpoint, quantum_app_id, day, requests, compute_seconds) -> dict:
+    now = utcnow()
+    return {
+        "id": uuid.uuid4(),
+        "now": now,
+        "user_id": user_id,
+        "app_id": quantum_app_id,
+        "endpoint": endpoint[:255],
+        "day": day or now.date(),
+        "requests": requests,
+        "seconds": float(compute_seconds),
+    }
+
+
+def usage_write(
+    user_id: uuid.UUID,
+    endpoint: str,
+    *,
+    quantum_app_id: uuid.UUID | None = None,
+    requests: int = 1,
+    compute_seconds: float = 0.0,
+) -> tuple[str, dict]:
+    """``record_usage`` for a caller that runs the upsert in a statement of its own (a
+    worker's finish, one round trip): the SQL and its parameters."""
+    row = _row(user_id, endpoint, quantum_app_id, None, requests, compute_seconds)
+    return USAGE_UPSERT, {f"u_{name}": value for name, value in row.items()}
 
 
 def record_usage(
@@ -71,19 +116,9 @@ def record_usage(
     request's by default; one statement, no commit). The row stays locked until the
     caller's commit: call it last in a transaction that does other work."""
     session = session or db.session
-    now = utcnow()
     session.execute(
         _upsert_statement(),
-        {
-            "id": uuid.uuid4(),
-            "now": now,
-            "user_id": user_id,
-            "app_id": quantum_app_id,
-            "endpoint": endpoint[:255],
-            "day": day or now.date(),
-            "requests": requests,
-            "seconds": float(compute_seconds),
-        },
+        _row(user_id, endpoint, quantum_app_id, day, requests, compute_seconds),
     )
 
 

@@ -2,10 +2,10 @@
 terminal state and its time and reason, the result row, the charge, the owner's notification,
 the usage counter and the webhook's first delivery -- all in the caller's transaction.
 
-A worker's completion (``running`` then ``complete``, every successful job) uses no ORM entity
-of the job: it reads only the columns it needs and writes the job, its result and the
-notification in one statement; a failure, a cancel and the reconciler go through the ORM
-(``finish``, ``fail``).
+A worker's completion (``complete``, every successful job) uses no ORM entity of the job and
+reads nothing: the claim returned what it needs (``RunningJob``), and one autocommit statement
+writes the job, its result, the notification, the usage and a webhook's first delivery; a
+failure, a cancel and the reconciler go through the ORM (``finish``, ``fail``).
 """
 
 from __future__ import annotations
@@ -19,12 +19,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.accounts.models import User
-from portal.apps.models import AppVersion
 from portal.core.db import utcnow
-from portal.core.extensions import db
 from portal.execution import events
-from portal.execution.models import Hardware, Job, JobResult, JobStatus
+from portal.execution.models import Job, JobResult, JobStatus
 from portal.execution.pricing import actual_cost, run_fee
 
 
@@ -40,8 +37,8 @@ def finish(job: Job, status: JobStatus, reason: str | None = None) -> None:
 
 @dataclass(slots=True)
 class Device:
-    """What a worker's finish reads of the job's device: its name and configuration (the
-    result's figures) and its prices (the charge, ``pricing.actual_cost``)."""
+    """What a worker's finish reads of the job's device, as the claim saw it: its name and
+    configuration (the result's figures) and its prices (the charge, ``pricing.actual_cost``)."""
 
     name: str
     backend_config: dict[str, Any] | None
@@ -51,91 +48,66 @@ class Device:
 
 
 @dataclass(slots=True)
-class RunningJob:
-    """A job as a worker's finish reads it under its row lock (``running``): only the columns
-    the finish needs, no ORM entity. It is also the sender of the finish's signals, with the
-    attributes their receivers read of a job (id, user_id, name, shots, status, webhook_url)."""
+class Owner:
+    """What a completion's notification reads of the job's owner (the opt-in e-mail: its
+    address, state and preferences), returned by the claim so that the finish reads nothing."""
 
     id: uuid.UUID
-    status: JobStatus
+    username: str
+    email: str | None
+    full_name: str | None
+    is_active: bool
+    email_verified_at: datetime | None
+    preferences: dict[str, Any] | None
+
+
+@dataclass(slots=True)
+class RunningJob:
+    """A claimed job as its finish needs it, read by the claim's own statement
+    (``runner._claim``): no ORM entity, no read at the finish. It is also the sender of the
+    finish's signals, with the attributes their receivers read of a job (id, user_id, name,
+    shots, status, webhook_url)."""
+
+    id: uuid.UUID
     user_id: uuid.UUID
     name: str | None
     shots: int
     webhook_url: str | None
-    started_at: datetime | None
+    started_at: datetime
     queued_at: datetime | None
     scaling_config: dict[str, Any] | None
     subscription_id: uuid.UUID | None
     app_id: uuid.UUID | None  # the app of an app's run (the usage counter names it)
-    device: Device | None  # None: the device was removed
-    # The owner, held so it stays in the session's (weak) identity map: the notification's
-    # e-mail check gets it from there instead of reading it again.
-    owner: User
+    device: Device
+    owner: Owner
+    status: JobStatus = JobStatus.RUNNING
 
 
-# Every job's finish: built once, so their compiled forms are reused.
-@functools.cache
-def _running_statement():
-    jobs, hardware, versions = Job.__table__, Hardware.__table__, AppVersion.__table__
-    return (
-        sa.select(
-            # The owner, into the session: the notification's e-mail check reads it there.
-            User,
-            jobs.c.status,
-            jobs.c.name,
-            jobs.c.shots,
-            jobs.c.webhook_url,
-            jobs.c.started_at,
-            jobs.c.queued_at,
-            jobs.c.scaling_config,
-            jobs.c.subscription_id,
-            versions.c.quantum_app_id,
-            hardware.c.name,
-            hardware.c.backend_config,
-            hardware.c.cost_per_job,
-            hardware.c.cost_per_shot,
-            hardware.c.cost_per_hour,
-        )
-        .select_from(jobs)
-        .join(User, User.id == jobs.c.user_id)
-        .outerjoin(hardware, hardware.c.id == jobs.c.hardware_id)
-        .outerjoin(versions, versions.c.id == jobs.c.app_version_id)
-        .where(jobs.c.id == sa.bindparam("job_id"))
-        .with_for_update(of=jobs)
-        .execution_options(populate_existing=True)
-    )
-
-
-def running(job_id: uuid.UUID) -> RunningJob | None:
-    """The job under its row lock, with what its completion needs (one read); None when it
-    is gone. Its status may no longer be RUNNING (cancelled, or failed by the reconciler)."""
-    row = db.session.execute(_running_statement(), {"job_id": job_id}).first()
-    if row is None:
-        return None
-    user, *job, app_id, device_name = row[:11]
-    device = Device(device_name, *row[11:]) if device_name is not None else None
-    return RunningJob(job_id, job[0], user.id, *job[1:], app_id, device, user)
-
-
-_RESULT_INSERT = (
-    "INSERT INTO job_results (id, created_at, updated_at, job_id, status, counts,"
-    " execution_time, result_data) VALUES (:result_id, :now, :now, :job_id, 'COMPLETED',"
-    " :counts, :execution_time, :result_data)"
-)
 _JOB_UPDATE = (
     "UPDATE jobs SET status = :status, finished_at = :now, actual_cost = :actual_cost,"
-    " updated_at = :now WHERE id = :job_id"
+    " updated_at = :now WHERE id = :job_id AND status = :running AND hardware_id IS NOT NULL"
+    " RETURNING id"
+)
+# The writes' rows come ``FROM done``: one row when the job was still RUNNING on its device,
+# none when it was cancelled, failed by the reconciler or lost its device meanwhile.
+_RESULT_INSERT = (
+    "INSERT INTO job_results (id, created_at, updated_at, job_id, status, counts,"
+    " execution_time, result_data) SELECT :result_id, :now, :now, :job_id, 'COMPLETED',"
+    " :counts, :execution_time, :result_data FROM done"
 )
 
 
 @functools.cache
 def _completion_statement(writes: tuple[str, ...]):
-    """One statement for the job, its result and the receivers' ``writes``: a data-modifying
-    CTE, one round trip. Text, built once per set of writes (so it is compiled once)."""
+    """One statement for the job, its result and the receivers' ``writes``: data-modifying
+    CTEs, one round trip, which returns the number of jobs completed (1, or 0). Text, built
+    once per set of writes (so it is compiled once)."""
     ctes = ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate((_RESULT_INSERT, *writes)))
+    sql = f"WITH done AS ({_JOB_UPDATE}), {ctes} SELECT count(*) FROM done"  # noqa: S608
     jobs, results = Job.__table__, JobResult.__table__
-    return sa.text(f"WITH {ctes} {_JOB_UPDATE}").bindparams(
+    return sa.text(sql).bindparams(
         sa.bindparam("status", type_=jobs.c.status.type),
+        sa.bindparam("running", type_=jobs.c.status.type),
         sa.bindparam("now", type_=jobs.c.finished_at.type),
         sa.bindparam("actual_cost", type_=jobs.c.actual_cost.type),
         sa.bindparam("counts", type_=results.c.counts.type),
@@ -143,10 +115,13 @@ def _completion_statement(writes: tuple[str, ...]):
     )
 
 
-def complete(job: RunningJob, outcome, wall: float) -> None:
-    """COMPLETED with the run's result and figures, charged (a plan's runs carry no device
-    fee), the owner notified and the usage counted, in the caller's transaction: the job,
-    its result and the notification in one statement, then the usage counter."""
+def complete(job: RunningJob, outcome, wall: float, conn: sa.Connection) -> bool:
+    """COMPLETED with the run's result and figures, charged from the claim's prices (a plan's
+    runs carry no device fee), the owner notified, the usage counted and a webhook's first
+    delivery written: one autocommit statement on ``conn`` (the worker's lock connection),
+    which writes nothing unless the job is still RUNNING on its device. Returns whether it
+    was. The receivers' after-commit work (the e-mail, the webhook's enqueue) is registered
+    with ``uow.after_commit``: the caller commits (no SQL) or rolls back the unit of work."""
     device = job.device
     queue_wait = (job.started_at - job.queued_at).total_seconds() if job.queued_at else None
     config = device.backend_config or {}
@@ -166,14 +141,22 @@ def complete(job: RunningJob, outcome, wall: float) -> None:
         **getattr(outcome, "extra", {}),  # memory, seed, primitive results (primitives.py)
     }
     job.status = JobStatus.COMPLETED
-    events.job_finished.send(job)  # the webhook's first delivery, in the same transaction
-    # The notification joins the statement below: each receiver adds (sql, params), its
-    # parameters prefixed with its own name (``notifications.services.notification_write``).
+    # Each receiver adds (sql, params) to the statement, its parameters prefixed with its
+    # own name (``notifications.services.notification_write``: ``n_``).
     writes: list[tuple[str, dict[str, Any]]] = []
+    events.job_finished.send(job, writes=writes)  # the webhook's first delivery
     events.job_completed.send(job, hardware=device, writes=writes)
+    events.usage_counted.send(
+        job,
+        endpoint="jobs" if job.app_id is None else "apps.run",
+        quantum_app_id=job.app_id,
+        compute_seconds=outcome.execution_seconds,
+        writes=writes,
+    )
     params = {
         "job_id": job.id,
         "status": JobStatus.COMPLETED,
+        "running": JobStatus.RUNNING,
         "now": utcnow(),
         "actual_cost": run_fee(
             actual_cost(device, job.shots, outcome.execution_seconds), job.subscription_id
@@ -187,16 +170,8 @@ def complete(job: RunningJob, outcome, wall: float) -> None:
         if params.keys() & extra.keys():
             raise ValueError(f"clashing parameters: {sorted(params.keys() & extra.keys())}")
         params.update(extra)
-    db.session.execute(_completion_statement(tuple(sql for sql, _ in writes)), params)
-    # Last before the commit: the usage counter is one row per user and day, locked until
-    # the commit, so every other write is done before it and two workers finishing the same
-    # user's jobs wait on each other for as short as possible.
-    events.usage_counted.send(
-        job,
-        endpoint="jobs" if job.app_id is None else "apps.run",
-        quantum_app_id=job.app_id,
-        compute_seconds=outcome.execution_seconds,
-    )
+    statement = _completion_statement(tuple(sql for sql, _ in writes))
+    return conn.execute(statement, params).scalar_one() == 1
 
 
 def fail(job: Job, reason: str) -> None:

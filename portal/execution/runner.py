@@ -8,11 +8,13 @@ dies (even by SIGKILL) PostgreSQL drops the connection and the lock, so the reco
 take it and knows the job is orphaned. A heartbeat thread would not do: Aer holds the GIL
 while it simulates.
 
-Round trips per job (the worker's hot path): one autocommit statement claims the job, takes
-its lock and releases the previous job's (``_claim``); one transaction writes the outcome:
-BEGIN, the columns the finish needs read under the job's row lock, one statement for the job,
-its result and the notification (``lifecycle.complete``), the usage upsert, COMMIT. Six in
-all, where there were eleven (a failure's finish still goes through the ORM).
+Round trips per job (the worker's hot path): two, both on the autocommit lock connection.
+The claim (``_claim``) moves the job to RUNNING, takes its lock, releases the previous job's
+and returns all that the run and the finish need (the job's columns, its device's figures and
+prices, its owner's e-mail settings); the finish (``lifecycle.complete``) is one statement
+that writes the job, its result, the notification, the usage and a webhook's first delivery
+only if the job is still RUNNING on its device. There were eleven, then six (a failure's
+finish still goes through the ORM).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import structlog
 from flask import current_app
 from sqlalchemy.orm import joinedload
 
+from portal.accounts.models import User
+from portal.apps.models import AppVersion
 from portal.core import uow
 from portal.core.db import utcnow
 from portal.core.errors import ValidationFailed
@@ -39,7 +43,7 @@ from portal.core.extensions import db
 from portal.core.heartbeats import beat, stored, storing
 from portal.core.queue import redis_connection
 from portal.execution import backends
-from portal.execution.lifecycle import complete, fail, running
+from portal.execution.lifecycle import Device, Owner, RunningJob, complete, fail
 from portal.execution.models import Hardware, Job, JobStatus
 from portal.execution.primitives import run_claimed
 
@@ -186,23 +190,26 @@ def worker_identity() -> str:
 
 @dataclass
 class _Claimed:
+    """What the claim returned: the run's inputs, and the finish's ``job``."""
+
     source: str
     fmt: str | None
     inputs: dict[str, Any] | None
     shots: int
     hardware_name: str | None
     backend_config: dict[str, Any] | None
-    primitive: str | None = None  # primitive jobs, memory and seeds (primitives.py)
-    pubs: list[Any] | None = None
-    memory: bool = False
-    seed_simulator: int | None = None
+    primitive: str | None  # primitive jobs, memory and seeds (primitives.py)
+    pubs: list[Any] | None
+    memory: bool
+    seed_simulator: int | None
+    job: RunningJob | None  # None: the device no longer exists (the job fails)
 
 
 # Every job's claim: built once, so its compiled form and cache key are reused.
 @functools.cache
 def _claim_statement():
-    jobs = Job.__table__
-    hardware = Hardware.__table__
+    jobs, hardware, users = Job.__table__, Hardware.__table__, User.__table__
+    versions = AppVersion.__table__
 
     def of_hardware(column):
         return sa.select(column).where(hardware.c.id == jobs.c.hardware_id).scalar_subquery()
@@ -210,7 +217,11 @@ def _claim_statement():
     now = sa.bindparam("now", type_=Job.started_at.type)
     return (
         sa.update(jobs)
-        .where(jobs.c.id == sa.bindparam("job_id"), jobs.c.status == JobStatus.QUEUED)
+        .where(
+            jobs.c.id == sa.bindparam("job_id"),
+            jobs.c.status == JobStatus.QUEUED,
+            users.c.id == jobs.c.user_id,  # UPDATE .. FROM users: the owner, for the finish
+        )
         .values(
             status=JobStatus.RUNNING,
             started_at=now,
@@ -219,6 +230,7 @@ def _claim_statement():
             platform_job_id=sa.bindparam("worker"),
         )
         .returning(
+            # The run (``_Claimed``).
             jobs.c.program_source,
             jobs.c.program_format,
             jobs.c.inputs,
@@ -229,6 +241,25 @@ def _claim_statement():
             jobs.c.pubs,
             jobs.c.memory,
             jobs.c.seed_simulator,
+            # The finish (``lifecycle.RunningJob``): it reads nothing more.
+            jobs.c.user_id,
+            jobs.c.name,
+            jobs.c.webhook_url,
+            jobs.c.queued_at,
+            jobs.c.scaling_config,
+            jobs.c.subscription_id,
+            sa.select(versions.c.quantum_app_id)
+            .where(versions.c.id == jobs.c.app_version_id)
+            .scalar_subquery(),
+            of_hardware(hardware.c.cost_per_job),
+            of_hardware(hardware.c.cost_per_shot),
+            of_hardware(hardware.c.cost_per_hour),
+            users.c.username,
+            users.c.email,
+            users.c.full_name,
+            users.c.is_active,
+            users.c.email_verified_at,
+            users.c.preferences,
             # Evaluated for the claimed row only, before the statement commits: RUNNING
             # is never visible without the lock held. A NULL ``held`` releases nothing.
             sa.func.pg_advisory_lock(sa.bindparam("key", type_=sa.BigInteger)),
@@ -240,13 +271,27 @@ def _claim_statement():
 def _claim(job_id: uuid.UUID, conn, key: int, held: int | None) -> _Claimed | None:
     """QUEUED → RUNNING in one atomic UPDATE on the autocommit lock connection (RUNNING is
     visible at once), which also takes the job's lock ``key`` and releases ``held`` (the
-    previous job's), returning what the run needs; None, with neither lock touched, when
-    the job is no longer QUEUED (cancelled, or another worker took it)."""
-    params = {"job_id": job_id, "now": utcnow(), "worker": worker_identity(), "key": key}
+    previous job's), returning what the run and the finish need; None, with neither lock
+    touched, when the job is no longer QUEUED (cancelled, or another worker took it)."""
+    now = utcnow()
+    params = {"job_id": job_id, "now": now, "worker": worker_identity(), "key": key}
     row = conn.execute(_claim_statement(), {**params, "held": held}).first()
     if row is None:
         return None
-    return _Claimed(row[0] or "", *row[1:6], row[6], row[7], bool(row[8]), row[9])
+    (source, fmt, inputs, shots, device_name, config, primitive, pubs, memory, seed,
+     user_id, name, webhook_url, queued_at, scaling, subscription_id, app_id,
+     per_job, per_shot, per_hour, *owner) = row[:-2]  # fmt: skip
+    job = None
+    if device_name is not None:
+        job = RunningJob(
+            job_id, user_id, name, shots, webhook_url, now, queued_at, scaling,
+            subscription_id, app_id, Device(device_name, config, per_job, per_shot, per_hour),
+            Owner(user_id, *owner),
+        )  # fmt: skip
+    return _Claimed(
+        source or "", fmt, inputs, shots, device_name, config, primitive, pubs, bool(memory),
+        seed, job,
+    )  # fmt: skip
 
 
 def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | None:
@@ -260,10 +305,10 @@ def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | Non
     is no longer QUEUED (cancelled, or already taken) is skipped. If the job was cancelled
     or failed by the reconciler while it ran, the result is discarded.
 
-    Round trips are counted here (it is the worker's hot path): the claim with the lock,
-    then BEGIN, one read of the job's columns + device + owner with the row lock, one
-    statement writing the job, its result and the notification, the usage upsert, COMMIT
-    (``tests/benchmarks/worker_cost.py`` counts them).
+    Round trips are counted here (it is the worker's hot path): the claim with the lock and
+    all the finish reads, then one statement writing the job, its result, the notification,
+    the usage and a webhook's first delivery
+    (``tests/integration/execution/test_worker_round_trips.py`` asserts them).
     """
     key = uuid.UUID(str(job_id))
     with _Liveness(key, keep=worker) as live:
@@ -299,7 +344,7 @@ def run_job(job_id: str | uuid.UUID, *, worker: bool = False) -> JobStatus | Non
             log.exception("job crashed", job_id=str(key))
             error = f"The job failed unexpectedly ({type(exc).__name__}: {exc})."
         wall = time.perf_counter() - started
-        return _store_retrying(key, live, outcome, error, wall)
+        return _store_retrying(key, live, claimed.job, outcome, error, wall)
 
 
 def _hand_back(key: uuid.UUID, live: _Liveness) -> None:
@@ -320,7 +365,9 @@ def _hand_back(key: uuid.UUID, live: _Liveness) -> None:
     log.warning("job handed back to the queue", job_id=str(key))
 
 
-def _store_retrying(key: uuid.UUID, live: _Liveness, outcome, error, wall) -> JobStatus | None:
+def _store_retrying(
+    key: uuid.UUID, live: _Liveness, job: RunningJob | None, outcome, error, wall
+) -> JobStatus | None:
     """Write the result; while PostgreSQL is unreachable keep it in memory and retry with
     backoff (``RESULT_WRITE_RETRY_SECONDS``). Meanwhile a marker in Redis tells the
     reconciler the job is not orphaned (its lock went with the server); the lock is taken
@@ -329,7 +376,7 @@ def _store_retrying(key: uuid.UUID, live: _Liveness, outcome, error, wall) -> Jo
     backoff, retried = 0.5, False
     while True:
         try:
-            status = _store(key, outcome, error, wall)
+            status = _store(key, live, job, outcome, error, wall)
             if retried:
                 stored(redis_connection(), key)
                 log.warning("result stored after retrying", job_id=str(key))
@@ -368,25 +415,29 @@ def _store_statement():
     )
 
 
-def _store(key: uuid.UUID, outcome, error, wall) -> JobStatus | None:
-    if outcome is not None:  # the usual case: no ORM entity of the job is loaded
-        job = running(key)
-        if job is None or job.status is not JobStatus.RUNNING:
-            return _discard(key, job)
-        if job.device is not None:
-            complete(job, outcome, wall)
+def _store(key: uuid.UUID, live: _Liveness, job, outcome, error, wall) -> JobStatus | None:
+    if outcome is not None:  # the usual case: one statement on the lock connection
+        if complete(job, outcome, wall, live.conn):
             return _stored(key, JobStatus.COMPLETED, wall)
+        # Not RUNNING on its device any more (rare): read why.
+        status = live.conn.execute(_status_statement(), {"job_id": key}).scalar_one_or_none()
+        if status is not JobStatus.RUNNING:
+            return _discard(key, status)
         error = "The device was removed while the job ran."
     job = db.session.execute(_store_statement(), {"job_id": key}).scalar_one_or_none()
     if job is None or job.status is not JobStatus.RUNNING:
-        return _discard(key, job)
+        return _discard(key, job.status if job else None)
     fail(job, error or "The job failed.")
     return _stored(key, job.status, wall)
 
 
-def _discard(key: uuid.UUID, job) -> JobStatus | None:
+@functools.cache
+def _status_statement():
+    return sa.select(Job.status).where(Job.id == sa.bindparam("job_id"))
+
+
+def _discard(key: uuid.UUID, status: JobStatus | None) -> JobStatus | None:
     """Cancelled or failed by the reconciler meanwhile: that decision stands."""
-    status = job.status if job else None
     uow.rollback()
     log.info("result discarded", job_id=str(key), status=getattr(status, "value", None))
     return status

@@ -49,9 +49,9 @@ def infer_event(type: NotificationType, title: str) -> str | None:
     return None
 
 
-def _email(user_id: uuid.UUID, event: str, title: str, message: str, link: str | None) -> bool:
-    """E-mail the notification when the user opted in; never fails the caller."""
-    user = db.session.get(User, user_id)
+def _email(user, event: str, title: str, message: str, link: str | None) -> bool:
+    """E-mail the notification when ``user`` (a User, or an object with its attributes) opted
+    in; never fails the caller."""
     if user is None or not user.is_active or not user.email or user.email_verified_at is None:
         return False
     if not wants_email(user, event):
@@ -78,10 +78,10 @@ def _fields(user_id, title: str, message: str, type: NotificationType, link: str
             "link": link}  # fmt: skip
 
 
-def _email_if_wanted(user_id, title, message, type, link, event: str | None) -> None:
+def _email_if_wanted(user, title, message, type, link, event: str | None) -> None:
     event = event or infer_event(type, title)
     if event:
-        _email(user_id, event, title, message, link)
+        _email(user, event, title, message, link)
 
 
 def notify(
@@ -98,20 +98,21 @@ def notify(
     notification = Notification(**_fields(user_id, title, message, type, link))
     db.session.add(notification)
     db.session.flush()
-    _email_if_wanted(user_id, title, message, type, link, event)
+    _email_if_wanted(db.session.get(User, user_id), title, message, type, link, event)
     return notification
 
 
-# The notification of ``notification_write``: its parameters are prefixed ``n_``.
+# The notification of ``notification_write``: its parameters are prefixed ``n_``; its row
+# comes ``FROM done`` (the caller's statement: one row, or none to write nothing).
 NOTIFICATION_INSERT = (
     "INSERT INTO notifications (id, created_at, updated_at, user_id, title, message, type,"
-    " read, link) VALUES (:n_id, :n_now, :n_now, :n_user_id, :n_title, :n_message, :n_type,"
-    " false, :n_link)"
+    " read, link) SELECT :n_id, :n_now, :n_now, :n_user_id, :n_title, :n_message, :n_type,"
+    " false, :n_link FROM done"
 )
 
 
 def notification_write(
-    user_id: uuid.UUID,
+    owner,
     title: str,
     message: str,
     type: NotificationType = NotificationType.INFO,
@@ -121,10 +122,11 @@ def notification_write(
 ) -> tuple[str, dict[str, Any]]:
     """``notify`` for a caller that writes the row in a statement of its own (a worker's
     finish: the job, its result and the notification in one round trip): the INSERT and its
-    parameters, the caller runs it in its transaction. The e-mail is sent like ``notify``'s,
-    once that transaction commits (``core.mail.send_mail``)."""
-    fields = _fields(user_id, title, message, type, link)
-    _email_if_wanted(user_id, title, message, type, link, event)
+    parameters, the caller runs it. ``owner`` is the user or an object with its attributes
+    (``execution.lifecycle.Owner``): nothing is read. The e-mail is sent like ``notify``'s,
+    once the caller's unit of work commits (``core.mail.send_mail``)."""
+    fields = _fields(owner.id, title, message, type, link)
+    _email_if_wanted(owner, title, message, type, link, event)
     params = {f"n_{name}": value for name, value in fields.items()}
     params.update(n_id=uuid.uuid4(), n_now=utcnow(), n_type=type.name)
     return NOTIFICATION_INSERT, params

@@ -106,6 +106,25 @@ def job_finished(job) -> WebhookDelivery | None:
     return row
 
 
+# ``first_delivery_write``'s: its parameters are prefixed ``w_``, its row comes ``FROM done``.
+DELIVERY_INSERT = (
+    "INSERT INTO webhook_deliveries (id, created_at, updated_at, job_id, attempt, event, url,"
+    " replay, next_attempt_at) SELECT :w_id, :w_now, :w_now, :w_job_id, 1, :w_event, :w_url,"
+    " false, :w_now FROM done"
+)
+
+
+def first_delivery_write(job) -> tuple[str, dict[str, Any]]:
+    """``job_finished`` for a caller that writes the row in a statement of its own (a
+    worker's completion, one round trip): the INSERT and its parameters; the enqueue runs
+    once the caller's unit of work commits."""
+    delivery_id = uuid.uuid4()
+    uow.after_commit(lambda: enqueue(delivery_id))
+    params = {"id": delivery_id, "now": utcnow(), "job_id": job.id, "event": event_of(job),
+              "url": job.webhook_url}  # fmt: skip
+    return DELIVERY_INSERT, {f"w_{name}": value for name, value in params.items()}
+
+
 def enqueue(delivery_id: uuid.UUID) -> None:
     """Ask a worker to send a committed pending delivery now; on failure the reconciler tick
     sends it (it is due already)."""

@@ -57,9 +57,9 @@ def _shape(sql: str) -> str:
         return f"{head} {sql.split()[2 if head == 'INSERT' else 1]}"
     if head == "SELECT" and "FOR UPDATE" in sql:
         return "SELECT job FOR UPDATE"
-    if head == "WITH":  # a data-modifying CTE: its INSERTs, then the UPDATE it ends with
+    if head == "WITH":  # data-modifying CTEs: the job's UPDATE, then the INSERTs
         parts = [f"INSERT {t.split()[0]}" for t in sql.split("INSERT INTO ")[1:]]
-        return " + ".join([*parts, f"UPDATE {sql.rsplit('UPDATE ', 1)[1].split()[0]}"])
+        return " + ".join([f"UPDATE {sql.split('UPDATE ', 1)[1].split()[0]}", *parts])
     return sql
 
 
@@ -72,13 +72,8 @@ def _free(key: int) -> bool:
     return got
 
 
-FINISH = [
-    "BEGIN",
-    "SELECT job FOR UPDATE",  # the columns the finish needs, its device's, its owner
-    "INSERT job_results + INSERT notifications + UPDATE jobs",  # one statement
-    "INSERT usage_analytics",  # the upsert, last
-    "COMMIT",
-]
+# One autocommit statement: the claim returned all the finish needs.
+FINISH = ["UPDATE jobs + INSERT job_results + INSERT notifications + INSERT usage_analytics"]
 
 
 def test_a_job_is_one_claim_and_one_finishing_transaction(committed_db, catalogue, round_trips):
@@ -157,3 +152,36 @@ def test_concurrent_finishes_of_one_users_jobs_count_every_run(app, committed_db
         sa.select(sa.func.count()).select_from(Job).where(Job.status != JobStatus.COMPLETED)
     ).scalar()
     assert left == 0
+
+
+def test_a_webhook_and_an_opted_in_owner_add_no_round_trip(
+    committed_db, catalogue, round_trips, outbox, monkeypatch
+):
+    from portal.webhooks import services as webhooks
+    from portal.webhooks.models import WebhookDelivery
+
+    enqueued = []
+    monkeypatch.setattr(webhooks, "enqueue", enqueued.append)
+    user = UserFactory(preferences={"email_events": ["job.completed"]})
+    device = catalogue["aer-simulator"]
+    warm = JobFactory(user=user, hardware=device).id
+    key = JobFactory(user=user, hardware=device, webhook_url="https://hooks.example/q").id
+    committed_db.commit()
+    assert run_job(warm, worker=True) is JobStatus.COMPLETED
+    db.session.remove()
+    round_trips.clear()
+    enqueued.clear()
+    assert run_job(key, worker=True) is JobStatus.COMPLETED
+    assert [_shape(s) for s in round_trips] == [
+        "claim + lock",
+        "UPDATE jobs + INSERT job_results + INSERT webhook_deliveries + INSERT notifications"
+        " + INSERT usage_analytics",
+    ]
+    db.session.remove()
+    (delivery,) = db.session.execute(sa.select(WebhookDelivery)).scalars()
+    assert (delivery.job_id, delivery.event, delivery.url, delivery.attempt) == (
+        key, "job.completed", "https://hooks.example/q", 1,
+    )  # fmt: skip
+    assert delivery.state == "PENDING" and delivery.next_attempt_at is not None
+    assert enqueued == [delivery.id]  # after the statement committed
+    assert [m.subject for m in outbox()] == ["Quantum Hub: Job completed"] * 2
