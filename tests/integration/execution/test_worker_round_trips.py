@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from portal.analytics.models import UsageAnalytics
 from portal.core.extensions import db
+from portal.execution import runner
 from portal.execution.models import Job, JobStatus
 from portal.execution.runner import lock_key, run_job
 from portal.notifications.models import Notification
@@ -88,6 +89,11 @@ def test_a_job_is_one_claim_and_one_finishing_transaction(committed_db, catalogu
     assert run_job(second, worker=True) is JobStatus.COMPLETED
     assert [_shape(s) for s in round_trips] == ["claim + lock", *FINISH]
     assert _free(lock_key(first))  # ... until its next claim releases it
+    # The claim's commit alone is asynchronous (set_config local to its statement): the
+    # finish on the same connection commits durably.
+    assert "set_config" in round_trips[0]
+    kept = runner._kept.conn
+    assert kept.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
     db.session.remove()
     notes = db.session.execute(sa.select(sa.func.count()).select_from(Notification)).scalar()
     usage = db.session.execute(sa.select(UsageAnalytics)).scalar_one()
