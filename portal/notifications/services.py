@@ -78,12 +78,6 @@ def _fields(user_id, title: str, message: str, type: NotificationType, link: str
             "link": link}  # fmt: skip
 
 
-def _email_if_wanted(user, title, message, type, link, event: str | None) -> None:
-    event = event or infer_event(type, title)
-    if event:
-        _email(user, event, title, message, link)
-
-
 def notify(
     user_id: uuid.UUID,
     title: str,
@@ -98,7 +92,9 @@ def notify(
     notification = Notification(**_fields(user_id, title, message, type, link))
     db.session.add(notification)
     db.session.flush()
-    _email_if_wanted(db.session.get(User, user_id), title, message, type, link, event)
+    event = event or infer_event(type, title)
+    if event:
+        _email(db.session.get(User, user_id), event, title, message, link)
     return notification
 
 
@@ -126,7 +122,9 @@ def notification_write(
     (``execution.lifecycle.Owner``): nothing is read. The e-mail is sent like ``notify``'s,
     once the caller's unit of work commits (``core.mail.send_mail``)."""
     fields = _fields(owner.id, title, message, type, link)
-    _email_if_wanted(owner, title, message, type, link, event)
+    event = event or infer_event(type, title)
+    if event:
+        _email(owner, event, title, message, link)
     params = {f"n_{name}": value for name, value in fields.items()}
     params.update(n_id=uuid.uuid4(), n_now=utcnow(), n_type=type.name)
     return NOTIFICATION_INSERT, params
