@@ -7,16 +7,29 @@ system of record is PostgreSQL, and liveness of a running job is its advisory lo
 (``portal.execution.runner._Liveness``), so for ``workers.jobs.run`` jobs the worker keeps
 only what matters:
 
-- RQ's dequeue (the job moves atomically to RQ's intermediate queue, a crash marker) and its
-  timeout (the death penalty), signal handling, worker registration and maintenance;
-- after the job: one pipeline that drops it from the intermediate queue and deletes the RQ
-  job (results live in PostgreSQL, so RQ keeps none);
+- RQ's dequeue semantics (the job moves atomically to RQ's intermediate queue, a crash
+  marker RQ's maintenance recovers from; the queues in RQ's order; a job whose hash is gone
+  skipped) and its timeout (the death penalty), signal handling, worker registration and
+  maintenance;
+- after the job: it leaves the intermediate queue and the RQ job is deleted (results live in
+  PostgreSQL, so RQ keeps none);
 - on an unexpected exception: the RQ job is marked failed (kept for a day), so the
   reconciler sees the queue no longer has it and enqueues the still-QUEUED job again.
 
 Any other function on the queue takes RQ's full path. Worker heartbeats and idle-state
 writes are throttled to one per ``HEARTBEAT_EVERY`` seconds (RQ's worker TTL is minutes), and
 the ``rq suspend`` check to one per ``SUSPENSION_CHECK_EVERY``.
+
+**One Redis round trip per portal job while the queue has work** (there were four: RQ's
+BLMOVE and HGETALL, the beat before the job, the clean-up pipeline after it; the job itself
+sends none). One script (``NEXT_JOB_LUA``, by EVALSHA) does the finished job's clean-up and
+after-job beat, moves the next job id to its intermediate queue, returns the job's hash (the
+``Job`` is built from it as ``Job.fetch`` does) and beats "alive" through that job's
+timeout. When the queues are empty, the script has done the clean-up and RQ's blocking
+dequeue waits (a job it returns costs BLMOVE, HGETALL and the beat). A clean-up still
+pending before a wait (a suspension check, maintenance) or on stopping is sent on its own;
+in an outage it stays pending and rides on the next dequeue. RQ's server-version read
+(INFO) is cached on the connection.
 
 **It survives its servers.** The loop (``work``) is the portal's own: every Redis and
 PostgreSQL error in it, in the clean-up after a job and at start-up is logged and retried
@@ -41,9 +54,10 @@ from traceback import format_exc
 
 import sqlalchemy as sa
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
-from rq.exceptions import StopRequested
-from rq.job import JobStatus
+from rq.exceptions import NoSuchJobError, StopRequested
+from rq.job import JobStatus, parse_job_id
 from rq.timeouts import JobTimeoutException
+from rq.utils import as_text, get_version
 from rq.worker import SimpleWorker, WorkerStatus
 
 from portal.core import heartbeats
@@ -60,6 +74,51 @@ MAX_BACKOFF = 5.0
 CLEANUP_GIVE_UP = 30.0  # a clean-up that cannot reach Redis this long is left to maintenance
 GRACE_SIGNAL = signal.SIGUSR1
 
+# One round trip per portal job while the queue has work: the previous job's clean-up and
+# after-job beat, the next job moved to the intermediate queue as RQ's (B)LMOVE does (LPOP
+# with several queues, as RQ), its hash, and the beat that keeps the worker alive through it.
+# Job keys are built from ids inside the script, as RQ's own scripts do (standalone Redis).
+# KEYS: beat zset, alive zset, the queue keys in RQ's order. ARGV: identity, now, prune
+# before, default timeout, "1" to move (else pop), job key prefix, then optionally the
+# previous job's intermediate queue key, job key and id.
+NEXT_JOB_LUA = """
+local prefix = ARGV[6]
+if ARGV[9] then
+  redis.call('LREM', ARGV[7], 1, ARGV[9])
+  redis.call('DEL', ARGV[8])
+end
+local now = tonumber(ARGV[2])
+local alive_until = now
+local reply = {}
+for i = 3, #KEYS do
+  local id
+  if ARGV[5] == '1' then
+    id = redis.call('LMOVE', KEYS[i], KEYS[i] .. ':intermediate', 'LEFT', 'RIGHT')
+  else
+    id = redis.call('LPOP', KEYS[i])
+  end
+  if id then
+    local hash = redis.call('HGETALL', prefix .. id)
+    if #hash == 0 then  -- gone (expired, deleted): RQ skips it; nothing to recover either
+      if ARGV[5] == '1' then redis.call('LREM', KEYS[i] .. ':intermediate', 1, id) end
+    else
+      local timeout = tonumber(redis.call('HGET', prefix .. id, 'timeout') or '')
+      if not timeout or timeout == 0 then timeout = tonumber(ARGV[4]) end
+      alive_until = now + math.max(0, timeout)
+    end
+    reply = {KEYS[i], id, hash}
+    break
+  end
+end
+if ARGV[9] or #reply > 0 then
+  redis.call('ZADD', KEYS[1], now, ARGV[1])
+  redis.call('ZADD', KEYS[2], alive_until, ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
+end
+return reply
+"""
+
 
 def _db_unreachable(exc: BaseException) -> bool:
     return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or (
@@ -73,6 +132,11 @@ class PortalWorker(SimpleWorker):
     max_connection_wait_time = MAX_BACKOFF  # RQ's dequeue backoff (its default is 60 s)
     stop_grace = 40.0
     _grace_timer: threading.Timer | None = None
+    # The finished portal job whose clean-up rides on the next dequeue: (intermediate queue
+    # key, job key, job id).
+    _pending: tuple[str, str, str] | None = None
+    _beaten: str | None = None  # the job the dequeue already beat for
+    _next_job_script = None
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -143,6 +207,8 @@ class PortalWorker(SimpleWorker):
         finally:
             self.log.warning("Worker %s: stopping on request", self.name)
             with suppress(Exception):
+                self._clean_up_pending()
+            with suppress(Exception):
                 self.teardown()
 
             heartbeats.forget(self.connection, self.identity)
@@ -152,8 +218,80 @@ class PortalWorker(SimpleWorker):
         """RQ's check (it waits while suspended), at most once per ``SUSPENSION_CHECK_EVERY``."""
         if time.monotonic() - self._last_suspension_check < SUSPENSION_CHECK_EVERY:
             return
+        self._clean_up_pending()  # not held back while suspended
         super().check_for_suspension(burst)
         self._last_suspension_check = time.monotonic()
+
+    def run_maintenance_tasks(self):
+        self._clean_up_pending()  # RQ's intermediate-queue clean-up should not see it
+        super().run_maintenance_tasks()
+
+    # -- dequeue ----------------------------------------------------------------------------
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        """The next job in one round trip (``NEXT_JOB_LUA``) while the queues have work;
+        RQ's blocking dequeue when they are empty (the previous job's clean-up done)."""
+        self.set_state(WorkerStatus.IDLE)
+        self.heartbeat()
+        while True:
+            result = self._next_job()
+            if result is not False:
+                break
+        if result is None:
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        job, queue = result
+        self.reorder_queues(reference_queue=queue)
+        job.redis_server_version = self.get_redis_server_version()
+        self.log.info("Worker %s: %s: %s", self.name, queue.name, job.id)
+        return result
+
+    def _next_job(self):
+        """(job, queue), None when the queues are empty, False for a job whose hash is
+        gone (RQ skips those)."""
+        if self._next_job_script is None:
+            self._next_job_script = self.connection.register_script(NEXT_JOB_LUA)
+        queues = self._ordered_queues
+        move = len(queues) == 1 and get_version(self.connection) >= (6, 2, 0)  # as RQ
+        now, pending = time.time(), self._pending
+        reply = self._next_job_script(
+            keys=[heartbeats.BEAT_KEY, heartbeats.ALIVE_KEY, *(q.key for q in queues)],
+            args=[
+                self.identity, now, now - heartbeats.KEEP_SECONDS,
+                self.queue_class.DEFAULT_TIMEOUT, int(move),
+                self.job_class.redis_job_namespace_prefix, *(pending or ()),
+            ],
+        )  # fmt: skip
+        self._pending = None
+        if not reply:
+            if pending:
+                heartbeats.touch(now)
+            return None
+        queue_key, job_id, fields = as_text(reply[0]), as_text(reply[1]), reply[2]
+        queue = next(q for q in queues if q.key == queue_key)
+        job = self.job_class(parse_job_id(job_id), connection=self.connection,
+                             serializer=self.serializer)  # fmt: skip
+        try:
+            if not fields:
+                raise NoSuchJobError(job_id)
+            job.restore(dict(zip(fields[::2], fields[1::2], strict=True)))
+        except NoSuchJobError:
+            return False
+        heartbeats.touch(now + max(0.0, job.timeout or self.queue_class.DEFAULT_TIMEOUT))
+        self._beaten = job.id
+        return job, queue
+
+    def _clean_up_pending(self) -> None:
+        """The finished job's clean-up on its own, before a wait or on stopping. In an outage
+        it raises and stays pending (the loop backs off; the next dequeue carries it)."""
+        if self._pending is None:
+            return
+        intermediate, key, job_id = self._pending
+        with self.connection.pipeline() as pipe:
+            pipe.lrem(intermediate, 1, job_id)
+            pipe.delete(key)
+            heartbeats.add_beat(pipe, self.identity)
+            pipe.execute()
+        self._pending = None
 
     # -- heartbeats -----------------------------------------------------------------------
 
@@ -236,7 +374,9 @@ class PortalWorker(SimpleWorker):
 
         timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
         previous, self._state = self.get_state(), WorkerStatus.BUSY  # in memory only
-        self.beat(alive_for=timeout)  # alive through the job: nothing beats while Aer runs
+        if self._beaten != job.id:  # alive through the job: nothing beats while Aer runs
+            self.beat(alive_for=timeout)
+        self._beaten = None
         outcome = "done"
         try:
             try:
@@ -251,10 +391,6 @@ class PortalWorker(SimpleWorker):
                 else:
                     outcome = "raised"
                     self.log.error("Worker %s: job %s raised\n%s", self.name, job.id, format_exc())
-
-            def done(pipe):
-                pipe.lrem(queue.intermediate_queue_key, 1, job.id)
-                pipe.delete(job.key)
 
             def failed(pipe):
                 pipe.lrem(queue.intermediate_queue_key, 1, job.id)
@@ -273,8 +409,8 @@ class PortalWorker(SimpleWorker):
 
                 return both
 
-            if outcome == "done":
-                self._cleanup("clean-up", beating(done))
+            if outcome == "done":  # done by the next dequeue (or before blocking, stopping)
+                self._pending = (queue.intermediate_queue_key, job.key, job.id)
             elif outcome == "raised":
                 self._cleanup("marking the job failed", beating(failed))
             else:

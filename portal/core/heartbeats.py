@@ -38,7 +38,8 @@ def beat_file() -> str:
     )
 
 
-def _touch(until: float) -> None:
+def touch(until: float) -> None:
+    """Write "alive until" to the beat file (a beat sent by other means than ``add_beat``)."""
     try:
         path = beat_file()
         with open(path, "a"):
@@ -53,7 +54,7 @@ def add_beat(pipe, identity: str, alive_for: float = 0.0) -> None:
     the beat costs no extra round trip); the beat file is written at once."""
     now = time.time()
     until = now + max(0.0, alive_for)
-    _touch(until)
+    touch(until)
     pipe.zadd(BEAT_KEY, {identity: now})
     pipe.zadd(ALIVE_KEY, {identity: until})
     pipe.zremrangebyscore(BEAT_KEY, "-inf", now - KEEP_SECONDS)
