@@ -12,6 +12,8 @@ BENCH_SWEEP (default 100): a parameter sweep of that many bindings as one sample
 as that many separate circuit jobs, end to end, and their ratio, with the workers' CPU (and
 this process's, which submits through the API) for each. BENCH_SWEEP_REPEAT (default 1):
 run that pair so many times, alternating, and print each and the median.
+BENCH_SCALE_REPEAT (default 3): drains by BENCH_WORKERS workers, each between two drains by
+one worker (the scale-out ratio is their median).
 BENCH_ONLY=sweep: the sweep only (no plain Aer loop, capacity or end-to-end phases).
 """
 
@@ -227,32 +229,29 @@ def main() -> None:
 
             # Phase 1, worker capacity: the jobs are submitted through the API while no
             # worker runs, then the workers drain the queue. Throughput = the jobs run while
-            # every worker was at work / that time (``drain_rate``). Per-job overhead = each worker's cycle (one job's start to its
-            # next job's start: dequeue, lock, claim, run, store, commit, unlock, RQ
-            # clean-up) minus that job's Aer run.
-            # Phases 0 and 1b, scale-out: the same full queue drained by one worker just
-            # before and just after the n workers' drain, so that n workers are compared
-            # with one in the same run, and the machine's drift over the three drains
-            # (its speed swings within seconds) averages out instead of favouring a side.
-            def drain_alone() -> list:
-                print(f"Scale-out: {n_jobs} queued jobs drained by 1 worker ...")
+            # every worker was at work / that time (``drain_rate``). Per-job overhead = each
+            # worker's cycle (one job's start to its next job's start: dequeue, claim, run,
+            # finish, RQ clean-up) minus that job's Aer run.
+            # Scale-out: the same full queue drained by one worker before and after each
+            # drain by the n workers (BENCH_SCALE_REPEAT of them, default 3), each n-worker
+            # drain compared with the mean of its two neighbours: the machine's speed swings
+            # within seconds, and the median of the ratios is what survives that drift.
+            def drain(n: int) -> list:
+                print(f"{n_jobs} queued jobs drained by {n} worker(s) ...")
                 submit(n_jobs)
-                lone = start_workers(1)
+                started = start_workers(n)
                 try:
                     return wait_done()
                 finally:
-                    stop_workers(lone)
+                    stop_workers(started)
 
-            singles = [drain_alone()] if n_workers > 1 else []
-            print(f"Worker capacity: {n_jobs} queued jobs drained by {n_workers} workers ...")
-            submit(n_jobs)
-            workers = start_workers(n_workers)
-            try:
-                drained = wait_done()
-            finally:
-                stop_workers(workers)
-            if n_workers > 1:
-                singles.append(drain_alone())
+            repeat_scale = max(1, int(os.environ.get("BENCH_SCALE_REPEAT", "3")))
+            singles = [drain(1)] if n_workers > 1 else []
+            drains = []
+            for _ in range(repeat_scale if n_workers > 1 else 1):
+                drains.append(drain(n_workers))
+                if n_workers > 1:
+                    singles.append(drain(1))
             workers = start_workers(n_workers)
         try:
             if only != "sweep":
@@ -304,9 +303,10 @@ def main() -> None:
         finally:
             stop_workers(workers)
     if only != "sweep":
-        capacity = drain_rate(drained)
+        capacities = [drain_rate(one) for one in drains]
+        capacity = statistics.median(capacities)
         by_worker: dict[str, list] = {}
-        for job in drained:
+        for job in itertools.chain(*drains):  # each drain's workers are new processes
             by_worker.setdefault(job["worker"], []).append(job)
         cycle_overhead = []
         for jobs in by_worker.values():
@@ -325,18 +325,31 @@ def main() -> None:
             "faster is the floor)"
         )
         print(
-            f"worker capacity           {capacity:8.1f} jobs/s   ({len(drained)}/{n_jobs} "
-            f"completed by {n_workers} workers from a full queue; ratio to plain Aer "
+            f"worker capacity           {capacity:8.1f} jobs/s   (median of {len(drains)} "
+            f"full queues of {n_jobs} drained by {n_workers} workers: "
+            f"{', '.join(f'{c:.1f}' for c in capacities)}; ratio to plain Aer "
             f"{capacity / aer_rate:.2f}; while all {n_workers} were at work)"
         )
         if singles:
-            before, after = (drain_rate(one) for one in singles)
-            single_rate = (before + after) / 2
+            alone = [drain_rate(one) for one in singles]
+            pairs = list(zip(capacities, alone, alone[1:], strict=False))  # alone: one more
+            ratios = [c / ((a + b) / 2) for c, a, b in pairs]
             print(
-                f"scale-out 1 -> {n_workers} workers  {single_rate:8.1f} -> {capacity:.1f} "
-                f"jobs/s   (ratio {capacity / single_rate:.2f}x; goal >= 1.7x for 2 workers "
-                f"on 2 cores; the same full queue drained by one worker just before and just "
-                f"after, {before:.1f} and {after:.1f} jobs/s, averaged)"
+                f"scale-out 1 -> {n_workers} workers  ratio {statistics.median(ratios):.2f}x   "
+                f"(median; goal >= 1.7x for 2 workers on 2 cores; each drain by {n_workers} "
+                f"against one worker's drains just before and after it: "
+                + "; ".join(
+                    f"{c:.1f} against {a:.1f}/{b:.1f} = {r:.2f}x"
+                    for (c, a, b), r in zip(pairs, ratios, strict=True)
+                )
+                + ")"
+            )
+            runs_alone = [j["run_ms"] for j in itertools.chain(*singles)]
+            runs_n = [j["run_ms"] for j in itertools.chain(*drains)]
+            print(
+                f"Aer run inside the jobs     p50 {pct(runs_alone, 50):.2f} ms with one worker, "
+                f"{pct(runs_n, 50):.2f} ms with {n_workers}   (the simulation itself, as the "
+                "job's result times it: what the cores share besides the portal)"
             )
         print(
             f"per-job overhead          p50 {pct(cycle_overhead, 50):.2f} ms   "
