@@ -13,7 +13,8 @@ as that many separate circuit jobs, end to end, and their ratio, with the worker
 this process's, which submits through the API) for each. BENCH_SWEEP_REPEAT (default 1):
 run that pair so many times, alternating, and print each and the median.
 BENCH_SCALE_REPEAT (default 3): drains by BENCH_WORKERS workers, each between two drains by
-one worker (the scale-out ratio is their median).
+one worker (the scale-out ratio is their median); with 2 workers, each drain by two follows
+the machine's own gain from a second process (``aer_ceiling.py``), printed beside it.
 BENCH_ONLY=sweep: the sweep only (no plain Aer loop, capacity or end-to-end phases).
 """
 
@@ -166,6 +167,7 @@ def main() -> None:
     from portal.core.extensions import db
     from portal.execution.catalogue import ensure_catalogue
     from portal.execution.models import Job, JobStatus
+    from tests.benchmarks.aer_ceiling import machine_scale_out
     from tests.conftest import recreate_database
     from tests.factories.accounts import UserFactory
 
@@ -247,8 +249,10 @@ def main() -> None:
 
             repeat_scale = max(1, int(os.environ.get("BENCH_SCALE_REPEAT", "3")))
             singles = [drain(1)] if n_workers > 1 else []
-            drains = []
+            drains, ceilings = [], []
             for _ in range(repeat_scale if n_workers > 1 else 1):
+                if n_workers == 2:  # the machine's own 1 -> 2 gain, in the same minute
+                    ceilings.append(machine_scale_out(source, seconds=2.0))
                 drains.append(drain(n_workers))
                 if n_workers > 1:
                     singles.append(drain(1))
@@ -344,6 +348,19 @@ def main() -> None:
                 )
                 + ")"
             )
+            if ceilings:
+                machine = [both / ((a + b) / 2) for a, both, b in ceilings]
+                share = statistics.median(ratios) / statistics.median(machine)
+                print(
+                    f"machine's own 1 -> 2 gain  ratio {statistics.median(machine):.2f}x   "
+                    "(median; the plain Aer loop, one thread a run, in one process, then two "
+                    "at once, then one, 2 s each, just before each drain by 2: "
+                    + "; ".join(
+                        f"{both:.0f} against {a:.0f}/{b:.0f} runs/s = {m:.2f}x"
+                        for (a, both, b), m in zip(ceilings, machine, strict=True)
+                    )
+                    + f"; the workers' scale-out is {share:.0%} of it)"
+                )
             runs_alone = [j["run_ms"] for j in itertools.chain(*singles)]
             runs_n = [j["run_ms"] for j in itertools.chain(*drains)]
             print(
