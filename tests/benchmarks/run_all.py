@@ -25,8 +25,10 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,18 +91,63 @@ def span(jobs: list[dict], start: str) -> float:
     return (max(j["finished"] for j in jobs) - min(j[start] for j in jobs)).total_seconds()
 
 
-def drain_rate(jobs: list[dict]) -> float:
-    """Jobs per second while every worker of the drain was at work: from the last worker's
-    first start to the first worker's last finish. The workers are started with the queue
-    full and warm up unevenly (a few hundred ms), so first start → last finish would count
-    one worker's time alone as the drain's."""
+def drain_window(jobs: list[dict]) -> tuple[Any, Any, int]:
+    """(start, end, jobs run inside) of the time every worker of the drain was at work: from
+    the last worker's first start to the first worker's last finish. The workers are started
+    with the queue full and warm up unevenly (a few hundred ms), so first start → last finish
+    would count one worker's time alone as the drain's."""
     by_worker: dict[str, list] = {}
     for job in jobs:
         by_worker.setdefault(job["worker"], []).append(job)
     start = max(min(j["started"] for j in mine) for mine in by_worker.values())
     end = min(max(j["finished"] for j in mine) for mine in by_worker.values())
-    inside = [j for j in jobs if j["started"] >= start and j["finished"] <= end]
-    return len(inside) / (end - start).total_seconds()
+    return start, end, sum(1 for j in jobs if j["started"] >= start and j["finished"] <= end)
+
+
+def drain_rate(jobs: list[dict]) -> float:
+    """Jobs per second while every worker of the drain was at work (``drain_window``)."""
+    start, end, inside = drain_window(jobs)
+    return inside / (end - start).total_seconds()
+
+
+class MachineBusy:
+    """The machine's busy CPU (``/proc/stat``: all but idle and iowait) sampled every 0.1 s
+    by a thread, so a drain's window can be read back: how many cores were busy, and the CPU
+    of all processes (workers, PostgreSQL, Redis, this one) per job."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, int, int]] = []
+        self.stop = threading.Event()
+        self.ticks = os.sysconf("SC_CLK_TCK")
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        while not self.stop.is_set():
+            with open("/proc/stat") as stat:
+                fields = [int(f) for f in stat.readline().split()[1:9]]
+            idle = fields[3] + fields[4]
+            self.samples.append((time.time(), sum(fields) - idle, sum(fields)))
+            time.sleep(0.1)
+
+    def cores_busy(self, start: Any, end: Any) -> float:
+        """Cores busy on average from ``start`` to ``end`` (datetimes), from the samples
+        nearest inside the window."""
+        inside = [s for s in self.samples if start.timestamp() <= s[0] <= end.timestamp()]
+        if len(inside) < 2:
+            return float("nan")
+        (t0, busy0, _), (t1, busy1, _) = inside[0], inside[-1]
+        return (busy1 - busy0) / self.ticks / (t1 - t0)
+
+
+def busy_line(busy: MachineBusy, drains: list[list[dict]]) -> str:
+    """Median cores busy and CPU ms a job over ``drains``, as one figure each."""
+    cores, per_job = [], []
+    for jobs in drains:
+        start, end, inside = drain_window(jobs)
+        used = busy.cores_busy(start, end)
+        cores.append(used)
+        per_job.append(used * (end - start).total_seconds() / inside * 1e3)
+    return f"{statistics.median(cores):.2f} cores ({statistics.median(per_job):.2f} ms a job)"
 
 
 def start_workers(n: int) -> list[subprocess.Popen]:
@@ -248,6 +295,7 @@ def main() -> None:
                     stop_workers(started)
 
             repeat_scale = max(1, int(os.environ.get("BENCH_SCALE_REPEAT", "3")))
+            busy = MachineBusy()
             singles = [drain(1)] if n_workers > 1 else []
             drains, ceilings = [], []
             for _ in range(repeat_scale if n_workers > 1 else 1):
@@ -361,6 +409,12 @@ def main() -> None:
                     )
                     + f"; the workers' scale-out is {share:.0%} of it)"
                 )
+            print(
+                f"machine busy in drains     {busy_line(busy, singles)} with one worker, "
+                f"{busy_line(busy, drains)} with {n_workers}   (cores busy of "
+                f"{os.cpu_count()}, all processes, while every worker was at work; the CPU "
+                "a job: what two workers would need twice of to double)"
+            )
             runs_alone = [j["run_ms"] for j in itertools.chain(*singles)]
             runs_n = [j["run_ms"] for j in itertools.chain(*drains)]
             print(
