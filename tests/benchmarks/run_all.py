@@ -119,7 +119,10 @@ class MachineBusy:
         self.samples: list[tuple[float, int, int]] = []
         self.stop = threading.Event()
         self.ticks = os.sysconf("SC_CLK_TCK")
+
+    def start(self) -> MachineBusy:
         threading.Thread(target=self._sample, daemon=True).start()
+        return self
 
     def _sample(self) -> None:
         while not self.stop.is_set():
@@ -295,7 +298,7 @@ def main() -> None:
                     stop_workers(started)
 
             repeat_scale = max(1, int(os.environ.get("BENCH_SCALE_REPEAT", "3")))
-            busy = MachineBusy()
+            busy = MachineBusy().start()
             singles = [drain(1)] if n_workers > 1 else []
             drains, ceilings = [], []
             for _ in range(repeat_scale if n_workers > 1 else 1):
