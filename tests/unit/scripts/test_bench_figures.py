@@ -52,7 +52,7 @@ def test_one_worker_drain_spans_its_first_start_to_its_last_finish():
 def _busy(samples: list[tuple[float, int]]) -> MachineBusy:
     busy = MachineBusy()  # not started: the samples are the test's
     busy.ticks = 100
-    busy.samples = [(T0.timestamp() + t, ticks, 0) for t, ticks in samples]
+    busy.samples = [(T0.timestamp() + t, ticks) for t, ticks in samples]
     return busy
 
 
