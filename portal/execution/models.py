@@ -96,6 +96,13 @@ class Job(Timestamped, db.Model):
             "queued_at",
             postgresql_where=sa.text("status = 'QUEUED'"),
         ),
+        # The wait estimate reads a device's latest completed runs (``queue.recent_run_seconds``).
+        sa.Index(
+            "ix_jobs_device_id_finished_at_completed",
+            "device_id",
+            "finished_at",
+            postgresql_where=sa.text("status = 'COMPLETED'"),
+        ),
         sa.Index("ix_jobs_subscription_id", "subscription_id"),
         sa.Index(
             "ix_jobs_subscription_key_id",
