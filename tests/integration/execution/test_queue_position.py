@@ -25,23 +25,19 @@ def test_place_counts_only_queued_jobs_ahead():
     assert queue.queue_position(third) == 2
 
 
-def test_place_is_read_from_the_queued_jobs_index():
-    job = JobFactory()
-    db.session.flush()
-    compiled = queue._queued_ahead().compile(db.engine)
-    connection = db.session.connection()
-    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-    params = {**compiled.params, "queued_at": job.queued_at}
-    plan = "\n".join(r[0] for r in connection.exec_driver_sql(f"EXPLAIN {compiled}", params))
-    assert "ix_jobs_queued_at_queued" in plan
-
-
 def _plan(statement, **params) -> str:
+    """The plan of ``statement`` with sequential scans priced out: which index it reads."""
     compiled = statement.compile(db.engine)
     connection = db.session.connection()
     connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
     rows = connection.exec_driver_sql(f"EXPLAIN {compiled}", {**compiled.params, **params})
     return "\n".join(r[0] for r in rows)
+
+
+def test_place_is_read_from_the_queued_jobs_index():
+    job = JobFactory()
+    db.session.flush()
+    assert "ix_jobs_queued_at_queued" in _plan(queue._queued_ahead(), queued_at=job.queued_at)
 
 
 def _completed(device, seconds: float, ago: float) -> None:
