@@ -4,6 +4,7 @@ them; the next start finds the same data. Never the shared servers on 5432 / 637
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -95,8 +96,16 @@ class Launcher:
             self.proc.wait()
 
 
+def command(proc: psutil.Process) -> list[str]:
+    """Its command line; empty once it is a zombie or gone (its parent has not reaped it)."""
+    try:
+        return proc.cmdline()
+    except psutil.Error:
+        return []
+
+
 def names(processes: list[psutil.Process]) -> str:
-    return " | ".join(" ".join(p.cmdline()[:4]) for p in processes)
+    return " | ".join(" ".join(command(p)[:4]) for p in processes)
 
 
 def test_make_run_starts_everything_stops_it_on_ctrl_c_and_keeps_the_data(tmp_path):
@@ -153,8 +162,9 @@ def test_nothing_outlives_a_killed_launcher(tmp_path):
         assert not alive, names(alive)
     finally:
         for proc in psutil.Process().children(recursive=True):
-            if "portal.embedded" in " ".join(proc.cmdline()) or "flask" in proc.cmdline():
-                proc.kill()
+            if "portal.embedded" in " ".join(command(proc)) or "flask" in command(proc):
+                with contextlib.suppress(psutil.NoSuchProcess):  # it may end meanwhile
+                    proc.kill()
 
 
 def test_a_busy_port_is_refused_before_anything_starts(tmp_path):
